@@ -1,0 +1,115 @@
+#include "app/app.hpp"
+
+#include <fmt/format.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <iostream>
+#include <thread>
+
+#include "core/log.hpp"
+#include "db/migrate.hpp"
+#include "http/server.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::app {
+
+namespace {
+
+unsigned or_cores(unsigned n) {
+    return n != 0 ? n : std::max(1U, std::thread::hardware_concurrency());
+}
+
+db::PoolOptions pool_options(const core::Config& c) {
+    return {.conninfo = core::conninfo(c.database, false),
+            .max_size = c.database.pool_size,
+            .acquire_timeout = c.database.acquire_timeout,
+            .statement_timeout = c.database.statement_timeout,
+            .health_check_after = c.database.health_check_after,
+            .pipeline = c.database.pipeline};
+}
+
+asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io) {
+    asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    core::log::info("shutting down", {{"signal", sig}, {"connections", server->connections()}});
+    co_await server->shutdown();
+    io->stop();
+}
+
+}  // namespace
+
+Services::Services(const core::Config& c)
+    : config(c),
+      cpu(or_cores(c.cpu_threads)),
+      db(pool_options(c), cpu),
+      schema_version(db::latest_version(db::embedded_migrations())) {}
+
+void add_routes(http::Router& router, Services& services) {
+    add_system_routes(router, services);
+    add_docs_routes(router);
+    add_openapi_route(router);
+    std::vector<std::pair<std::string, std::string>> names;
+    for (const auto& r : router.routes())
+        names.emplace_back(std::string(http::beast_http::to_string(r.method)), r.path);
+    services.metrics.set_routes(std::move(names));
+}
+
+int serve(const core::Config& config) {
+    Services services(config);
+    http::Router router(config.cors);
+    add_routes(router, services);
+
+    http::IoThreads io(config.server.io_threads);
+    http::Server server(config.server, router, services.metrics, io);
+    try {
+        server.listen();
+    } catch (const std::exception& e) {
+        core::log::error("cannot listen",
+                         {{"host", config.server.host}, {"port", config.server.port}, {"error", e.what()}});
+        return 1;
+    }
+    server.start();
+    asio::co_spawn(io.at(0), wait_for_signal(&server, &io), [](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            core::log::error("signal handling failed", {{"error", ex.what()}});
+        }
+    });
+    io.start();
+    core::log::info("listening", {{"address", config.server.host},
+                                  {"port", server.port()},
+                                  {"io_threads", io.size()},
+                                  {"cpu_threads", services.cpu.threads()},
+                                  {"version", KILN_VERSION}});
+    core::log::flush();
+    std::cerr << fmt::format("kiln {} listening on http://{}:{}\n", KILN_VERSION, config.server.host, server.port());
+    io.join();
+    services.db.close();
+    core::log::info("stopped");
+    core::log::flush();
+    return 0;
+}
+
+int migrate(const core::Config& config) {
+    try {
+        const auto report =
+            db::migrate(core::conninfo(config.database, true), config.database.user, db::embedded_migrations());
+        for (const auto& name : report.applied) core::log::info("migration applied", {{"name", name}});
+        core::log::info("schema current", {{"version", report.current}, {"applied", report.applied.size()}});
+        core::log::flush();
+        return 0;
+    } catch (const db::MigrationError& e) {
+        core::log::error("migration failed", {{"error", e.what()}});
+        core::log::flush();
+        std::cerr << "kiln migrate: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace kiln::app

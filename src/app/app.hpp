@@ -1,0 +1,37 @@
+#pragma once
+// Wiring: builds the services, registers every route, runs the processes' main loops.
+#include <atomic>
+#include <memory>
+
+#include "core/config.hpp"
+#include "core/thread_pool.hpp"
+#include "db/pool.hpp"
+#include "http/metrics.hpp"
+#include "http/router.hpp"
+
+namespace kiln::app {
+
+struct Services {
+    explicit Services(const core::Config& config);
+
+    const core::Config& config;
+    core::ThreadPool cpu;
+    db::Pool db;
+    http::Metrics metrics;
+    int schema_version = 0;                   // the latest migration this binary knows
+    std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
+};
+
+void add_system_routes(http::Router& router, Services& services);
+void add_docs_routes(http::Router& router);
+// Last: the document lists every route added before it.
+void add_openapi_route(http::Router& router);
+// Registers every route of the product; called once by serve and by tests.
+void add_routes(http::Router& router, Services& services);
+
+// `kiln serve`: runs until SIGINT/SIGTERM, then drains. Returns the process exit code.
+int serve(const core::Config& config);
+// `kiln migrate`: applies pending migrations as the owner role.
+int migrate(const core::Config& config);
+
+}  // namespace kiln::app

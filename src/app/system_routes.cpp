@@ -1,0 +1,122 @@
+// /health, /ready, /metrics and /openapi.json.
+#include <fmt/format.h>
+#include <boost/describe.hpp>
+
+#include "app/app.hpp"
+#include "db/transaction.hpp"
+#include "http/openapi.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::app {
+
+struct HealthReply {
+    std::string status;
+};
+BOOST_DESCRIBE_STRUCT(HealthReply, (), (status))
+
+struct ReadyReply {
+    std::string status;
+    int schema_version = 0;
+};
+BOOST_DESCRIBE_STRUCT(ReadyReply, (), (status, schema_version))
+
+namespace {
+
+constexpr std::string_view kPing = "SELECT 1";
+constexpr std::string_view kSchemaVersion = "SELECT coalesce(max(version), 0) FROM kiln_migrations";
+
+asio::awaitable<http::Response> health(http::Request& /*req*/) {
+    co_return http::json_response(200, http::to_json(HealthReply{"ok"}));
+}
+
+// Ready means the database answers and holds every migration this binary knows. Migrations
+// only move forward, so once current the check is a plain round trip.
+asio::awaitable<http::Response> ready(Services* s, http::Request& /*req*/) {
+    if (!s->schema_current.load(std::memory_order_relaxed)) {
+        auto r = co_await s->db.query(kSchemaVersion);
+        const auto version = r.int64(0, 0);
+        if (version < s->schema_version) {
+            throw core::Problem(
+                503, "Service Unavailable",
+                fmt::format("The database schema is at version {}, this server needs {}; run kiln migrate.", version,
+                            s->schema_version))
+                .with_header("Retry-After", "5");
+        }
+        s->schema_current.store(true, std::memory_order_relaxed);
+    } else {
+        co_await s->db.query(kPing);
+    }
+    co_return http::json_response(200, http::to_json(ReadyReply{"ready", s->schema_version}));
+}
+
+asio::awaitable<http::Response> metrics(Services* s, http::Request& /*req*/) {
+    co_return http::text_response(200, s->metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+asio::awaitable<http::Response> openapi(std::shared_ptr<const std::string> doc, http::Request& /*req*/) {
+    co_return http::text_response(200, *doc, "application/json");
+}
+
+}  // namespace
+
+void add_system_routes(http::Router& router, Services& services) {
+    Services* s = &services;
+    router.add({.method = http::Verb::get,
+                .path = "/health",
+                .summary = "Liveness: the process is up (no I/O)",
+                .tag = "system",
+                .response = http::json_body<HealthReply>(),
+                .handler = health});
+    router.add({.method = http::Verb::get,
+                .path = "/ready",
+                .summary = "Readiness: the database answers and its schema is current",
+                .tag = "system",
+                .response = http::json_body<ReadyReply>(),
+                .handler = [s](http::Request& r) { return ready(s, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/metrics",
+                .summary = "Prometheus metrics",
+                .tag = "system",
+                .response = http::text_body("text/plain"),
+                .handler = [s](http::Request& r) { return metrics(s, r); }});
+    s->metrics.add_collector([s](std::string& out) {
+        const auto st = s->db.stats();
+        out += "# HELP kiln_db_pool_connections Database connections open (idle and in use).\n";
+        out += "# TYPE kiln_db_pool_connections gauge\n";
+        out += fmt::format("kiln_db_pool_connections {}\n", st.size);
+        out += "# HELP kiln_db_pool_in_use Database connections lent out.\n";
+        out += "# TYPE kiln_db_pool_in_use gauge\n";
+        out += fmt::format("kiln_db_pool_in_use {}\n", st.in_use);
+        out += "# HELP kiln_db_pool_waiters Requests waiting for a database connection.\n";
+        out += "# TYPE kiln_db_pool_waiters gauge\n";
+        out += fmt::format("kiln_db_pool_waiters {}\n", st.waiters);
+        out += "# HELP kiln_db_pool_max Maximum database connections.\n";
+        out += "# TYPE kiln_db_pool_max gauge\n";
+        out += fmt::format("kiln_db_pool_max {}\n", s->db.options().max_size);
+        out += "# HELP kiln_db_pool_timeouts_total Waits for a connection that timed out.\n";
+        out += "# TYPE kiln_db_pool_timeouts_total counter\n";
+        out += fmt::format("kiln_db_pool_timeouts_total {}\n", st.timeouts);
+        out += "# HELP kiln_db_connect_errors_total Failed attempts to open a database connection.\n";
+        out += "# TYPE kiln_db_connect_errors_total counter\n";
+        out += fmt::format("kiln_db_connect_errors_total {}\n", st.connect_errors);
+        out += "# HELP kiln_build_info Build of this process.\n";
+        out += "# TYPE kiln_build_info gauge\n";
+        out +=
+            fmt::format("kiln_build_info{{version=\"{}\",schema_version=\"{}\"}} 1\n", KILN_VERSION, s->schema_version);
+    });
+}
+
+void add_openapi_route(http::Router& router) {
+    // The document describes itself too, so it is rendered after its own route is added.
+    auto doc = std::make_shared<std::string>();
+    router.add({.method = http::Verb::get,
+                .path = "/openapi.json",
+                .summary = "This API's OpenAPI 3.1 document",
+                .tag = "system",
+                .response = {"application/json", boost::json::object{{"type", "object"}}},
+                .handler = [doc](http::Request& r) { return openapi(doc, r); }});
+    *doc = boost::json::serialize(http::openapi_document(router, "Kiln API", KILN_VERSION));
+}
+
+}  // namespace kiln::app

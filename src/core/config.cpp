@@ -1,0 +1,280 @@
+#include "core/config.hpp"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace kiln::core {
+
+namespace {
+
+// A value arrives either as a TOML node or as an environment string; each parser accepts both.
+struct Raw {
+    const toml::node* node = nullptr;
+    std::optional<std::string> text;
+};
+
+[[noreturn]] void fail(const std::string& key, const std::string& expected, const std::string& got) {
+    throw ConfigError(fmt::format("config {}: expected {}, got {}", key, expected, got));
+}
+
+std::string describe(const Raw& raw) {
+    if (raw.text) return fmt::format("\"{}\"", *raw.text);
+    std::ostringstream out;
+    out << toml::node_view<const toml::node>(raw.node);
+    return out.str();
+}
+
+void parse(const std::string& key, const Raw& raw, std::string& out) {
+    if (raw.text) {
+        out = *raw.text;
+    } else if (auto v = raw.node->value<std::string>()) {
+        out = *v;
+    } else {
+        fail(key, "a string", describe(raw));
+    }
+}
+
+void parse(const std::string& key, const Raw& raw, bool& out) {
+    if (raw.text) {
+        std::string t = *raw.text;
+        std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (t == "true" || t == "1" || t == "yes" || t == "on") {
+            out = true;
+        } else if (t == "false" || t == "0" || t == "no" || t == "off") {
+            out = false;
+        } else {
+            fail(key, "true or false", describe(raw));
+        }
+    } else if (auto v = raw.node->value<bool>()) {
+        out = *v;
+    } else {
+        fail(key, "true or false", describe(raw));
+    }
+}
+
+template <typename Int>
+void parse_int(const std::string& key, const Raw& raw, Int& out, std::int64_t lo, std::int64_t hi) {
+    const std::string expected = fmt::format("an integer from {} to {}", lo, hi);
+    std::int64_t v = 0;
+    if (raw.text) {
+        const auto& t = *raw.text;
+        auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+        if (ec != std::errc{} || p != t.data() + t.size()) fail(key, expected, describe(raw));
+    } else if (auto n = raw.node->value_exact<std::int64_t>()) {
+        v = *n;
+    } else {
+        fail(key, expected, describe(raw));
+    }
+    if (v < lo || v > hi) fail(key, expected, describe(raw));
+    out = static_cast<Int>(v);
+}
+
+void parse(const std::string& key, const Raw& raw, std::vector<std::string>& out) {
+    out.clear();
+    if (raw.text) {
+        std::stringstream in(*raw.text);
+        std::string item;
+        while (std::getline(in, item, ',')) {
+            if (!item.empty()) out.push_back(item);
+        }
+        return;
+    }
+    const auto* arr = raw.node->as_array();
+    if (arr == nullptr) fail(key, "an array of strings", describe(raw));
+    for (const auto& el : *arr) {
+        auto v = el.value<std::string>();
+        if (!v) fail(key, "an array of strings", describe(raw));
+        out.push_back(*v);
+    }
+}
+
+struct Field {
+    std::string key;
+    std::function<void(Config&, const std::string&, const Raw&)> set;
+};
+
+template <typename Section, typename T>
+Field field(std::string key, Section Config::*section, T Section::*member) {
+    return {std::move(key),
+            [section, member](Config& c, const std::string& k, const Raw& r) { parse(k, r, (c.*section).*member); }};
+}
+
+template <typename Section, typename Int>
+Field int_field(std::string key, Section Config::*section, Int Section::*member, std::int64_t lo, std::int64_t hi) {
+    return {std::move(key), [section, member, lo, hi](Config& c, const std::string& k, const Raw& r) {
+                parse_int(k, r, (c.*section).*member, lo, hi);
+            }};
+}
+
+template <typename Section>
+Field ms_field(std::string key, Section Config::*section, Millis Section::*member, std::int64_t lo = 1,
+               std::int64_t hi = 86'400'000) {
+    return {std::move(key), [section, member, lo, hi](Config& c, const std::string& k, const Raw& r) {
+                std::int64_t v = 0;
+                parse_int(k, r, v, lo, hi);
+                (c.*section).*member = Millis(v);
+            }};
+}
+
+const std::vector<Field>& fields() {
+    constexpr std::int64_t kU16 = std::numeric_limits<std::uint16_t>::max();
+    static const std::vector<Field> all = {
+        Field{"cpu_threads",
+              [](Config& c, const std::string& k, const Raw& r) { parse_int(k, r, c.cpu_threads, 0, 256); }},
+        field("server.host", &Config::server, &ServerConfig::host),
+        int_field("server.port", &Config::server, &ServerConfig::port, 0, kU16),
+        int_field("server.io_threads", &Config::server, &ServerConfig::io_threads, 0, 256),
+        int_field("server.max_connections", &Config::server, &ServerConfig::max_connections, 1, 1'000'000),
+        int_field("server.body_limit", &Config::server, &ServerConfig::body_limit, 1024, 1LL << 34),
+        ms_field("server.header_timeout_ms", &Config::server, &ServerConfig::header_timeout),
+        ms_field("server.read_timeout_ms", &Config::server, &ServerConfig::read_timeout),
+        ms_field("server.write_timeout_ms", &Config::server, &ServerConfig::write_timeout),
+        ms_field("server.idle_timeout_ms", &Config::server, &ServerConfig::idle_timeout),
+        ms_field("server.shutdown_grace_ms", &Config::server, &ServerConfig::shutdown_grace, 0),
+        field("server.access_log", &Config::server, &ServerConfig::access_log),
+        field("server.trust_request_id", &Config::server, &ServerConfig::trust_request_id),
+        field("cors.enabled", &Config::cors, &CorsConfig::enabled),
+        field("cors.allow_origins", &Config::cors, &CorsConfig::allow_origins),
+        field("cors.allow_headers", &Config::cors, &CorsConfig::allow_headers),
+        field("cors.allow_credentials", &Config::cors, &CorsConfig::allow_credentials),
+        int_field("cors.max_age", &Config::cors, &CorsConfig::max_age, 0, 86400),
+        field("database.host", &Config::database, &DatabaseConfig::host),
+        int_field("database.port", &Config::database, &DatabaseConfig::port, 1, kU16),
+        field("database.name", &Config::database, &DatabaseConfig::name),
+        field("database.user", &Config::database, &DatabaseConfig::user),
+        field("database.password", &Config::database, &DatabaseConfig::password),
+        field("database.password_file", &Config::database, &DatabaseConfig::password_file),
+        field("database.owner_user", &Config::database, &DatabaseConfig::owner_user),
+        field("database.owner_password", &Config::database, &DatabaseConfig::owner_password),
+        field("database.owner_password_file", &Config::database, &DatabaseConfig::owner_password_file),
+        int_field("database.pool_size", &Config::database, &DatabaseConfig::pool_size, 1, 1000),
+        ms_field("database.acquire_timeout_ms", &Config::database, &DatabaseConfig::acquire_timeout),
+        ms_field("database.connect_timeout_ms", &Config::database, &DatabaseConfig::connect_timeout, 1000),
+        ms_field("database.statement_timeout_ms", &Config::database, &DatabaseConfig::statement_timeout, 0),
+        ms_field("database.health_check_after_ms", &Config::database, &DatabaseConfig::health_check_after, 0),
+        field("database.pipeline", &Config::database, &DatabaseConfig::pipeline),
+        field("log.level", &Config::log, &LogConfig::level),
+    };
+    return all;
+}
+
+template <typename F>
+void for_each_field(F&& f) {
+    for (const auto& field : fields()) f(field);
+}
+
+void validate(const Config& c) {
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (!levels.contains(c.log.level)) {
+        fail("log.level", "one of trace, debug, info, warn, error, critical, off", "\"" + c.log.level + "\"");
+    }
+    if (c.database.user.empty()) fail("database.user", "a role name", "\"\"");
+    if (c.cors.enabled && c.cors.allow_origins.empty()) {
+        fail("cors.allow_origins", "at least one origin when cors.enabled is true", "[]");
+    }
+}
+
+std::string read_secret_file(const std::string& key, const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError(fmt::format("config {}: cannot read secret file {}", key, path));
+    std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+    if (value.empty()) throw ConfigError(fmt::format("config {}: secret file {} is empty", key, path));
+    return value;
+}
+
+std::string quote_conninfo(const std::string& v) {
+    std::string out = "'";
+    for (char c : v) {
+        if (c == '\'' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+    }
+    out.push_back('\'');
+    return out;
+}
+
+}  // namespace
+
+std::string env_name(const std::string& key) {
+    std::string out = "KILN_";
+    for (char c : key) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    return out;
+}
+
+Config Config::load(const std::string& path, const Env& env) {
+    Config c;
+    c.source = path.empty() ? "defaults" : path;
+    toml::table table;
+    if (!path.empty()) {
+        try {
+            table = toml::parse_file(path);
+        } catch (const toml::parse_error& e) {
+            const auto& where = e.source().begin;
+            throw ConfigError(fmt::format("config {}:{}:{}: {}", path, where.line, where.column, e.description()));
+        }
+    }
+    std::set<std::string> known;
+    for_each_field([&](const Field& f) {
+        known.insert(f.key);
+        if (const auto* node = table.at_path(f.key).node()) f.set(c, f.key, Raw{node, std::nullopt});
+        if (auto text = env(env_name(f.key))) f.set(c, f.key, Raw{nullptr, std::move(text)});
+    });
+    // Unknown keys are typos more often than not: refuse them rather than silently ignore.
+    for (const auto& [k, v] : table) {
+        const std::string section(k.str());
+        if (const auto* sub = v.as_table()) {
+            for (const auto& [k2, v2] : *sub) {
+                const std::string full = section + "." + std::string(k2.str());
+                if (!known.contains(full)) throw ConfigError(fmt::format("config {}: unknown key", full));
+            }
+        } else if (!known.contains(section)) {
+            throw ConfigError(fmt::format("config {}: unknown key", section));
+        }
+    }
+    validate(c);
+    return c;
+}
+
+Config Config::load(const std::string& path) {
+    return load(path, [](const std::string& name) -> std::optional<std::string> {
+        if (const char* v = std::getenv(name.c_str())) return std::string(v);
+        return std::nullopt;
+    });
+}
+
+void Config::resolve_secrets() {
+    if (database.password.empty() && !database.password_file.empty()) {
+        database.password = read_secret_file("database.password_file", database.password_file);
+    }
+    if (database.owner_password.empty() && !database.owner_password_file.empty()) {
+        database.owner_password = read_secret_file("database.owner_password_file", database.owner_password_file);
+    }
+}
+
+std::vector<std::pair<std::string, std::string>> Config::keys() {
+    std::vector<std::pair<std::string, std::string>> out;
+    for_each_field([&](const Field& f) { out.emplace_back(f.key, env_name(f.key)); });
+    return out;
+}
+
+std::string conninfo(const DatabaseConfig& db, bool owner, const std::string& database_override) {
+    const auto& user = owner ? db.owner_user : db.user;
+    const auto& password = owner ? db.owner_password : db.password;
+    std::string s = fmt::format("host={} port={} dbname={} user={} application_name=kiln connect_timeout={}",
+                                quote_conninfo(db.host), db.port,
+                                quote_conninfo(database_override.empty() ? db.name : database_override),
+                                quote_conninfo(user), std::max<long long>(1, db.connect_timeout.count() / 1000));
+    if (!password.empty()) s += " password=" + quote_conninfo(password);
+    return s;
+}
+
+}  // namespace kiln::core

@@ -1,0 +1,89 @@
+#pragma once
+// Configuration: kiln.toml, overridden key by key by KILN_<SECTION>_<KEY> environment variables.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln::core {
+
+using Millis = std::chrono::milliseconds;
+
+struct ServerConfig {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    unsigned io_threads = 0;  // 0: one per core
+    std::size_t max_connections = 10000;
+    std::size_t body_limit = 1024 * 1024;
+    Millis header_timeout{10000};
+    Millis read_timeout{30000};
+    Millis write_timeout{30000};
+    Millis idle_timeout{60000};
+    Millis shutdown_grace{10000};
+    bool access_log = true;
+    bool trust_request_id = true;
+};
+
+struct CorsConfig {
+    bool enabled = false;
+    std::vector<std::string> allow_origins;
+    std::vector<std::string> allow_headers{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"};
+    bool allow_credentials = false;
+    unsigned max_age = 600;
+};
+
+struct DatabaseConfig {
+    std::string host = "127.0.0.1";  // a directory means a unix socket
+    std::uint16_t port = 5432;
+    std::string name = "kiln";
+    std::string user = "kiln_app";
+    std::string password;  // secret: prefer password_file or KILN_DATABASE_PASSWORD
+    std::string password_file;
+    std::string owner_user = "kiln_owner";
+    std::string owner_password;  // secret
+    std::string owner_password_file;
+    unsigned pool_size = 16;
+    Millis acquire_timeout{2000};
+    Millis connect_timeout{5000};
+    Millis statement_timeout{30000};
+    Millis health_check_after{30000};  // idle connections older than this are pinged before reuse
+    bool pipeline = true;
+};
+
+struct LogConfig {
+    std::string level = "info";
+};
+
+struct Config {
+    ServerConfig server;
+    CorsConfig cors;
+    DatabaseConfig database;
+    LogConfig log;
+    unsigned cpu_threads = 0;  // 0: one per core
+    std::string source;        // where the config came from, for messages
+
+    using Env = std::function<std::optional<std::string>(const std::string&)>;
+    // Loads `path` (if non-empty) and applies overrides from `env`; throws ConfigError naming the key.
+    static Config load(const std::string& path, const Env& env);
+    static Config load(const std::string& path);
+    // Reads *_file secrets into their values; throws ConfigError when a named file cannot be read.
+    void resolve_secrets();
+    // Every known key with its environment variable name, for documentation and tests.
+    static std::vector<std::pair<std::string, std::string>> keys();
+};
+
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// KILN_<SECTION>_<KEY> for "section.key".
+std::string env_name(const std::string& key);
+// A libpq connection string for the given role; values are quoted for libpq.
+std::string conninfo(const DatabaseConfig& db, bool owner, const std::string& database_override = {});
+
+}  // namespace kiln::core

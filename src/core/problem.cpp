@@ -1,0 +1,54 @@
+#include "core/problem.hpp"
+
+#include <utility>
+
+namespace kiln::core {
+
+Problem::Problem(int status, std::string title, std::string detail, std::string type)
+    : std::runtime_error(title),
+      status_(status),
+      title_(std::move(title)),
+      detail_(std::move(detail)),
+      type_(type.empty() ? "about:blank" : std::move(type)) {}
+
+Problem Problem::bad_request(std::string detail) {
+    return {400, "Bad Request", std::move(detail)};
+}
+
+Problem Problem::not_found(std::string detail) {
+    return {404, "Not Found", std::move(detail)};
+}
+
+Problem Problem::validation(std::vector<FieldError> errors) {
+    Problem p(422, "Unprocessable Content", "The request has invalid fields.", "https://kiln.dev/problems/validation");
+    p.errors_ = std::move(errors);
+    return p;
+}
+
+Problem Problem::unavailable(std::string detail) {
+    return {503, "Service Unavailable", std::move(detail)};
+}
+
+Problem& Problem::with_errors(std::vector<FieldError> errors) {
+    errors_ = std::move(errors);
+    return *this;
+}
+
+Problem& Problem::with_header(std::string name, std::string value) {
+    headers_.emplace_back(std::move(name), std::move(value));
+    return *this;
+}
+
+void Validator::require(bool ok, std::string field, std::string message) {
+    if (!ok) add(std::move(field), std::move(message));
+}
+
+void Validator::add(std::string field, std::string message) {
+    errors_.push_back({std::move(field), std::move(message)});
+}
+
+void Validator::throw_if_failed() {
+    if (!errors_.empty()) throw Problem::validation(std::move(errors_));
+}
+
+}  // namespace kiln::core

@@ -1,0 +1,81 @@
+#pragma once
+// Transactions, and the tenant scope every tenant query runs under: kiln.workspace_id and
+// kiln.user_id set with set_config(…, true), so they end with the transaction and the
+// row-level security policies see them.
+#include <boost/asio/awaitable.hpp>
+#include <exception>
+#include <optional>
+#include <type_traits>
+
+#include "core/uuid.hpp"
+#include "db/pool.hpp"
+
+namespace kiln::db {
+
+struct TenantScope {
+    std::optional<core::Uuid> workspace_id;
+    std::optional<core::Uuid> user_id;
+};
+
+class Transaction {
+public:
+    Transaction(Lease lease, core::Millis timeout, const TenantScope& scope);
+    Transaction(Transaction&&) = default;
+    Transaction& operator=(Transaction&&) = delete;
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction() = default;
+
+    // The first call also carries BEGIN and the tenant settings, in the same round trip.
+    boost::asio::awaitable<std::vector<Result>> execute(std::vector<Query> queries);
+    boost::asio::awaitable<Result> query(std::string_view sql, Params params = {});
+    boost::asio::awaitable<void> commit();
+    boost::asio::awaitable<void> rollback();
+    bool finished() const noexcept { return finished_; }
+
+private:
+    Lease lease_;
+    core::Millis timeout_;
+    std::vector<Query> prelude_;  // sent with the first statement
+    bool finished_ = false;
+};
+
+// The prelude of a tenant transaction, for callers that pipeline it themselves.
+std::vector<Query> begin_statements(const TenantScope& scope);
+
+boost::asio::awaitable<Transaction> begin(Pool& pool, TenantScope scope = {});
+
+// Runs `fn(tx)` in a transaction: committed when fn returns, rolled back when it throws.
+template <typename F>
+auto transaction(Pool& pool, TenantScope scope, F fn)
+    -> boost::asio::awaitable<typename std::invoke_result_t<F, Transaction&>::value_type> {
+    using T = typename std::invoke_result_t<F, Transaction&>::value_type;
+    Transaction tx = co_await begin(pool, std::move(scope));
+    std::exception_ptr failure;
+    try {
+        if constexpr (std::is_void_v<T>) {
+            co_await fn(tx);
+            co_await tx.commit();
+            co_return;
+        } else {
+            T value = co_await fn(tx);
+            co_await tx.commit();
+            co_return value;
+        }
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (!tx.finished()) {
+        try {
+            co_await tx.rollback();
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the pool discards a connection left mid-transaction
+        }
+    }
+    std::rethrow_exception(failure);
+}
+
+// One statement in a tenant transaction, in a single round trip: BEGIN, set_config, the
+// statement and COMMIT are pipelined together.
+boost::asio::awaitable<Result> run(Pool& pool, TenantScope scope, std::string_view sql, Params params = {});
+
+}  // namespace kiln::db

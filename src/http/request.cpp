@@ -1,0 +1,40 @@
+#include "http/request.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse_query.hpp>
+
+namespace kiln::http {
+
+std::string_view Request::param(std::string_view name) const {
+    for (const auto& [k, v] : path_params) {
+        if (k == name) return v;
+    }
+    return {};
+}
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+    auto parsed = boost::urls::parse_query(query);
+    if (!parsed) return std::nullopt;
+    for (const auto& p : *parsed) {
+        if (p.key == name) return std::string(p.value);
+    }
+    return std::nullopt;
+}
+
+std::string_view Request::header_value(std::string_view name) const {
+    auto it = header.find(name);
+    return it == header.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+Response json_response(unsigned status, const boost::json::value& body) {
+    return text_response(status, boost::json::serialize(body), "application/json");
+}
+
+Response text_response(unsigned status, std::string body, std::string_view content_type) {
+    Response res{static_cast<beast_http::status>(status), 11};
+    res.set(beast_http::field::content_type, content_type);
+    res.body() = std::move(body);
+    return res;
+}
+
+}  // namespace kiln::http

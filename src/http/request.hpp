@@ -1,0 +1,39 @@
+#pragma once
+// What a handler sees of a request, and helpers to build responses.
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kiln::http {
+
+namespace beast_http = boost::beast::http;
+using Verb = beast_http::verb;
+using Response = beast_http::response<beast_http::string_body>;
+using Header = beast_http::request_header<>;
+
+struct Request {
+    Request(const Header& h, std::string body_text) : header(h), body(std::move(body_text)) {}
+
+    const Header& header;
+    std::string body;
+    std::string_view path;   // without the query string, percent-decoding left to handlers
+    std::string_view query;  // after '?', may be empty
+    std::vector<std::pair<std::string_view, std::string_view>> path_params;
+    std::string request_id;
+    std::string_view route;  // the matched pattern, e.g. /api/v1/jobs/{id}
+
+    Verb method() const { return header.method(); }
+    std::string_view param(std::string_view name) const;
+    std::optional<std::string> query_param(std::string_view name) const;
+    std::string_view header_value(std::string_view name) const;
+};
+
+Response json_response(unsigned status, const boost::json::value& body);
+Response text_response(unsigned status, std::string body, std::string_view content_type);
+
+}  // namespace kiln::http

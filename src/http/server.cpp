@@ -1,0 +1,322 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "core/log.hpp"
+#include "core/uuid.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace kiln::http {
+
+namespace {
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 128) return false;
+    for (char c : id) {
+        if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-' && c != '_' && c != '.' && c != ':') {
+            return false;
+        }
+    }
+    return true;
+}
+
+void log_task_exception(std::exception_ptr e, const char* task) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        core::log::error("task failed", {{"task", task}, {"error", ex.what()}});
+    }
+}
+
+}  // namespace
+
+IoThreads::IoThreads(unsigned threads) {
+    if (threads == 0) threads = std::max(1U, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < threads; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
+}
+
+IoThreads::~IoThreads() {
+    stop();
+    join();
+}
+
+asio::io_context& IoThreads::next() {
+    return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % size()];
+}
+
+void IoThreads::start() {
+    for (auto& ctx : contexts_) {
+        threads_.emplace_back([c = ctx.get()] {
+            auto guard = asio::make_work_guard(*c);
+            c->run();
+        });
+    }
+}
+
+void IoThreads::stop() {
+    for (auto& ctx : contexts_) ctx->stop();
+}
+
+void IoThreads::join() {
+    for (auto& t : threads_) {
+        if (t.joinable()) t.join();
+    }
+    threads_.clear();
+}
+
+struct Server::Session {
+    explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+    beast::flat_buffer buffer;
+    bool busy = false;  // a request is being handled: shutdown lets it finish
+};
+
+Server::Server(const core::ServerConfig& config, const Router& router, Metrics& metrics, IoThreads& io)
+    : config_(config), router_(router), metrics_(metrics), io_(io), acceptor_(io.at(0)) {}
+
+Server::~Server() = default;
+
+void Server::listen() {
+    const tcp::endpoint endpoint(asio::ip::make_address(config_.host), config_.port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor_.local_endpoint().port();
+}
+
+void Server::start() {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(),
+                   [](std::exception_ptr e) { log_task_exception(e, "accept loop"); });
+}
+
+asio::awaitable<void> Server::accept_loop() {
+    while (!draining_.load()) {
+        auto& ctx = io_.next();
+        auto [ec, socket] = co_await acceptor_.async_accept(ctx, use_tuple);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+            // EMFILE and friends: back off briefly rather than spin.
+            core::log::warn("accept failed", {{"error", ec.message()}});
+            asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
+            co_await pause.async_wait(use_tuple);
+            continue;
+        }
+        if (active_.load() >= config_.max_connections) {
+            beast::error_code ignored;
+            socket.close(ignored);  // NOLINT(bugprone-unused-return-value)
+            continue;
+        }
+        active_.fetch_add(1);
+        asio::co_spawn(ctx, run_session(this, std::move(socket)),
+                       [](std::exception_ptr e) { log_task_exception(e, "http session"); });
+    }
+}
+
+void Server::register_session(Session* s) {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.emplace(s, s->stream.get_executor());
+}
+
+void Server::unregister_session(Session* s) {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.erase(s);
+}
+
+void Server::close_sessions(bool idle_only) {
+    std::lock_guard lock(sessions_mutex_);
+    for (const auto& [session, executor] : sessions_) {
+        // Runs on the session's own thread, so it never races the session's coroutine; the
+        // registry lookup tells whether the session still exists by then.
+        asio::post(executor, [this, s = session, idle_only] {
+            std::lock_guard inner(sessions_mutex_);
+            if (!sessions_.contains(s) || (idle_only && s->busy)) return;
+            beast::error_code ignored;
+            if (idle_only) {
+                s->stream.socket().cancel(ignored);  // NOLINT(bugprone-unused-return-value)
+            } else {
+                s->stream.socket().close(ignored);  // NOLINT(bugprone-unused-return-value)
+            }
+        });
+    }
+}
+
+asio::awaitable<void> Server::run_session(Server* self, tcp::socket socket) {
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);  // NOLINT(bugprone-unused-return-value)
+    Session s(std::move(socket));
+    self->metrics_.connection_opened();
+    self->register_session(&s);
+    try {
+        while (!self->draining_.load()) {
+            if (!co_await self->handle_one(s)) break;
+        }
+    } catch (const std::exception& e) {
+        core::log::error("http session failed", {{"error", e.what()}});
+    }
+    self->unregister_session(&s);
+    s.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);  // NOLINT(bugprone-unused-return-value)
+    s.stream.socket().close(ignored);                                 // NOLINT(bugprone-unused-return-value)
+    self->metrics_.connection_closed();
+    self->active_.fetch_sub(1);
+}
+
+// Reads, handles and answers one request; false when the connection should close.
+asio::awaitable<bool> Server::handle_one(Session& s) {
+    if (s.buffer.size() == 0) {
+        // Idle keep-alive wait: the header deadline starts with the request's first byte.
+        s.stream.expires_after(config_.idle_timeout);
+        auto [ec, n] = co_await s.stream.async_read_some(s.buffer.prepare(4096), use_tuple);
+        if (ec) co_return false;
+        s.buffer.commit(n);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    s.stream.expires_after(config_.header_timeout);
+    beast_http::request_parser<beast_http::empty_body> head;
+    head.header_limit(kHeaderLimit);
+    auto [hec, hn] = co_await beast_http::async_read_header(s.stream, s.buffer, head, use_tuple);
+    if (hec) {
+        if (hec == beast_http::error::end_of_stream || hec == beast::error::timeout ||
+            hec == asio::error::operation_aborted || hec == asio::error::connection_reset || hec == asio::error::eof) {
+            co_return false;
+        }
+        // A malformed or oversized header: answer once, then close (the stream cannot be resynced).
+        const bool too_large = hec == beast_http::error::header_limit;
+        auto res = problem_response(too_large ? core::Problem(431, "Request Header Fields Too Large")
+                                              : core::Problem::bad_request("Malformed HTTP request: " + hec.message()),
+                                    "", "");
+        res.keep_alive(false);
+        res.prepare_payload();
+        s.stream.expires_after(config_.write_timeout);
+        co_await beast_http::async_write(s.stream, res, use_tuple);
+        co_return false;
+    }
+
+    s.busy = true;
+    metrics_.started();
+    const auto& header = head.get();
+    std::string request_id;
+    if (config_.trust_request_id) {
+        auto it = header.find("X-Request-Id");
+        if (it != header.end() && valid_request_id(it->value())) request_id = std::string(it->value());
+    }
+    if (request_id.empty()) request_id = core::Uuid::v7().str();
+
+    const std::string_view target = header.target();
+    const auto qpos = target.find('?');
+    const auto path = target.substr(0, qpos);
+    auto match = router_.match(header.method(), path);
+    const std::size_t limit =
+        match.route != nullptr && match.route->body_limit != 0 ? match.route->body_limit : config_.body_limit;
+
+    Response res;
+    bool keep_alive = header.keep_alive();
+    bool read_ok = true;
+    beast_http::request_parser<beast_http::string_body> parser(std::move(head));
+    const auto& req_header = parser.get().base();
+    if (parser.content_length() && *parser.content_length() > limit) {
+        res = problem_response(core::Problem(413, "Content Too Large",
+                                             "The body exceeds the limit of " + std::to_string(limit) + " bytes."),
+                               path, request_id);
+        keep_alive = false;
+        read_ok = false;
+    } else if (!parser.is_done()) {
+        if (beast::iequals(req_header[beast_http::field::expect], "100-continue")) {
+            beast_http::response<beast_http::empty_body> cont{beast_http::status::continue_, 11};
+            s.stream.expires_after(config_.write_timeout);
+            auto [cec, cn] = co_await beast_http::async_write(s.stream, cont, use_tuple);
+            if (cec) read_ok = false;
+        }
+        parser.body_limit(limit);
+        s.stream.expires_after(config_.read_timeout);
+        beast::error_code bec;
+        if (read_ok) {
+            // Not inside ?: — g++ 12 evaluates co_await in both arms of a conditional.
+            std::tie(bec, std::ignore) = co_await beast_http::async_read(s.stream, s.buffer, parser, use_tuple);
+        }
+        if (read_ok && bec == beast_http::error::body_limit) {
+            res = problem_response(core::Problem(413, "Content Too Large",
+                                                 "The body exceeds the limit of " + std::to_string(limit) + " bytes."),
+                                   path, request_id);
+            keep_alive = false;
+            read_ok = false;
+        } else if (read_ok && bec) {
+            metrics_.finished();
+            co_return false;  // the client went away or stalled past the read deadline
+        }
+    }
+    if (read_ok) {
+        Request req(req_header, std::move(parser.get().body()));
+        req.path = path;
+        req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+        req.request_id = request_id;
+        res = co_await router_.dispatch(req, std::move(match));
+    }
+
+    const bool draining = draining_.load();
+    res.version(11);
+    res.set(beast_http::field::server, "kiln");
+    res.set("X-Request-Id", request_id);
+    res.keep_alive(keep_alive && !draining);
+    if (req_header.method() == Verb::head) {
+        const auto size = res.body().size();
+        res.body().clear();
+        res.content_length(size);
+    } else {
+        res.prepare_payload();
+    }
+    const unsigned status = res.result_int();
+    s.stream.expires_after(config_.write_timeout);
+    auto [wec, wn] = co_await beast_http::async_write(s.stream, res, use_tuple);
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    metrics_.observe(match.route != nullptr ? match.index : metrics_.unmatched(), status, elapsed);
+    metrics_.finished();
+    s.busy = false;
+    if (config_.access_log) {
+        core::log::info("request", {{"method", std::string(beast_http::to_string(req_header.method()))},
+                                    {"path", path},
+                                    {"status", status},
+                                    {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                                    {"bytes", wn},
+                                    {"request_id", request_id}});
+    }
+    co_return !wec && res.keep_alive() && !draining;
+}
+
+asio::awaitable<void> Server::shutdown() {
+    draining_.store(true);
+    beast::error_code ignored;
+    acceptor_.close(ignored);  // NOLINT(bugprone-unused-return-value)
+    close_sessions(true);
+    const auto deadline = std::chrono::steady_clock::now() + config_.shutdown_grace;
+    asio::steady_timer tick(co_await asio::this_coro::executor);
+    while (active_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        tick.expires_after(std::chrono::milliseconds(10));
+        co_await tick.async_wait(use_tuple);
+        close_sessions(true);  // sessions that finished a request since are idle now
+    }
+    if (active_.load() > 0) {
+        core::log::warn("shutdown grace period over; closing connections", {{"connections", active_.load()}});
+        close_sessions(false);
+    }
+}
+
+}  // namespace kiln::http

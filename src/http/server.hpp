@@ -1,0 +1,79 @@
+#pragma once
+// The HTTP/1.1 server: one io_context per I/O thread, one coroutine per connection, a
+// deadline on every read and write, a body limit on every request, graceful drain on stop.
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.hpp"
+#include "http/metrics.hpp"
+#include "http/router.hpp"
+
+namespace kiln::http {
+
+// N single-threaded io_contexts: a connection lives on one of them, so its coroutine never
+// needs a strand and never hops threads except to the CPU pool.
+class IoThreads {
+public:
+    explicit IoThreads(unsigned threads);
+    ~IoThreads();
+    IoThreads(const IoThreads&) = delete;
+    IoThreads& operator=(const IoThreads&) = delete;
+
+    boost::asio::io_context& at(std::size_t i) { return *contexts_[i]; }
+    boost::asio::io_context& next();
+    std::size_t size() const noexcept { return contexts_.size(); }
+    void start();
+    void stop();
+    void join();
+
+private:
+    std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+    std::vector<std::thread> threads_;
+    std::atomic<std::size_t> next_{0};
+};
+
+class Server {
+public:
+    Server(const core::ServerConfig& config, const Router& router, Metrics& metrics, IoThreads& io);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Binds and listens (throws when the address is taken); port 0 picks a free port.
+    void listen();
+    std::uint16_t port() const noexcept { return port_; }
+    void start();
+    // Stops accepting, lets in-flight requests finish within the grace period, then closes
+    // whatever is left. Idle keep-alive connections are closed at once.
+    boost::asio::awaitable<void> shutdown();
+    std::size_t connections() const noexcept { return active_.load(); }
+
+private:
+    struct Session;
+    boost::asio::awaitable<void> accept_loop();
+    static boost::asio::awaitable<void> run_session(Server* self, boost::asio::ip::tcp::socket socket);
+    boost::asio::awaitable<bool> handle_one(Session& s);
+    void register_session(Session* s);
+    void unregister_session(Session* s);
+    void close_sessions(bool idle_only);
+
+    const core::ServerConfig& config_;
+    const Router& router_;
+    Metrics& metrics_;
+    IoThreads& io_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::uint16_t port_ = 0;
+    std::atomic<bool> draining_{false};
+    std::atomic<std::size_t> active_{0};
+    std::mutex sessions_mutex_;
+    std::unordered_map<Session*, boost::asio::any_io_executor> sessions_;
+};
+
+}  // namespace kiln::http
