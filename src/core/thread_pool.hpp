@@ -23,6 +23,8 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     // Runs `fn` on a pool thread; the awaiting coroutine resumes on its own executor.
+    // Pass a named callable: g++ 12 destroys a lambda (or any aggregate) temporary that sits
+    // in a co_await full-expression twice.
     template <typename F>
     boost::asio::awaitable<std::invoke_result_t<F>> run(F fn) {
         if (queued_.fetch_add(1) >= max_queued_) {

@@ -51,7 +51,8 @@ Connection::~Connection() {
 
 asio::awaitable<std::unique_ptr<Connection>> Connection::open(std::string conninfo, bool pipeline,
                                                               core::ThreadPool& blocking) {
-    PGconn* raw = co_await blocking.run([info = std::move(conninfo)] { return PQconnectdb(info.c_str()); });
+    auto connect = [info = std::move(conninfo)] { return PQconnectdb(info.c_str()); };
+    PGconn* raw = co_await blocking.run(std::move(connect));
     if (raw == nullptr) throw Unavailable("database connection failed: out of memory");
     if (PQstatus(raw) != CONNECTION_OK) {
         std::string msg = trimmed(PQerrorMessage(raw));

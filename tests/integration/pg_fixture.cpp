@@ -1,0 +1,91 @@
+#include "pg_fixture.hpp"
+
+#include <fmt/format.h>
+
+#include "core/secrets.hpp"
+
+namespace kiln::testing {
+
+AdminConnection::AdminConnection(const std::string& conninfo) : conn_(PQconnectdb(conninfo.c_str())) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+        ADD_FAILURE() << "cannot connect: " << PQerrorMessage(conn_);
+    }
+}
+
+AdminConnection::~AdminConnection() {
+    PQfinish(conn_);
+}
+
+std::string AdminConnection::exec(const std::string& sql) {
+    PGresult* r = PQexec(conn_, sql.c_str());
+    const auto st = PQresultStatus(r);
+    std::string out;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        ADD_FAILURE() << "SQL failed: " << PQerrorMessage(conn_) << "\n" << sql;
+    } else if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) {
+        out = PQgetvalue(r, 0, 0);
+    }
+    PQclear(r);
+    return out;
+}
+
+void PgTest::SetUp() {
+    core::init_crypto();
+    config_ = core::Config::load("");
+    config_.resolve_secrets();
+    const char* tmpl = std::getenv("KILN_TEST_TEMPLATE");
+    ASSERT_NE(tmpl, nullptr) << "KILN_TEST_TEMPLATE is not set: run the integration tests through scripts/test";
+    database_ = "kiln_t_" + core::random_token(9);
+    for (auto& c : database_)
+        c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
+    AdminConnection admin(maintenance_conninfo());
+    admin.exec(fmt::format("CREATE DATABASE \"{}\" TEMPLATE \"{}\" OWNER \"{}\"", database_, tmpl,
+                           config_.database.owner_user));
+    config_.database.name = database_;
+}
+
+void PgTest::TearDown() {
+    io_.stop();
+    AdminConnection admin(maintenance_conninfo());
+    for (const auto& db : extra_databases_) admin.exec(fmt::format("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", db));
+    if (!database_.empty()) admin.exec(fmt::format("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", database_));
+}
+
+// Databases are created and dropped by the cluster's superuser: DROP … WITH (FORCE) must be able
+// to end the application role's sessions, which the owner role cannot.
+std::string PgTest::maintenance_conninfo() const {
+    auto db = config_.database;
+    const char* user = std::getenv("KILN_PG_SUPERUSER");
+    const char* password_file = std::getenv("KILN_PG_SUPERUSER_PASSWORD_FILE");
+    if (user == nullptr || password_file == nullptr) {
+        ADD_FAILURE() << "KILN_PG_SUPERUSER(_PASSWORD_FILE) not set: run the tests through scripts/test";
+        return {};
+    }
+    db.owner_user = user;
+    db.owner_password.clear();
+    db.owner_password_file = password_file;
+    core::Config c;
+    c.database = db;
+    c.resolve_secrets();
+    return core::conninfo(c.database, true, "postgres");
+}
+
+std::string PgTest::create_empty_database() {
+    auto name = database_ + "_" + std::to_string(extra_databases_.size());
+    AdminConnection admin(maintenance_conninfo());
+    admin.exec(
+        fmt::format("CREATE DATABASE \"{}\" TEMPLATE template0 OWNER \"{}\"", name, config_.database.owner_user));
+    extra_databases_.push_back(name);
+    return name;
+}
+
+db::PoolOptions PgTest::pool_options(bool pipeline) const {
+    return {.conninfo = app_conninfo(),
+            .max_size = 4,
+            .acquire_timeout = std::chrono::milliseconds(2000),
+            .statement_timeout = std::chrono::milliseconds(10000),
+            .health_check_after = std::chrono::milliseconds(30000),
+            .pipeline = pipeline};
+}
+
+}  // namespace kiln::testing

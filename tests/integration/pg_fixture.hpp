@@ -1,0 +1,60 @@
+#pragma once
+// Every integration test gets a fresh database cloned from the migrated template
+// (KILN_TEST_TEMPLATE), reached with the same configuration keys the server uses.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+
+#include "core/config.hpp"
+#include "core/thread_pool.hpp"
+#include "db/pool.hpp"
+#include "support/run.hpp"
+
+namespace kiln::testing {
+
+// A blocking libpq connection for setup and inspection (never used by code under test).
+class AdminConnection {
+public:
+    explicit AdminConnection(const std::string& conninfo);
+    ~AdminConnection();
+    AdminConnection(const AdminConnection&) = delete;
+    AdminConnection& operator=(const AdminConnection&) = delete;
+    // Runs SQL (several statements allowed); fails the test on error. Returns the first cell of the last result.
+    std::string exec(const std::string& sql);
+
+private:
+    PGconn* conn_;
+};
+
+class PgTest : public ::testing::Test {
+protected:
+    void SetUp() override;
+    void TearDown() override;
+
+    // The server's view: the application role, on this test's database.
+    core::DatabaseConfig db_config() const { return config_.database; }
+    std::string app_conninfo() const { return core::conninfo(config_.database, false); }
+    std::string owner_conninfo() const { return core::conninfo(config_.database, true); }
+    db::PoolOptions pool_options(bool pipeline = true) const;
+    // Creates another empty database (from template0) and returns its name; dropped in TearDown.
+    std::string create_empty_database();
+
+    template <typename T>
+    T run(boost::asio::awaitable<T> task) {
+        return kiln::testing::run(io_, std::move(task));
+    }
+
+    core::Config config_;
+    std::string database_;
+    std::vector<std::string> extra_databases_;
+    core::ThreadPool blocking_{2};
+    boost::asio::io_context io_;
+
+private:
+    std::string maintenance_conninfo() const;
+};
+
+}  // namespace kiln::testing

@@ -1,0 +1,130 @@
+#include "core/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace kiln::core {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+protected:
+    std::string write(const std::string& text) {
+        path_ = std::filesystem::temp_directory_path() /
+                ("kiln_config_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".toml");
+        std::ofstream(path_) << text;
+        return path_.string();
+    }
+    void TearDown() override { std::filesystem::remove(path_); }
+
+    Config::Env env(std::map<std::string, std::string> vars) {
+        return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+            auto it = vars.find(name);
+            if (it == vars.end()) return std::nullopt;
+            return it->second;
+        };
+    }
+
+    std::filesystem::path path_;
+};
+
+TEST_F(ConfigTest, DefaultsNeedNoFile) {
+    auto c = Config::load("", env({}));
+    EXPECT_EQ(c.server.host, "127.0.0.1");
+    EXPECT_EQ(c.server.port, 8080);
+    EXPECT_EQ(c.server.body_limit, 1024U * 1024U);
+    EXPECT_FALSE(c.cors.enabled);
+    EXPECT_TRUE(c.database.password.empty());
+    EXPECT_TRUE(c.database.pipeline);
+}
+
+TEST_F(ConfigTest, FileValuesApply) {
+    auto c = Config::load(write("[server]\nport = 9090\nidle_timeout_ms = 1500\n[database]\npool_size = 4\n"), env({}));
+    EXPECT_EQ(c.server.port, 9090);
+    EXPECT_EQ(c.server.idle_timeout, Millis(1500));
+    EXPECT_EQ(c.database.pool_size, 4U);
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesFile) {
+    auto c = Config::load(write("[server]\nport = 9090\n"),
+                          env({{"KILN_SERVER_PORT", "7070"},
+                               {"KILN_CORS_ENABLED", "true"},
+                               {"KILN_CORS_ALLOW_ORIGINS", "https://a.example,https://b.example"}}));
+    EXPECT_EQ(c.server.port, 7070);
+    EXPECT_TRUE(c.cors.enabled);
+    EXPECT_EQ(c.cors.allow_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+}
+
+TEST_F(ConfigTest, BadValueNamesTheKey) {
+    try {
+        Config::load("", env({{"KILN_SERVER_PORT", "eighty"}}));
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("server.port"), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line";
+    }
+    EXPECT_THROW(Config::load(write("[server]\nport = 70000\n"), env({})), ConfigError);
+    EXPECT_THROW(Config::load(write("[server]\naccess_log = \"yes please\"\n"), env({})), ConfigError);
+    EXPECT_THROW(Config::load("", env({{"KILN_LOG_LEVEL", "loud"}})), ConfigError);
+}
+
+TEST_F(ConfigTest, UnknownKeysAreRefused) {
+    try {
+        Config::load(write("[server]\nprot = 1\n"), env({}));
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("server.prot"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(ConfigTest, SyntaxErrorNamesTheFile) {
+    const auto p = write("[server\nport = 1\n");
+    try {
+        Config::load(p, env({}));
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(ConfigTest, CorsNeedsOrigins) {
+    EXPECT_THROW(Config::load("", env({{"KILN_CORS_ENABLED", "1"}})), ConfigError);
+}
+
+TEST_F(ConfigTest, SecretsComeFromFiles) {
+    auto c = Config::load("", env({{"KILN_DATABASE_PASSWORD_FILE", write("s3cret\n")}}));
+    c.resolve_secrets();
+    EXPECT_EQ(c.database.password, "s3cret");
+    auto missing = Config::load("", env({{"KILN_DATABASE_PASSWORD_FILE", "/nonexistent/kiln-secret"}}));
+    EXPECT_THROW(missing.resolve_secrets(), ConfigError);
+}
+
+TEST_F(ConfigTest, EnvironmentSecretWinsOverFile) {
+    auto c = Config::load(
+        "", env({{"KILN_DATABASE_PASSWORD", "from-env"}, {"KILN_DATABASE_PASSWORD_FILE", "/nonexistent/kiln-secret"}}));
+    c.resolve_secrets();
+    EXPECT_EQ(c.database.password, "from-env");
+}
+
+TEST_F(ConfigTest, EveryKeyHasAnEnvironmentName) {
+    const auto keys = Config::keys();
+    ASSERT_FALSE(keys.empty());
+    for (const auto& [key, env_var] : keys) EXPECT_EQ(env_var, env_name(key));
+    EXPECT_EQ(env_name("database.pool_size"), "KILN_DATABASE_POOL_SIZE");
+}
+
+TEST_F(ConfigTest, ConninfoQuotesValues) {
+    DatabaseConfig db;
+    db.host = "/tmp/with space";
+    db.password = "it's";
+    const auto s = conninfo(db, false);
+    EXPECT_NE(s.find("host='/tmp/with space'"), std::string::npos) << s;
+    EXPECT_NE(s.find(R"(password='it\'s')"), std::string::npos) << s;
+    EXPECT_NE(conninfo(db, true).find("user='kiln_owner'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kiln::core
