@@ -18,7 +18,7 @@ struct ServerConfig {
     std::uint16_t port = 8080;
     unsigned io_threads = 0;  // 0: one per core
     std::size_t max_connections = 10000;
-    std::size_t body_limit = 1024 * 1024;
+    std::size_t body_limit = std::size_t{1024} * 1024;
     Millis header_timeout{10000};
     Millis read_timeout{30000};
     Millis write_timeout{30000};

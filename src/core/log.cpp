@@ -19,9 +19,9 @@ protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
         spdlog::memory_buf_t out;
         formatter_->format(msg, out);
-        std::fwrite(out.data(), 1, out.size(), stdout);
+        static_cast<void>(std::fwrite(out.data(), 1, out.size(), stdout));
     }
-    void flush_() override { std::fflush(stdout); }
+    void flush_() override { static_cast<void>(std::fflush(stdout)); }
 };
 
 std::shared_ptr<spdlog::logger> make_logger() {

@@ -34,7 +34,12 @@ Problem& Problem::with_errors(std::vector<FieldError> errors) {
     return *this;
 }
 
-Problem& Problem::with_header(std::string name, std::string value) {
+Problem Problem::with_header(std::string name, std::string value) && {
+    headers_.emplace_back(std::move(name), std::move(value));
+    return std::move(*this);
+}
+
+Problem& Problem::add_header(std::string name, std::string value) {
     headers_.emplace_back(std::move(name), std::move(value));
     return *this;
 }

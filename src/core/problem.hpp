@@ -28,7 +28,9 @@ public:
     const std::vector<FieldError>& errors() const noexcept { return errors_; }
 
     Problem& with_errors(std::vector<FieldError> errors);
-    Problem& with_header(std::string name, std::string value);
+    // For `throw Problem(…).with_header(…)`: returns the problem itself, by value.
+    Problem with_header(std::string name, std::string value) &&;
+    Problem& add_header(std::string name, std::string value);
     const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
 
 private:

@@ -20,7 +20,7 @@ public:
     int version() const noexcept { return bytes_[6] >> 4; }
     const std::array<std::uint8_t, 16>& bytes() const noexcept { return bytes_; }
     bool operator==(const Uuid&) const = default;
-    auto operator<=>(const Uuid&) const = default;
+    auto operator<=>(const Uuid&) const = default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 false positive
 
 private:
     std::array<std::uint8_t, 16> bytes_{};

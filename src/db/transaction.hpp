@@ -50,7 +50,7 @@ template <typename F>
 auto transaction(Pool& pool, TenantScope scope, F fn)
     -> boost::asio::awaitable<typename std::invoke_result_t<F, Transaction&>::value_type> {
     using T = typename std::invoke_result_t<F, Transaction&>::value_type;
-    Transaction tx = co_await begin(pool, std::move(scope));
+    Transaction tx = co_await begin(pool, scope);
     std::exception_ptr failure;
     try {
         if constexpr (std::is_void_v<T>) {

@@ -20,13 +20,13 @@ namespace kiln::http {
 namespace json = boost::json;
 
 template <typename T>
-struct is_optional : std::false_type {};
+struct IsOptional : std::false_type {};
 template <typename T>
-struct is_optional<std::optional<T>> : std::true_type {};
+struct IsOptional<std::optional<T>> : std::true_type {};
 template <typename T>
-struct is_vector : std::false_type {};
+struct IsVector : std::false_type {};
 template <typename T>
-struct is_vector<std::vector<T>> : std::true_type {};
+struct IsVector<std::vector<T>> : std::true_type {};
 template <typename T>
 concept Described = boost::describe::has_describe_members<T>::value;
 // A struct may add rules beyond types: void validate(core::Validator&) const.
@@ -56,7 +56,7 @@ void decode_object(const json::value& in, T& out, const std::string& prefix, cor
         const auto field = join(prefix, d.name);
         const auto* found = obj->if_contains(d.name);
         if (found == nullptr || found->is_null()) {
-            if constexpr (!is_optional<M>::value) {
+            if constexpr (!IsOptional<M>::value) {
                 if (found == nullptr) {
                     v.add(field, "is required");
                 } else {
@@ -78,7 +78,7 @@ void decode_object(const json::value& in, T& out, const std::string& prefix, cor
 
 template <typename T>
 void decode(const json::value& in, T& out, const std::string& field, core::Validator& v) {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (IsOptional<T>::value) {
         typename T::value_type inner{};
         decode(in, inner, field, v);
         out = std::move(inner);
@@ -115,7 +115,7 @@ void decode(const json::value& in, T& out, const std::string& field, core::Valid
         out = *id;
     } else if constexpr (std::is_same_v<T, json::value>) {
         out = in;
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (IsVector<T>::value) {
         const auto* arr = in.if_array();
         if (arr == nullptr) return v.add(field, "must be an array");
         out.clear();
@@ -131,11 +131,11 @@ void decode(const json::value& in, T& out, const std::string& field, core::Valid
 
 template <typename T>
 json::value encode(const T& in) {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (IsOptional<T>::value) {
         return in ? encode(*in) : json::value(nullptr);
     } else if constexpr (std::is_same_v<T, core::Uuid>) {
         return json::value(in.str());
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (IsVector<T>::value) {
         json::array arr;
         for (const auto& el : in) arr.push_back(encode(el));
         return arr;
@@ -154,7 +154,7 @@ json::object schema();
 
 template <typename T>
 json::object schema_of_member() {
-    if constexpr (is_optional<T>::value) {
+    if constexpr (IsOptional<T>::value) {
         return schema_of_member<typename T::value_type>();
     } else if constexpr (std::is_same_v<T, bool>) {
         return {{"type", "boolean"}};
@@ -168,7 +168,7 @@ json::object schema_of_member() {
         return {{"type", "string"}, {"format", "uuid"}};
     } else if constexpr (std::is_same_v<T, json::value>) {
         return {};
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (IsVector<T>::value) {
         return {{"type", "array"}, {"items", schema_of_member<typename T::value_type>()}};
     } else {
         return schema<T>();
@@ -183,7 +183,7 @@ json::object schema() {
     boost::mp11::mp_for_each<boost::describe::describe_members<T, boost::describe::mod_public>>([&](auto d) {
         using M = std::remove_cvref_t<decltype(std::declval<T>().*d.pointer)>;
         properties[d.name] = schema_of_member<M>();
-        if constexpr (!is_optional<M>::value) required.emplace_back(d.name);
+        if constexpr (!IsOptional<M>::value) required.emplace_back(d.name);
     });
     json::object out{{"type", "object"}, {"properties", std::move(properties)}, {"additionalProperties", false}};
     if (!required.empty()) out["required"] = std::move(required);

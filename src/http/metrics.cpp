@@ -55,7 +55,7 @@ std::string Metrics::render() const {
             const auto& h = s->by_class[c];
             const auto count = h.count.load(std::memory_order_relaxed);
             if (count == 0) continue;
-            const auto labels = fmt::format("method=\"{}\",route=\"{}\",status=\"{}xx\"", s->method, s->path, c + 1);
+            const auto labels = fmt::format(R"(method="{}",route="{}",status="{}xx")", s->method, s->path, c + 1);
             std::uint64_t cumulative = 0;
             for (std::size_t i = 0; i < kBuckets.size(); ++i) {
                 cumulative += h.buckets[i].load(std::memory_order_relaxed);

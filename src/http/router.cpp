@@ -50,11 +50,10 @@ bool Router::match_segments(const Compiled& c, std::string_view path,
                             std::vector<std::pair<std::string_view, std::string_view>>& params) {
     params.clear();
     std::size_t pos = 1;
-    for (std::size_t i = 0; i < c.segments.size(); ++i) {
+    for (const auto& seg : c.segments) {
         if (pos > path.size()) return false;
         const auto end = std::min(path.find('/', pos), path.size());
         const auto part = path.substr(pos, end - pos);
-        const auto& seg = c.segments[i];
         if (!seg.empty() && seg.front() == '{') {
             if (part.empty()) return false;
             params.emplace_back(std::string_view(seg).substr(1, seg.size() - 2), part);
@@ -138,7 +137,7 @@ boost::asio::awaitable<Response> Router::dispatch(Request& req, Match m) const {
     } catch (const core::Unavailable& e) {
         core::log::warn("dependency unavailable", {{"request_id", req.request_id}, {"error", e.what()}});
         problem = core::Problem::unavailable("A dependency is unavailable; try again shortly.");
-        problem->with_header("Retry-After", "1");
+        problem->add_header("Retry-After", "1");
     } catch (const std::exception& e) {
         core::log::error("unhandled exception",
                          {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});

@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
@@ -24,17 +26,14 @@ namespace kiln::http {
 
 namespace {
 
-constexpr std::size_t kHeaderLimit = 16 * 1024;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kHeaderLimit = std::size_t{16} * 1024;
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 bool valid_request_id(std::string_view id) {
     if (id.empty() || id.size() > 128) return false;
-    for (char c : id) {
-        if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '-' && c != '_' && c != '.' && c != ':') {
-            return false;
-        }
-    }
-    return true;
+    return std::ranges::all_of(id, [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' || c == ':';
+    });
 }
 
 void log_task_exception(std::exception_ptr e, const char* task) {
@@ -111,13 +110,13 @@ void Server::start() {
 asio::awaitable<void> Server::accept_loop() {
     while (!draining_.load()) {
         auto& ctx = io_.next();
-        auto [ec, socket] = co_await acceptor_.async_accept(ctx, use_tuple);
+        auto [ec, socket] = co_await acceptor_.async_accept(ctx, kUseTuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
             // EMFILE and friends: back off briefly rather than spin.
             core::log::warn("accept failed", {{"error", ec.message()}});
             asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(50));
-            co_await pause.async_wait(use_tuple);
+            co_await pause.async_wait(kUseTuple);
             continue;
         }
         if (active_.load() >= config_.max_connections) {
@@ -184,7 +183,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     if (s.buffer.size() == 0) {
         // Idle keep-alive wait: the header deadline starts with the request's first byte.
         s.stream.expires_after(config_.idle_timeout);
-        auto [ec, n] = co_await s.stream.async_read_some(s.buffer.prepare(4096), use_tuple);
+        auto [ec, n] = co_await s.stream.async_read_some(s.buffer.prepare(4096), kUseTuple);
         if (ec) co_return false;
         s.buffer.commit(n);
     }
@@ -192,7 +191,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     s.stream.expires_after(config_.header_timeout);
     beast_http::request_parser<beast_http::empty_body> head;
     head.header_limit(kHeaderLimit);
-    auto [hec, hn] = co_await beast_http::async_read_header(s.stream, s.buffer, head, use_tuple);
+    auto [hec, hn] = co_await beast_http::async_read_header(s.stream, s.buffer, head, kUseTuple);
     if (hec) {
         if (hec == beast_http::error::end_of_stream || hec == beast::error::timeout ||
             hec == asio::error::operation_aborted || hec == asio::error::connection_reset || hec == asio::error::eof) {
@@ -206,7 +205,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         res.keep_alive(false);
         res.prepare_payload();
         s.stream.expires_after(config_.write_timeout);
-        co_await beast_http::async_write(s.stream, res, use_tuple);
+        co_await beast_http::async_write(s.stream, res, kUseTuple);
         co_return false;
     }
 
@@ -224,6 +223,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     const auto qpos = target.find('?');
     const auto path = target.substr(0, qpos);
     auto match = router_.match(header.method(), path);
+    const std::size_t route_index = match.route != nullptr ? match.index : metrics_.unmatched();
     const std::size_t limit =
         match.route != nullptr && match.route->body_limit != 0 ? match.route->body_limit : config_.body_limit;
 
@@ -242,7 +242,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         if (beast::iequals(req_header[beast_http::field::expect], "100-continue")) {
             beast_http::response<beast_http::empty_body> cont{beast_http::status::continue_, 11};
             s.stream.expires_after(config_.write_timeout);
-            auto [cec, cn] = co_await beast_http::async_write(s.stream, cont, use_tuple);
+            auto [cec, cn] = co_await beast_http::async_write(s.stream, cont, kUseTuple);
             if (cec) read_ok = false;
         }
         parser.body_limit(limit);
@@ -250,7 +250,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         beast::error_code bec;
         if (read_ok) {
             // Not inside ?: — g++ 12 evaluates co_await in both arms of a conditional.
-            std::tie(bec, std::ignore) = co_await beast_http::async_read(s.stream, s.buffer, parser, use_tuple);
+            std::tie(bec, std::ignore) = co_await beast_http::async_read(s.stream, s.buffer, parser, kUseTuple);
         }
         if (read_ok && bec == beast_http::error::body_limit) {
             res = problem_response(core::Problem(413, "Content Too Large",
@@ -285,9 +285,9 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     }
     const unsigned status = res.result_int();
     s.stream.expires_after(config_.write_timeout);
-    auto [wec, wn] = co_await beast_http::async_write(s.stream, res, use_tuple);
+    auto [wec, wn] = co_await beast_http::async_write(s.stream, res, kUseTuple);
     const auto elapsed = std::chrono::steady_clock::now() - start;
-    metrics_.observe(match.route != nullptr ? match.index : metrics_.unmatched(), status, elapsed);
+    metrics_.observe(route_index, status, elapsed);
     metrics_.finished();
     s.busy = false;
     if (config_.access_log) {
@@ -310,7 +310,7 @@ asio::awaitable<void> Server::shutdown() {
     asio::steady_timer tick(co_await asio::this_coro::executor);
     while (active_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
         tick.expires_after(std::chrono::milliseconds(10));
-        co_await tick.async_wait(use_tuple);
+        co_await tick.async_wait(kUseTuple);
         close_sessions(true);  // sessions that finished a request since are idle now
     }
     if (active_.load() > 0) {

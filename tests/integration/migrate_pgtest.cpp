@@ -64,6 +64,7 @@ TEST_F(MigrateTest, ConcurrentRunnersApplyEachMigrationOnce) {
     const auto db = create_empty_database();
     const auto migrations = sample();
     std::vector<std::thread> runners;
+    runners.reserve(4);
     std::atomic<int> failures{0};
     for (int i = 0; i < 4; ++i) {
         runners.emplace_back([&] {

@@ -39,16 +39,16 @@ void PgTest::SetUp() {
     for (auto& c : database_)
         c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
     AdminConnection admin(maintenance_conninfo());
-    admin.exec(fmt::format("CREATE DATABASE \"{}\" TEMPLATE \"{}\" OWNER \"{}\"", database_, tmpl,
-                           config_.database.owner_user));
+    admin.exec(
+        fmt::format(R"(CREATE DATABASE "{}" TEMPLATE "{}" OWNER "{}")", database_, tmpl, config_.database.owner_user));
     config_.database.name = database_;
 }
 
 void PgTest::TearDown() {
     io_.stop();
     AdminConnection admin(maintenance_conninfo());
-    for (const auto& db : extra_databases_) admin.exec(fmt::format("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", db));
-    if (!database_.empty()) admin.exec(fmt::format("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", database_));
+    for (const auto& db : extra_databases_) admin.exec(fmt::format(R"(DROP DATABASE IF EXISTS "{}" WITH (FORCE))", db));
+    if (!database_.empty()) admin.exec(fmt::format(R"(DROP DATABASE IF EXISTS "{}" WITH (FORCE))", database_));
 }
 
 // Databases are created and dropped by the cluster's superuser: DROP … WITH (FORCE) must be able
@@ -73,8 +73,7 @@ std::string PgTest::maintenance_conninfo() const {
 std::string PgTest::create_empty_database() {
     auto name = database_ + "_" + std::to_string(extra_databases_.size());
     AdminConnection admin(maintenance_conninfo());
-    admin.exec(
-        fmt::format("CREATE DATABASE \"{}\" TEMPLATE template0 OWNER \"{}\"", name, config_.database.owner_user));
+    admin.exec(fmt::format(R"(CREATE DATABASE "{}" TEMPLATE template0 OWNER "{}")", name, config_.database.owner_user));
     extra_databases_.push_back(name);
     return name;
 }

@@ -39,10 +39,7 @@ std::vector<core::FieldError> errors_of(const json::value& v) {
 }
 
 bool has(const std::vector<core::FieldError>& errors, const std::string& field) {
-    for (const auto& e : errors) {
-        if (e.field == field) return true;
-    }
-    return false;
+    return std::ranges::any_of(errors, [&](const core::FieldError& e) { return e.field == field; });
 }
 
 TEST(JsonBinding, BindsAValidDocument) {

@@ -28,7 +28,7 @@ TEST(Migrations, EmbeddedSetIsValid) {
     const auto m = embedded_migrations();
     ASSERT_FALSE(m.empty());
     EXPECT_EQ(m.front().version, 1);
-    for (std::size_t i = 0; i < m.size(); ++i) EXPECT_FALSE(m[i].sql.empty()) << m[i].name;
+    for (const auto& migration : m) EXPECT_FALSE(migration.sql.empty()) << migration.name;
 }
 
 TEST(Migrations, Sha256KnownAnswer) {
