@@ -72,6 +72,10 @@ void Connection::close(std::unique_ptr<Connection> conn, core::ThreadPool& block
     blocking.post([c = std::move(conn)]() mutable { c.reset(); });
 }
 
+bool Connection::bound_to(const asio::any_io_executor& ex) const {
+    return io_ && io_->socket.get_executor() == ex;
+}
+
 void Connection::bind_to(const asio::any_io_executor& ex) {
     if (io_ && io_->socket.get_executor() == ex) return;
     io_.reset();

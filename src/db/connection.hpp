@@ -47,6 +47,8 @@ public:
     // PQTRANS_IDLE when no transaction block is open.
     PGTransactionStatusType transaction_status() const noexcept { return PQtransactionStatus(conn_); }
     std::chrono::steady_clock::time_point last_used() const noexcept { return last_used_; }
+    // Whether the socket is watched by `ex` already (using it elsewhere re-registers it).
+    bool bound_to(const boost::asio::any_io_executor& ex) const;
     // Closes on the blocking pool (PQfinish may block on a slow network).
     static void close(std::unique_ptr<Connection> conn, core::ThreadPool& blocking);
 

@@ -1,5 +1,7 @@
 #include "db/pool.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -82,8 +84,13 @@ asio::awaitable<Lease> Pool::acquire() {
             if (closed_) throw Unavailable("database pool is closed");
             generation = generation_;
             if (!idle_.empty()) {
-                conn = std::move(idle_.back());  // most recently used: warm caches, lets the rest age out
-                idle_.pop_back();
+                // Most recently used first (warm, lets the rest age out), preferring one already
+                // watched by this thread so its socket need not be re-registered.
+                auto it =
+                    std::find_if(idle_.rbegin(), idle_.rend(), [&](const auto& c) { return c->bound_to(executor); });
+                auto pick = it == idle_.rend() ? std::prev(idle_.end()) : std::prev(it.base());
+                conn = std::move(*pick);
+                idle_.erase(pick);
             } else if (size_ < options_.max_size) {
                 ++size_;
                 may_connect = true;
