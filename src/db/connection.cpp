@@ -219,7 +219,12 @@ asio::awaitable<std::vector<Result>> Connection::execute_pipelined(std::span<Que
     std::size_t next = 0;
     for (;;) {
         PGresult* r = co_await next_result();
-        if (r == nullptr) continue;  // separates one statement's results from the next
+        if (r == nullptr) {
+            // Separates one statement's results from the next — unless the connection died,
+            // when libpq returns nothing but NULL from then on.
+            if (PQstatus(conn_) != CONNECTION_OK) fail("the database connection broke");
+            continue;
+        }
         if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
             PQclear(r);
             break;
