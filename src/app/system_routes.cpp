@@ -26,6 +26,13 @@ namespace {
 constexpr std::string_view kPing = "SELECT 1";
 constexpr std::string_view kSchemaVersion = "SELECT coalesce(max(version), 0) FROM kiln_migrations";
 
+// One metric with its HELP and TYPE lines; `name` may carry labels.
+void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            std::uint64_t value) {
+    const auto base = name.substr(0, name.find('{'));
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", base, help, base, type, name, value);
+}
+
 asio::awaitable<http::Response> health(http::Request& /*req*/) {
     co_return http::json_response(200, http::to_json(HealthReply{"ok"}));
 }
@@ -82,28 +89,16 @@ void add_system_routes(http::Router& router, Services& services) {
                 .handler = [s](http::Request& r) { return metrics(s, r); }});
     s->metrics.add_collector([s](std::string& out) {
         const auto st = s->db.stats();
-        out += "# HELP kiln_db_pool_connections Database connections open (idle and in use).\n";
-        out += "# TYPE kiln_db_pool_connections gauge\n";
-        out += fmt::format("kiln_db_pool_connections {}\n", st.size);
-        out += "# HELP kiln_db_pool_in_use Database connections lent out.\n";
-        out += "# TYPE kiln_db_pool_in_use gauge\n";
-        out += fmt::format("kiln_db_pool_in_use {}\n", st.in_use);
-        out += "# HELP kiln_db_pool_waiters Requests waiting for a database connection.\n";
-        out += "# TYPE kiln_db_pool_waiters gauge\n";
-        out += fmt::format("kiln_db_pool_waiters {}\n", st.waiters);
-        out += "# HELP kiln_db_pool_max Maximum database connections.\n";
-        out += "# TYPE kiln_db_pool_max gauge\n";
-        out += fmt::format("kiln_db_pool_max {}\n", s->db.options().max_size);
-        out += "# HELP kiln_db_pool_timeouts_total Waits for a connection that timed out.\n";
-        out += "# TYPE kiln_db_pool_timeouts_total counter\n";
-        out += fmt::format("kiln_db_pool_timeouts_total {}\n", st.timeouts);
-        out += "# HELP kiln_db_connect_errors_total Failed attempts to open a database connection.\n";
-        out += "# TYPE kiln_db_connect_errors_total counter\n";
-        out += fmt::format("kiln_db_connect_errors_total {}\n", st.connect_errors);
-        out += "# HELP kiln_build_info Build of this process.\n";
-        out += "# TYPE kiln_build_info gauge\n";
-        out +=
-            fmt::format("kiln_build_info{{version=\"{}\",schema_version=\"{}\"}} 1\n", KILN_VERSION, s->schema_version);
+        metric(out, "kiln_db_pool_connections", "gauge", "Database connections open (idle and in use).", st.size);
+        metric(out, "kiln_db_pool_in_use", "gauge", "Database connections lent out.", st.in_use);
+        metric(out, "kiln_db_pool_waiters", "gauge", "Requests waiting for a database connection.", st.waiters);
+        metric(out, "kiln_db_pool_max", "gauge", "Maximum database connections.", s->db.options().max_size);
+        metric(out, "kiln_db_pool_timeouts_total", "counter", "Waits for a connection that timed out.", st.timeouts);
+        metric(out, "kiln_db_connect_errors_total", "counter", "Failed attempts to open a database connection.",
+               st.connect_errors);
+        metric(out,
+               fmt::format(R"(kiln_build_info{{version="{}",schema_version="{}"}})", KILN_VERSION, s->schema_version),
+               "gauge", "Build of this process.", 1);
     });
 }
 

@@ -189,27 +189,32 @@ asio::awaitable<std::vector<Result>> Connection::execute(std::span<Query> querie
     co_return results;
 }
 
+std::pair<std::string, bool> Connection::send_prepare_if_new(const Query& q) {
+    if (const auto* known = prepared_name(q.sql)) return {*known, false};
+    std::string name = "k" + std::to_string(next_statement_++);
+    const std::string sql(q.sql);
+    if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(q.params.size()), nullptr) != 1) {
+        fail("sending a prepare failed");
+    }
+    return {name, true};
+}
+
+void Connection::send_execute(const std::string& name, const Query& q) {
+    const auto values = values_of(q.params);
+    if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0) !=
+        1) {
+        fail("sending a statement failed");
+    }
+}
+
 asio::awaitable<std::vector<Result>> Connection::execute_pipelined(std::span<Query> queries) {
     std::vector<Slot> slots;
     slots.reserve(queries.size() * 2);
     for (std::size_t i = 0; i < queries.size(); ++i) {
         const auto& q = queries[i];
-        std::string name;
-        if (const auto* known = prepared_name(q.sql)) {
-            name = *known;
-        } else {
-            name = "k" + std::to_string(next_statement_++);
-            const std::string sql(q.sql);
-            if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(q.params.size()), nullptr) != 1) {
-                fail("queueing a prepare failed");
-            }
-            slots.push_back({i, true, name});
-        }
-        const auto values = values_of(q.params);
-        if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr,
-                                0) != 1) {
-            fail("queueing a statement failed");
-        }
+        const auto [name, fresh] = send_prepare_if_new(q);
+        if (fresh) slots.push_back({i, true, name});
+        send_execute(name, q);
         slots.push_back({i, false, name});
     }
     if (PQpipelineSync(conn_) != 1) fail("queueing the pipeline sync failed");
@@ -268,28 +273,19 @@ asio::awaitable<std::vector<Result>> Connection::execute_serial(std::span<Query>
     std::vector<Result> results(queries.size());
     for (std::size_t i = 0; i < queries.size(); ++i) {
         const auto& q = queries[i];
-        std::string name;
-        if (const auto* known = prepared_name(q.sql)) {
-            name = *known;
-        } else {
-            name = "k" + std::to_string(next_statement_++);
-            const std::string sql(q.sql);
-            if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(q.params.size()), nullptr) != 1) {
-                fail("sending a prepare failed");
-            }
+        // Not a structured binding: it would live across co_await, which g++ 12 handles poorly.
+        const auto prepared = send_prepare_if_new(q);
+        const std::string& name = prepared.first;
+        if (prepared.second) {
             co_await flush();
             Result prep = co_await drain_one();
             if (is_error(prep.raw())) {
                 results[i] = std::move(prep);
                 co_return results;
             }
-            prepared_.emplace(sql, name);
+            prepared_.emplace(std::string(q.sql), name);
         }
-        const auto values = values_of(q.params);
-        if (PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr,
-                                0) != 1) {
-            fail("sending a statement failed");
-        }
+        send_execute(name, q);
         co_await flush();
         results[i] = co_await drain_one();
         if (results[i].raw() == nullptr) fail("no result from the database");

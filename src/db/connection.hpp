@@ -65,6 +65,10 @@ private:
     boost::asio::awaitable<std::vector<Result>> execute_pipelined(std::span<Query> queries);
     boost::asio::awaitable<std::vector<Result>> execute_serial(std::span<Query> queries);
     const std::string* prepared_name(std::string_view sql) const;
+    // Queues a PREPARE unless this connection knows the statement; returns its name and
+    // whether it was queued now (its result must then be read).
+    std::pair<std::string, bool> send_prepare_if_new(const Query& q);
+    void send_execute(const std::string& name, const Query& q);
     [[noreturn]] void fail(const std::string& what);
 
     PGconn* conn_;
