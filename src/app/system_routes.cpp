@@ -3,7 +3,8 @@
 #include <boost/describe.hpp>
 
 #include "app/app.hpp"
-#include "db/transaction.hpp"
+#include "core/log.hpp"
+#include "db/health.hpp"
 #include "http/openapi.hpp"
 
 namespace asio = boost::asio;
@@ -23,9 +24,6 @@ BOOST_DESCRIBE_STRUCT(ReadyReply, (), (status, schema_version))
 
 namespace {
 
-constexpr std::string_view kPing = "SELECT 1";
-constexpr std::string_view kSchemaVersion = "SELECT coalesce(max(version), 0) FROM kiln_migrations";
-
 // One metric with its HELP and TYPE lines; `name` may carry labels.
 void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
             std::uint64_t value) {
@@ -37,22 +35,29 @@ asio::awaitable<http::Response> health(http::Request& /*req*/) {
     co_return http::json_response(200, http::to_json(HealthReply{"ok"}));
 }
 
-// Ready means the database answers and holds every migration this binary knows. Migrations
-// only move forward, so once current the check is a plain round trip.
+// Ready means the database answers, holds every migration this binary knows, and lets us in
+// as a role that row-level security applies to. Migrations only move forward, so once all of
+// that held the check is a plain round trip.
 asio::awaitable<http::Response> ready(Services* s, http::Request& /*req*/) {
     if (!s->schema_current.load(std::memory_order_relaxed)) {
-        auto r = co_await s->db.query(kSchemaVersion);
-        const auto version = r.int64(0, 0);
-        if (version < s->schema_version) {
+        const auto status = co_await db::schema_status(s->db);
+        if (status.role_bypasses_rls) {
+            core::log::error("refusing to serve: the application role is superuser or BYPASSRLS",
+                             {{"role", s->config.database.user}});
+            throw core::Problem(503, "Service Unavailable",
+                                "The database role is a superuser or bypasses row-level security; "
+                                "connect as the application role.");
+        }
+        if (status.version < s->schema_version) {
             throw core::Problem(
                 503, "Service Unavailable",
-                fmt::format("The database schema is at version {}, this server needs {}; run kiln migrate.", version,
-                            s->schema_version))
+                fmt::format("The database schema is at version {}, this server needs {}; run kiln migrate.",
+                            status.version, s->schema_version))
                 .with_header("Retry-After", "5");
         }
         s->schema_current.store(true, std::memory_order_relaxed);
     } else {
-        co_await s->db.query(kPing);
+        co_await db::ping(s->db);
     }
     co_return http::json_response(200, http::to_json(ReadyReply{"ready", s->schema_version}));
 }

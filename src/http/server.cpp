@@ -199,9 +199,10 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         }
         // A malformed or oversized header: answer once, then close (the stream cannot be resynced).
         const bool too_large = hec == beast_http::error::header_limit;
-        auto res = problem_response(too_large ? core::Problem(431, "Request Header Fields Too Large")
-                                              : core::Problem::bad_request("Malformed HTTP request: " + hec.message()),
-                                    "", "");
+        auto res = problem_response(
+            too_large ? core::Problem(431, "Request Header Fields Too Large", "The request header exceeds 16 KiB.")
+                      : core::Problem::bad_request("Malformed HTTP request: " + hec.message()),
+            "", "");
         res.keep_alive(false);
         res.prepare_payload();
         s.stream.expires_after(config_.write_timeout);
