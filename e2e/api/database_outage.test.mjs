@@ -1,63 +1,65 @@
-// /ready follows PostgreSQL: 503 while it is down, 200 again once it is back, without
-// restarting kiln. Uses its own cluster so that stopping it disturbs no other test.
-import { describe, it } from 'node:test';
+// The database goes away under a running kiln and comes back: /ready follows it (503 with
+// Retry-After, then 200 again) without a restart, while /health and the process stay up.
+// Uses its own PostgreSQL cluster, so stopping it disturbs no other test.
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { eventually, freePort, kilnBin, startKiln } from './lib/kiln.mjs';
-
-const pgScript = fileURLToPath(new URL('../../scripts/pg', import.meta.url));
-
-function pg(command, clusterEnv) {
-  return execFileSync(pgScript, [command], { env: clusterEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function parseExports(text) {
-  const out = {};
-  for (const m of text.matchAll(/^export (\w+)='([^']*)'$/gm)) out[m[1]] = m[2];
-  return out;
-}
+import { createCluster } from './lib/cluster.mjs';
+import { eventually, startKiln } from './lib/kiln.mjs';
 
 describe('database outage', { timeout: 180000 }, () => {
-  it('/ready turns 503 when PostgreSQL stops and 200 when it is back; /health never fails', async (t) => {
-    const home = mkdtempSync(path.join(os.tmpdir(), 'kiln-outage-'));
-    const base = { ...process.env, KILN_HOME: home, KILN_DATABASE_PORT: String(await freePort()), KILN_PG_FAST: '1' };
-    t.after(() => {
-      try { pg('stop', base); } catch { /* already stopped */ }
-      let target;
-      try { target = readlinkSync(path.join(home, 'pg')); } catch { /* not a symlink when not root */ }
-      rmSync(home, { recursive: true, force: true });
-      if (target && target.startsWith('/var/tmp/kiln-')) rmSync(target, { recursive: true, force: true });
+  let cluster;
+  let kiln;
+  before(async () => {
+    cluster = await createCluster(); // initdb: a few seconds
+    kiln = await startKiln({
+      env: { ...cluster.env, KILN_DATABASE_CONNECT_TIMEOUT_MS: '1000', KILN_DATABASE_ACQUIRE_TIMEOUT_MS: '1000' },
     });
-    pg('start', base);
-    const clusterEnv = { ...base, ...parseExports(pg('env', base)) };
-    execFileSync(kilnBin(), ['migrate'], { env: { ...clusterEnv, KILN_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  });
+  after(async () => {
+    try {
+      if (kiln) assert.equal(await kiln.stop(), 0, 'kiln exits 0 on SIGTERM');
+    } finally {
+      if (cluster) await cluster.destroy();
+    }
+  });
 
-    const kiln = await startKiln({
-      env: { ...clusterEnv, KILN_DATABASE_CONNECT_TIMEOUT_MS: '1000', KILN_DATABASE_ACQUIRE_TIMEOUT_MS: '1000' },
-    });
-    t.after(() => kiln.stop('SIGKILL'));
+  // GET /ready and, alongside, GET /health, which must not care about the database.
+  async function probe() {
+    const health = await fetch(`${kiln.url}/health`);
+    assert.equal(health.status, 200, '/health stays 200');
+    await health.arrayBuffer();
+    assert.equal(kiln.alive(), true, 'kiln keeps running');
+    const res = await fetch(`${kiln.url}/ready`);
+    return { res, text: await res.text() };
+  }
 
-    assert.equal((await fetch(`${kiln.url}/ready`)).status, 200);
+  it('/ready goes 200 → 503 → 200 as the database stops and starts again', async () => {
+    const up = await probe();
+    assert.equal(up.res.status, 200, up.text);
+    assert.equal(JSON.parse(up.text).status, 'ready');
 
-    pg('stop', base);
+    await cluster.stop();
     const down = await eventually(async () => {
-      const res = await fetch(`${kiln.url}/ready`);
-      return res.status === 503 ? res : null;
-    }, { timeoutMs: 30000, what: '/ready = 503' });
-    assert.equal(down.headers.get('content-type'), 'application/problem+json');
-    assert.ok(down.headers.get('retry-after'), 'Retry-After');
-    assert.equal((await down.json()).status, 503);
-    assert.equal((await fetch(`${kiln.url}/health`)).status, 200, '/health does not depend on the database');
-    assert.equal(kiln.proc.exitCode, null, 'kiln is still running');
+      const p = await probe();
+      return p.res.status !== 200 && p;
+    }, { timeoutMs: 20000, intervalMs: 200, what: '/ready not 200 with the database down' });
+    assert.equal(down.res.status, 503, down.text);
+    assert.equal(down.res.headers.get('content-type'), 'application/problem+json');
+    assert.match(down.res.headers.get('retry-after') ?? '', /^\d+$/, 'Retry-After in seconds');
+    const problem = JSON.parse(down.text);
+    assert.equal(problem.status, 503);
+    assert.equal(problem.instance, '/ready');
+    assert.equal(problem.request_id, down.res.headers.get('x-request-id'));
+    // It stays down (and quick to say so) while the database is away.
+    const again = await probe();
+    assert.equal(again.res.status, 503, again.text);
 
-    pg('start', base);
-    await eventually(async () => (await fetch(`${kiln.url}/ready`)).status === 200,
-      { timeoutMs: 30000, what: '/ready = 200 after restart' });
-    assert.equal(kiln.proc.exitCode, null, 'the same kiln process recovered');
-    assert.equal(await kiln.stop(), 0);
+    await cluster.start();
+    const back = await eventually(async () => {
+      const p = await probe();
+      return p.res.status === 200 && p;
+    }, { timeoutMs: 30000, intervalMs: 200, what: '/ready 200 once the database is back' });
+    assert.equal(JSON.parse(back.text).status, 'ready');
+    assert.equal(kiln.logs.filter((e) => e.msg === 'listening').length, 1, 'the same kiln, never restarted');
   });
 });

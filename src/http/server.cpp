@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -173,9 +174,24 @@ asio::awaitable<void> Server::run_session(Server* self, tcp::socket socket) {
     }
     self->unregister_session(&s);
     s.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);  // NOLINT(bugprone-unused-return-value)
-    s.stream.socket().close(ignored);                                 // NOLINT(bugprone-unused-return-value)
+    co_await linger(s.stream);
+    s.stream.socket().close(ignored);  // NOLINT(bugprone-unused-return-value)
     self->metrics_.connection_closed();
     self->active_.fetch_sub(1);
+}
+
+// Lingering close: a client still sending a body we refused (413) would get a reset instead of
+// our answer if we closed with its bytes unread. Read and drop what comes, briefly and boundedly.
+asio::awaitable<void> Server::linger(beast::tcp_stream& stream) {
+    constexpr std::size_t kMaxDrain = std::size_t{4} << 20;
+    std::array<char, 16384> sink{};
+    std::size_t drained = 0;
+    stream.expires_after(std::chrono::seconds(2));
+    while (drained < kMaxDrain) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kUseTuple);
+        if (ec) break;
+        drained += n;
+    }
 }
 
 // Reads, handles and answers one request; false when the connection should close.
@@ -191,6 +207,8 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     s.stream.expires_after(config_.header_timeout);
     beast_http::request_parser<beast_http::empty_body> head;
     head.header_limit(kHeaderLimit);
+    // The route's own limit is applied once the header is known; this parser reads no body.
+    head.body_limit(boost::none);
     auto [hec, hn] = co_await beast_http::async_read_header(s.stream, s.buffer, head, kUseTuple);
     if (hec) {
         if (hec == beast_http::error::end_of_stream || hec == beast::error::timeout ||
@@ -199,10 +217,13 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         }
         // A malformed or oversized header: answer once, then close (the stream cannot be resynced).
         const bool too_large = hec == beast_http::error::header_limit;
+        const auto request_id = core::Uuid::v7().str();
         auto res = problem_response(
             too_large ? core::Problem(431, "Request Header Fields Too Large", "The request header exceeds 16 KiB.")
                       : core::Problem::bad_request("Malformed HTTP request: " + hec.message()),
-            "", "");
+            "", request_id);
+        res.set("X-Request-Id", request_id);
+        res.set(beast_http::field::server, "kiln");
         res.keep_alive(false);
         res.prepare_payload();
         s.stream.expires_after(config_.write_timeout);

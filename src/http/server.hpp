@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -60,6 +61,7 @@ private:
     boost::asio::awaitable<void> accept_loop();
     static boost::asio::awaitable<void> run_session(Server* self, boost::asio::ip::tcp::socket socket);
     boost::asio::awaitable<bool> handle_one(Session& s);
+    static boost::asio::awaitable<void> linger(boost::beast::tcp_stream& stream);
     void register_session(Session* s);
     void unregister_session(Session* s);
     void close_sessions(bool idle_only);
