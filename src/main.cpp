@@ -12,6 +12,7 @@
 int main(int argc, char** argv) {
     CLI::App cli{"Kiln: multi-tenant platform for asynchronous content processing"};
     cli.require_subcommand(1);
+    cli.fallthrough();  // --config is accepted after the subcommand too
     std::string config_path;
     if (const char* env = std::getenv("KILN_CONFIG")) config_path = env;
     cli.add_option("-c,--config", config_path, "Config file (TOML); default kiln.toml when present, env KILN_CONFIG");
