@@ -41,6 +41,7 @@ describe('kiln command line', () => {
     assert.equal(typo.status, 2);
     assert.match(typo.stderr, /server\.prot: unknown key/);
 
+    writeFileSync(path.join(dir, 'empty.toml'), '');
     const env = kiln(['serve'], { KILN_CONFIG: path.join(dir, 'empty.toml'), KILN_DATABASE_POOL_SIZE: '0' });
     assert.equal(env.status, 2);
     assert.match(env.stderr, /database\.pool_size/);
