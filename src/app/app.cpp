@@ -86,6 +86,7 @@ int serve(const core::Config& config) {
                                   {"port", server.port()},
                                   {"io_threads", io.size()},
                                   {"cpu_threads", services.cpu.threads()},
+                                  {"config", config.source},
                                   {"version", KILN_VERSION}});
     core::log::flush();
     std::cerr << fmt::format("kiln {} listening on http://{}:{}\n", KILN_VERSION, config.server.host, server.port());

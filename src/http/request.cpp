@@ -15,8 +15,10 @@ std::string_view Request::param(std::string_view name) const {
 std::optional<std::string> Request::query_param(std::string_view name) const {
     auto parsed = boost::urls::parse_query(query);
     if (!parsed) return std::nullopt;
+    boost::urls::encoding_opts opts;
+    opts.space_as_plus = true;  // what HTML forms send
     for (const auto& p : *parsed) {
-        if (p.key == name) return std::string(p.value);
+        if (p.key.decode(opts) == name) return p.value.decode(opts);
     }
     return std::nullopt;
 }

@@ -139,6 +139,18 @@ TEST_F(RouterTest, OpenApiListsEveryVisibleRoute) {
     EXPECT_TRUE(doc.at("components").at("schemas").as_object().contains("Problem"));
 }
 
+TEST(Request, QueryParametersAreDecoded) {
+    Header h;
+    Request req(h, "");
+    req.query = "a=1&b=x%20y&c=x+y&d&e%3D=%26";
+    EXPECT_EQ(req.query_param("a"), "1");
+    EXPECT_EQ(req.query_param("b"), "x y");
+    EXPECT_EQ(req.query_param("c"), "x y");
+    EXPECT_EQ(req.query_param("d"), "");
+    EXPECT_EQ(req.query_param("e="), "&");
+    EXPECT_EQ(req.query_param("missing"), std::nullopt);
+}
+
 TEST(RouterCors, PreflightAndOrigins) {
     core::CorsConfig cors;
     cors.enabled = true;
