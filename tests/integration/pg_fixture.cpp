@@ -78,9 +78,9 @@ std::string PgTest::create_empty_database() {
     return name;
 }
 
-db::PoolOptions PgTest::pool_options(bool pipeline) const {
+db::PoolOptions PgTest::pool_options(bool pipeline, unsigned max_size) const {
     return {.conninfo = app_conninfo(),
-            .max_size = 4,
+            .max_size = max_size,
             .acquire_timeout = std::chrono::milliseconds(2000),
             .statement_timeout = std::chrono::milliseconds(10000),
             .health_check_after = std::chrono::milliseconds(30000),

@@ -38,7 +38,7 @@ protected:
     core::DatabaseConfig db_config() const { return config_.database; }
     std::string app_conninfo() const { return core::conninfo(config_.database, false); }
     std::string owner_conninfo() const { return core::conninfo(config_.database, true); }
-    db::PoolOptions pool_options(bool pipeline = true) const;
+    db::PoolOptions pool_options(bool pipeline = true, unsigned max_size = 4) const;
     // Creates another empty database (from template0) and returns its name; dropped in TearDown.
     std::string create_empty_database();
 

@@ -17,9 +17,7 @@ using kiln::testing::AdminConnection;
 class PoolTest : public kiln::testing::PgTest, public ::testing::WithParamInterface<bool> {
 protected:
     std::unique_ptr<Pool> make_pool(unsigned size = 4) {
-        auto opts = pool_options(GetParam());
-        opts.max_size = size;
-        return std::make_unique<Pool>(opts, blocking_);
+        return std::make_unique<Pool>(pool_options(GetParam(), size), blocking_);
     }
 };
 
@@ -120,8 +118,7 @@ asio::awaitable<std::string> exhaust(Pool* pool) {
 }
 
 TEST_P(PoolTest, ExhaustedPoolTimesOut) {
-    auto opts = pool_options(GetParam());
-    opts.max_size = 1;
+    auto opts = pool_options(GetParam(), 1);
     opts.acquire_timeout = std::chrono::milliseconds(50);
     Pool pool(opts, blocking_);
     EXPECT_EQ(run(exhaust(&pool)), "unavailable");
@@ -149,8 +146,7 @@ asio::awaitable<std::string> waiter_gets_released(Pool* pool) {
 }
 
 TEST_P(PoolTest, ReleaseWakesWaiter) {
-    auto opts = pool_options(GetParam());
-    opts.max_size = 1;
+    auto opts = pool_options(GetParam(), 1);
     opts.acquire_timeout = std::chrono::seconds(10);
     Pool pool(opts, blocking_);
     EXPECT_EQ(run(waiter_gets_released(&pool)), "got it");

@@ -85,13 +85,7 @@ asio::awaitable<std::string> settings_inside_and_after(Pool* pool) {
 }
 
 TEST_P(TransactionTest, TenantSettingsAreTransactionLocal) {
-    auto pool = std::make_unique<Pool>(
-        [this] {
-            auto o = pool_options(GetParam());
-            o.max_size = 1;
-            return o;
-        }(),
-        blocking_);
+    auto pool = std::make_unique<Pool>(pool_options(GetParam(), 1), blocking_);
     EXPECT_EQ(run(settings_inside_and_after(pool.get())),
               "0190a2b4-0000-7000-8000-00000000000a 0190a2b4-0000-7000-8000-0000000000ff | []");
 }
@@ -138,14 +132,11 @@ asio::awaitable<std::string> failed_statement_rolls_back(Pool* pool) {
         state = e.sqlstate();
     }
     auto n = co_await count_notes(pool, kTenantA);
-    auto pid1 = co_await pool->query("SELECT pg_backend_pid()");
     co_return state + " " + std::to_string(n);
 }
 
 TEST_P(TransactionTest, FailedStatementRollsBackAndKeepsTheConnection) {
-    auto o = pool_options(GetParam());
-    o.max_size = 1;
-    Pool pool(o, blocking_);
+    Pool pool(pool_options(GetParam(), 1), blocking_);
     EXPECT_EQ(run(failed_statement_rolls_back(&pool)), "23502 2");
     EXPECT_EQ(pool.stats().size, 1U);
 }
@@ -162,9 +153,7 @@ asio::awaitable<std::string> single_round_trip_failure(Pool* pool) {
 }
 
 TEST_P(TransactionTest, OneRoundTripStatementFailureLeavesNothingOpen) {
-    auto o = pool_options(GetParam());
-    o.max_size = 1;
-    Pool pool(o, blocking_);
+    Pool pool(pool_options(GetParam(), 1), blocking_);
     EXPECT_EQ(run(single_round_trip_failure(&pool)), "23502 2");
     EXPECT_EQ(pool.stats().size, 1U);
 }
