@@ -252,6 +252,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     Response res;
     bool keep_alive = header.keep_alive();
     bool read_ok = true;
+    // `target` and `path` stay valid: moving Beast's fields moves their storage, not a copy.
     beast_http::request_parser<beast_http::string_body> parser(std::move(head));
     const auto& req_header = parser.get().base();
     if (parser.content_length() && *parser.content_length() > limit) {
