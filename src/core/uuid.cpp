@@ -2,7 +2,28 @@
 
 #include <sodium.h>
 
+#include <array>
+#include <cstring>
+
 namespace kiln::core {
+
+namespace {
+
+// Ids are minted per request and per row: refill from the OS in blocks rather than making a
+// getrandom call for each. Bytes handed out are wiped from the buffer.
+void random_bytes(std::uint8_t* out, std::size_t n) {
+    thread_local std::array<std::uint8_t, 4096> block{};
+    thread_local std::size_t used = block.size();
+    if (used + n > block.size()) {
+        randombytes_buf(block.data(), block.size());
+        used = 0;
+    }
+    std::memcpy(out, block.data() + used, n);
+    sodium_memzero(block.data() + used, n);
+    used += n;
+}
+
+}  // namespace
 
 Uuid Uuid::v7() {
     return v7_at(std::chrono::system_clock::now());
@@ -13,7 +34,7 @@ Uuid Uuid::v7_at(std::chrono::system_clock::time_point at) {
     const auto ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count());
     for (int i = 0; i < 6; ++i) id.bytes_[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
-    randombytes_buf(id.bytes_.data() + 6, 10);
+    random_bytes(id.bytes_.data() + 6, 10);
     id.bytes_[6] = static_cast<std::uint8_t>(0x70 | (id.bytes_[6] & 0x0F));
     id.bytes_[8] = static_cast<std::uint8_t>(0x80 | (id.bytes_[8] & 0x3F));
     return id;

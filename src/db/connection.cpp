@@ -98,7 +98,7 @@ asio::awaitable<void> Connection::wait(bool write) {
     if (ec) fail("database socket error: " + ec.message());
 }
 
-asio::awaitable<void> Connection::flush() {
+asio::awaitable<void> Connection::flush_queued() {
     for (;;) {
         const int r = PQflush(conn_);
         if (r == 0) co_return;
@@ -117,18 +117,7 @@ asio::awaitable<PGresult*> Connection::next_result() {
     co_return PQgetResult(conn_);
 }
 
-const std::string* Connection::prepared_name(std::string_view sql) const {
-    auto it = prepared_.find(sql);
-    return it == prepared_.end() ? nullptr : &it->second;
-}
-
 namespace {
-
-struct Slot {
-    std::size_t query;  // index into the queries
-    bool prepare;       // a PREPARE rather than the execution
-    std::string name;
-};
 
 std::vector<const char*> values_of(const Params& params) {
     std::vector<const char*> values;
@@ -153,9 +142,19 @@ Error error_of(PGresult* r, std::string_view sql) {
 
 }  // namespace
 
-asio::awaitable<std::vector<Result>> Connection::execute(std::span<Query> queries, core::Millis timeout) {
+void throw_first_error(std::span<const Query> queries, const std::vector<Result>& results) {
+    for (std::size_t i = 0; i < results.size() && i < queries.size(); ++i) {
+        if (results[i].raw() != nullptr && is_error(results[i].raw()) &&
+            PQresultStatus(results[i].raw()) != PGRES_PIPELINE_ABORTED) {
+            throw error_of(results[i].raw(), queries[i].sql);
+        }
+    }
+}
+
+// One deadline per call: the timer's firing cancels the socket wait, which then fails.
+void Connection::arm(core::Millis timeout, const asio::any_io_executor& ex) {
     if (broken_) throw Unavailable("database connection is broken");
-    bind_to(co_await asio::this_coro::executor);
+    bind_to(ex);
     io_->timed_out = false;
     io_->timer.expires_after(timeout);
     io_->timer.async_wait([weak = std::weak_ptr<Io>(io_)](boost::system::error_code ec) {
@@ -165,37 +164,67 @@ asio::awaitable<std::vector<Result>> Connection::execute(std::span<Query> querie
             io->socket.cancel();
         }
     });
+}
+
+void Connection::disarm() {
+    if (io_) io_->timer.cancel();
+    last_used_ = std::chrono::steady_clock::now();
+}
+
+asio::awaitable<std::vector<Result>> Connection::execute(std::span<Query> queries, core::Millis timeout) {
+    arm(timeout, co_await asio::this_coro::executor);
     std::vector<Result> results;
     try {
         // g++ 12 miscompiles co_await inside ?: (both arms run): keep it in plain if/else.
         if (pipeline_) {
-            results = co_await execute_pipelined(queries);
+            const Sent sent = send(queries);
+            co_await flush_queued();
+            results = co_await receive_pipelined(queries, sent);
         } else {
             results = co_await execute_serial(queries);
         }
     } catch (...) {
-        io_->timer.cancel();
+        disarm();
         throw;
     }
-    io_->timer.cancel();
-    last_used_ = std::chrono::steady_clock::now();
-    // Report the first rejected statement; later ones were only skipped because of it.
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        if (results[i].raw() != nullptr && is_error(results[i].raw()) &&
-            PQresultStatus(results[i].raw()) != PGRES_PIPELINE_ABORTED) {
-            throw error_of(results[i].raw(), queries[i].sql);
-        }
+    disarm();
+    throw_first_error(queries, results);
+    co_return results;
+}
+
+asio::awaitable<void> Connection::flush(core::Millis timeout) {
+    arm(timeout, co_await asio::this_coro::executor);
+    try {
+        co_await flush_queued();
+    } catch (...) {
+        disarm();
+        throw;
     }
+    disarm();
+}
+
+asio::awaitable<std::vector<Result>> Connection::receive(std::span<const Query> queries, const Sent& sent,
+                                                         core::Millis timeout) {
+    arm(timeout, co_await asio::this_coro::executor);
+    std::vector<Result> results;
+    try {
+        results = co_await receive_pipelined(queries, sent);
+    } catch (...) {
+        disarm();
+        throw;
+    }
+    disarm();
     co_return results;
 }
 
 std::pair<std::string, bool> Connection::send_prepare_if_new(const Query& q) {
-    if (const auto* known = prepared_name(q.sql)) return {*known, false};
+    if (auto it = prepared_.find(q.sql); it != prepared_.end()) return {it->second, false};
     std::string name = "k" + std::to_string(next_statement_++);
     const std::string sql(q.sql);
     if (PQsendPrepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(q.params.size()), nullptr) != 1) {
         fail("sending a prepare failed");
     }
+    prepared_.emplace(sql, name);
     return {name, true};
 }
 
@@ -207,19 +236,26 @@ void Connection::send_execute(const std::string& name, const Query& q) {
     }
 }
 
-asio::awaitable<std::vector<Result>> Connection::execute_pipelined(std::span<Query> queries) {
-    std::vector<Slot> slots;
-    slots.reserve(queries.size() * 2);
+bool Connection::result_ready() {
+    return !broken_ && PQisBusy(conn_) == 0;
+}
+
+Connection::Sent Connection::send(std::span<const Query> queries) {
+    if (broken_) throw Unavailable("database connection is broken");
+    Sent sent;
+    sent.slots.reserve(queries.size() * 2);
     for (std::size_t i = 0; i < queries.size(); ++i) {
         const auto& q = queries[i];
-        const auto [name, fresh] = send_prepare_if_new(q);
-        if (fresh) slots.push_back({i, true, name});
-        send_execute(name, q);
-        slots.push_back({i, false, name});
+        const auto prepared = send_prepare_if_new(q);
+        if (prepared.second) sent.slots.emplace_back(i, true);
+        send_execute(prepared.first, q);
+        sent.slots.emplace_back(i, false);
     }
     if (PQpipelineSync(conn_) != 1) fail("queueing the pipeline sync failed");
-    co_await flush();
+    return sent;
+}
 
+asio::awaitable<std::vector<Result>> Connection::receive_pipelined(std::span<const Query> queries, const Sent& sent) {
     std::vector<Result> results(queries.size());
     std::size_t next = 0;
     for (;;) {
@@ -234,21 +270,22 @@ asio::awaitable<std::vector<Result>> Connection::execute_pipelined(std::span<Que
             PQclear(r);
             break;
         }
-        if (next >= slots.size()) {
+        if (next >= sent.slots.size()) {
             PQclear(r);
             fail("unexpected result from the database");
         }
-        const auto& slot = slots[next++];
-        if (slot.prepare) {
+        const auto [query, prepare] = sent.slots[next++];
+        if (prepare) {
             if (is_error(r)) {
-                results[slot.query] = Result(r);
+                // Rejected or skipped: either way the server does not have it.
+                prepared_.erase(std::string(queries[query].sql));
+                results[query] = Result(r);
             } else {
-                prepared_.emplace(std::string(queries[slot.query].sql), slot.name);
                 PQclear(r);
             }
-        } else if (results[slot.query].raw() == nullptr || !is_error(results[slot.query].raw()) ||
-                   PQresultStatus(results[slot.query].raw()) == PGRES_PIPELINE_ABORTED) {
-            results[slot.query] = Result(r);
+        } else if (results[query].raw() == nullptr || !is_error(results[query].raw()) ||
+                   PQresultStatus(results[query].raw()) == PGRES_PIPELINE_ABORTED) {
+            results[query] = Result(r);
         } else {
             PQclear(r);  // the PREPARE's error says more than the skipped execution
         }
@@ -277,16 +314,16 @@ asio::awaitable<std::vector<Result>> Connection::execute_serial(std::span<Query>
         const auto prepared = send_prepare_if_new(q);
         const std::string& name = prepared.first;
         if (prepared.second) {
-            co_await flush();
+            co_await flush_queued();
             Result prep = co_await drain_one();
             if (is_error(prep.raw())) {
+                prepared_.erase(std::string(q.sql));
                 results[i] = std::move(prep);
                 co_return results;
             }
-            prepared_.emplace(std::string(q.sql), name);
         }
         send_execute(name, q);
-        co_await flush();
+        co_await flush_queued();
         results[i] = co_await drain_one();
         if (results[i].raw() == nullptr) fail("no result from the database");
         if (is_error(results[i].raw())) co_return results;

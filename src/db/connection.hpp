@@ -43,6 +43,21 @@ public:
     // usable) and Unavailable when the connection breaks or the deadline passes.
     boost::asio::awaitable<std::vector<Result>> execute(std::span<Query> queries, core::Millis timeout);
 
+    // Pipeline mode only, for callers that keep several batches in flight on one connection
+    // (db::Pipeline): `send` queues a batch and its Sync without waiting, `flush` sends what is
+    // queued, `receive` reads the oldest unread batch's results. Statement errors are left in
+    // the results (see throw_first_error); a broken connection or a passed deadline throws
+    // Unavailable. Batches must be self-contained: no transaction block may stay open after one.
+    struct Sent {
+        std::vector<std::pair<std::size_t, bool>> slots;  // (query index, is a PREPARE)
+    };
+    Sent send(std::span<const Query> queries);
+    // Whether a result can be read without waiting, from what libpq has read already.
+    bool result_ready();
+    boost::asio::awaitable<void> flush(core::Millis timeout);
+    boost::asio::awaitable<std::vector<Result>> receive(std::span<const Query> queries, const Sent& sent,
+                                                        core::Millis timeout);
+
     bool broken() const noexcept { return broken_; }
     // PQTRANS_IDLE when no transaction block is open.
     PGTransactionStatusType transaction_status() const noexcept { return PQtransactionStatus(conn_); }
@@ -58,15 +73,17 @@ private:
     struct Io;
     explicit Connection(PGconn* conn, bool pipeline);
     void bind_to(const boost::asio::any_io_executor& ex);
-    boost::asio::awaitable<void> flush();
+    void arm(core::Millis timeout, const boost::asio::any_io_executor& ex);
+    void disarm();
+    boost::asio::awaitable<void> flush_queued();
     boost::asio::awaitable<void> wait(bool write);
     boost::asio::awaitable<PGresult*> next_result();
     boost::asio::awaitable<Result> drain_one();
-    boost::asio::awaitable<std::vector<Result>> execute_pipelined(std::span<Query> queries);
+    boost::asio::awaitable<std::vector<Result>> receive_pipelined(std::span<const Query> queries, const Sent& sent);
     boost::asio::awaitable<std::vector<Result>> execute_serial(std::span<Query> queries);
-    const std::string* prepared_name(std::string_view sql) const;
     // Queues a PREPARE unless this connection knows the statement; returns its name and
-    // whether it was queued now (its result must then be read).
+    // whether it was queued now (its result must then be read). The name is remembered at
+    // once, so batches queued behind this one reuse it; a failed PREPARE forgets it.
     std::pair<std::string, bool> send_prepare_if_new(const Query& q);
     void send_execute(const std::string& name, const Query& q);
     [[noreturn]] void fail(const std::string& what);
@@ -83,5 +100,9 @@ private:
     };
     std::unordered_map<std::string, std::string, Hash, std::equal_to<>> prepared_;
 };
+
+// Throws the Error of the first statement the server rejected (later ones in the batch were
+// only skipped because of it).
+void throw_first_error(std::span<const Query> queries, const std::vector<Result>& results);
 
 }  // namespace kiln::db

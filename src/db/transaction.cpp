@@ -67,6 +67,17 @@ asio::awaitable<Transaction> begin(Pool& pool, TenantScope scope) {
 }
 
 asio::awaitable<Result> run(Pool& pool, TenantScope scope, std::string_view sql, Params p) {
+    if (pool.options().pipeline) {
+        // No BEGIN/COMMIT: the statements before a pipeline's Sync run in one implicit
+        // transaction, which a failure rolls back by itself — so the batch can share a
+        // connection with other requests' batches.
+        std::vector<Query> queries;
+        if (scope.workspace_id || scope.user_id) queries.push_back({kSetTenant, params(scope.workspace_id, scope.user_id)});
+        const std::size_t index = queries.size();
+        queries.push_back({sql, std::move(p)});
+        auto results = co_await pool.execute(std::move(queries));
+        co_return std::move(results[index]);
+    }
     auto queries = begin_statements(scope);
     const std::size_t index = queries.size();
     queries.push_back({sql, std::move(p)});

@@ -1,0 +1,153 @@
+// The shared pipeline: concurrent self-contained batches on one pooled connection.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "db/transaction.hpp"
+#include "pg_fixture.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::db {
+namespace {
+
+class PipelineTest : public kiln::testing::PgTest {
+protected:
+    // Starts every task at once on the test's io_context and runs them all to the end.
+    std::vector<std::string> run_together(std::vector<asio::awaitable<std::string>> tasks) {
+        std::vector<std::future<std::string>> futures;
+        futures.reserve(tasks.size());
+        for (auto& t : tasks) futures.push_back(asio::co_spawn(io_, std::move(t), asio::use_future));
+        io_.restart();
+        io_.run();
+        std::vector<std::string> out;
+        out.reserve(futures.size());
+        for (auto& f : futures) out.push_back(f.get());
+        return out;
+    }
+};
+
+// Returns "<value> <backend pid>", or the SQLSTATE of the failure.
+asio::awaitable<std::string> doubled(Pool* pool, int n) {
+    try {
+        auto r = co_await pool->query("SELECT $1::int * 2, pg_backend_pid()", params(n));
+        co_return r.str(0, 0) + " " + r.str(0, 1);
+    } catch (const Error& e) {
+        co_return "error " + e.sqlstate();
+    }
+}
+
+TEST_F(PipelineTest, ConcurrentBatchesShareOneConnection) {
+    Pool pool(pool_options(true, 8), blocking_);
+    std::vector<asio::awaitable<std::string>> tasks;
+    for (int i = 0; i < 64; ++i) tasks.push_back(doubled(&pool, i));
+    const auto out = run_together(std::move(tasks));
+    std::set<std::string> backends;
+    for (int i = 0; i < 64; ++i) {
+        const auto& line = out[static_cast<std::size_t>(i)];
+        const auto space = line.find(' ');
+        ASSERT_NE(space, std::string::npos) << line;
+        EXPECT_EQ(line.substr(0, space), std::to_string(i * 2));
+        backends.insert(line.substr(space + 1));
+    }
+    // With a connection each, 64 concurrent requests would have used all 8.
+    EXPECT_EQ(backends.size(), 1U);
+    EXPECT_EQ(pool.stats().size, 1U);
+}
+
+asio::awaitable<std::string> divide(Pool* pool, int n) {
+    try {
+        auto r = co_await pool->query("SELECT 100 / $1::int", params(n));
+        co_return r.str(0, 0);
+    } catch (const Error& e) {
+        co_return "error " + e.sqlstate();
+    }
+}
+
+TEST_F(PipelineTest, AFailedBatchDoesNotDisturbItsNeighbours) {
+    Pool pool(pool_options(true, 4), blocking_);
+    std::vector<asio::awaitable<std::string>> tasks;
+    for (int n : {1, 2, 0, 4, 5, 0, 10}) tasks.push_back(divide(&pool, n));
+    EXPECT_EQ(run_together(std::move(tasks)),
+              (std::vector<std::string>{"100", "50", "error 22012", "25", "20", "error 22012", "10"}));
+}
+
+// The tenant settings of one request's batch must end with it, never reach the next batch.
+asio::awaitable<std::string> seen_workspace(Pool* pool, TenantScope scope) {
+    auto r = co_await run(*pool, scope, "SELECT coalesce(current_setting('kiln.workspace_id', true), '')");
+    co_return r.str(0, 0);
+}
+
+TEST_F(PipelineTest, TenantSettingsEndWithTheirBatch) {
+    Pool pool(pool_options(true, 4), blocking_);
+    const auto a = core::Uuid::parse("0190a2b4-0000-7000-8000-00000000000a");
+    const auto b = core::Uuid::parse("0190a2b4-0000-7000-8000-00000000000b");
+    std::vector<asio::awaitable<std::string>> tasks;
+    std::vector<std::string> expected;
+    for (int i = 0; i < 12; ++i) {
+        const auto which = i % 3;
+        TenantScope scope;
+        if (which == 0) scope.workspace_id = a;
+        if (which == 1) scope.workspace_id = b;
+        tasks.push_back(seen_workspace(&pool, scope));
+        expected.push_back(which == 0 ? a->str() : which == 1 ? b->str() : "");
+    }
+    EXPECT_EQ(run_together(std::move(tasks)), expected);
+    EXPECT_EQ(pool.stats().size, 1U);
+}
+
+asio::awaitable<std::string> open_transaction_then_query(Pool* pool) {
+    const auto before = (co_await pool->query("SELECT pg_backend_pid()")).str(0, 0);
+    std::string outcome;
+    try {
+        std::vector<Query> begin_only{{"BEGIN", {}}};
+        co_await pool->execute(std::move(begin_only));
+        outcome = "accepted";
+    } catch (const Unavailable&) {
+        outcome = "refused";
+    }
+    const auto after = (co_await pool->query("SELECT pg_backend_pid()")).str(0, 0);
+    co_return outcome + (after != before ? " fresh connection" : " same connection");
+}
+
+TEST_F(PipelineTest, BatchLeavingATransactionOpenIsRefusedAndItsConnectionDropped) {
+    Pool pool(pool_options(true, 2), blocking_);
+    std::vector<asio::awaitable<std::string>> tasks;
+    tasks.push_back(open_transaction_then_query(&pool));
+    EXPECT_EQ(run_together(std::move(tasks)), (std::vector<std::string>{"refused fresh connection"}));
+}
+
+asio::awaitable<std::string> many_doubled(Pool* pool, int from, int count) {
+    std::string wrong;
+    for (int i = from; i < from + count; ++i) {
+        auto r = co_await pool->query("SELECT $1::int * 2", params(i));
+        if (r.int64(0, 0) != 2LL * i) wrong += std::to_string(i) + " ";
+    }
+    co_return wrong.empty() ? "ok" : "wrong: " + wrong;
+}
+
+TEST_F(PipelineTest, BatchesFromSeveralThreads) {
+    Pool pool(pool_options(true, 4), blocking_);
+    // Two I/O threads, each with its own io_context and several requests at a time.
+    std::vector<std::string> results(2);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&pool, &results, t] {
+            asio::io_context ctx;
+            std::vector<std::future<std::string>> futures;
+            for (int k = 0; k < 4; ++k)
+                futures.push_back(asio::co_spawn(ctx, many_doubled(&pool, (t * 4 + k) * 1000, 250), asio::use_future));
+            ctx.run();
+            std::string all;
+            for (auto& f : futures) all += f.get() + ";";
+            results[static_cast<std::size_t>(t)] = all;
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(results, (std::vector<std::string>{"ok;ok;ok;ok;", "ok;ok;ok;ok;"}));
+}
+
+}  // namespace
+}  // namespace kiln::db
