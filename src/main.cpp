@@ -7,7 +7,7 @@
 #include "app/app.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
-#include "core/secrets.hpp"
+#include "core/crypto.hpp"
 
 int main(int argc, char** argv) {
     CLI::App cli{"Kiln: multi-tenant platform for asynchronous content processing"};

@@ -155,6 +155,7 @@ verdict() { if awk "BEGIN { exit !($*) }"; then echo PASS; else echo FAIL; fi; }
 kiln_pid=
 kiln_port=
 kiln_io_threads=
+bench_jwt_key=$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')
 # start_kiln NAME [VAR=value…]: a fresh kiln on a kernel-chosen port (read back from its
 # "listening" log line), cwd = the temp dir and an empty config file, so kiln.toml is not read.
 start_kiln() {
@@ -162,7 +163,7 @@ start_kiln() {
     shift
     (cd "$tmp" && exec env -u KILN_SERVER_PORT -u KILN_SERVER_IO_THREADS -u KILN_DATABASE_POOL_SIZE \
         -u KILN_SERVER_ACCESS_LOG KILN_CONFIG="$tmp/empty.toml" KILN_SERVER_HOST=127.0.0.1 KILN_LOG_LEVEL=info \
-        "$@" "$kiln" serve --port 0) >"$tmp/kiln-$name.log" 2>"$tmp/kiln-$name.err" &
+        KILN_AUTH_JWT_KEY="$bench_jwt_key" "$@" "$kiln" serve --port 0) >"$tmp/kiln-$name.log" 2>"$tmp/kiln-$name.err" &
     kiln_pid=$!
     pids+=("$kiln_pid")
     kiln_port=

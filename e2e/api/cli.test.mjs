@@ -55,7 +55,9 @@ describe('kiln command line', () => {
     const file = path.join(dir, 'custom.toml');
     writeFileSync(file, '[server]\nport = 0\naccess_log = false\n');
     const proc = spawn(kilnBin(), ['serve', '--config', file], {
-      cwd: dir, env: { ...process.env, KILN_DATABASE_NAME: database }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: dir,
+      env: { ...process.env, KILN_DATABASE_NAME: database, KILN_AUTH_JWT_KEY: 'k'.repeat(40) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     t.after(() => proc.kill('SIGKILL'));
     const port = await new Promise((resolve, reject) => {

@@ -11,6 +11,7 @@
 
 #include "core/log.hpp"
 #include "db/migrate.hpp"
+#include "auth/routes.hpp"
 #include "http/server.hpp"
 
 namespace asio = boost::asio;
@@ -46,10 +47,16 @@ Services::Services(const core::Config& c)
     : config(c),
       cpu(or_cores(c.cpu_threads)),
       db(pool_options(c), cpu),
+      passwords(cpu, {c.auth.argon2_memory_kib, c.auth.argon2_passes}),
+      jwt(c.auth.jwt_key, c.auth.jwt_previous_key, c.auth.issuer, c.auth.audience,
+          std::chrono::seconds(c.auth.access_ttl_s)),
+      auth_store(db),
+      auth(auth_store, passwords, jwt, c.auth),
       schema_version(db::latest_version(db::embedded_migrations())) {}
 
 void add_routes(http::Router& router, Services& services) {
     add_system_routes(router, services);
+    auth::add_routes(router, services.auth);
     add_docs_routes(router);
     add_openapi_route(router);
     std::vector<std::pair<std::string, std::string>> names;
@@ -59,6 +66,12 @@ void add_routes(http::Router& router, Services& services) {
 }
 
 int serve(const core::Config& config) {
+    // No built-in default: a missing key is a setup error, said in one line.
+    if (config.auth.jwt_key.size() < 32) {
+        std::cerr << "kiln: config auth.jwt_key: expected a secret of at least 32 characters (set KILN_AUTH_JWT_KEY "
+                     "or auth.jwt_key_file; make run generates one)\n";
+        return 2;
+    }
     Services services(config);
     http::Router router(config.cors);
     add_routes(router, services);

@@ -3,6 +3,10 @@
 #include <atomic>
 #include <memory>
 
+#include "auth/jwt.hpp"
+#include "auth/password.hpp"
+#include "auth/service.hpp"
+#include "auth/store.hpp"
 #include "core/config.hpp"
 #include "core/thread_pool.hpp"
 #include "db/pool.hpp"
@@ -12,12 +16,17 @@
 namespace kiln::app {
 
 struct Services {
+    // Throws std::invalid_argument when auth.jwt_key is missing or shorter than 32 characters.
     explicit Services(const core::Config& config);
 
     const core::Config& config;
     core::ThreadPool cpu;
     db::Pool db;
     http::Metrics metrics;
+    auth::Passwords passwords;
+    auth::Jwt jwt;
+    auth::Store auth_store;
+    auth::Service auth;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

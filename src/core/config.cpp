@@ -162,6 +162,23 @@ const std::vector<Field>& fields() {
         ms_field("database.statement_timeout_ms", &Config::database, &DatabaseConfig::statement_timeout, 0),
         ms_field("database.health_check_after_ms", &Config::database, &DatabaseConfig::health_check_after, 0),
         field("database.pipeline", &Config::database, &DatabaseConfig::pipeline),
+        field("auth.jwt_key", &Config::auth, &AuthConfig::jwt_key),
+        field("auth.jwt_key_file", &Config::auth, &AuthConfig::jwt_key_file),
+        field("auth.jwt_previous_key", &Config::auth, &AuthConfig::jwt_previous_key),
+        field("auth.jwt_previous_key_file", &Config::auth, &AuthConfig::jwt_previous_key_file),
+        field("auth.issuer", &Config::auth, &AuthConfig::issuer),
+        field("auth.audience", &Config::auth, &AuthConfig::audience),
+        int_field("auth.access_ttl_s", &Config::auth, &AuthConfig::access_ttl_s, 60, 86400),
+        int_field("auth.refresh_ttl_s", &Config::auth, &AuthConfig::refresh_ttl_s, 300, 366LL * 86400),
+        int_field("auth.argon2_memory_kib", &Config::auth, &AuthConfig::argon2_memory_kib, 19 * 1024, 4 * 1024 * 1024),
+        int_field("auth.argon2_passes", &Config::auth, &AuthConfig::argon2_passes, 2, 20),
+        int_field("auth.login_account_failures", &Config::auth, &AuthConfig::login_account_failures, 1, 1000),
+        int_field("auth.login_ip_failures", &Config::auth, &AuthConfig::login_ip_failures, 1, 1'000'000),
+        int_field("auth.login_window_s", &Config::auth, &AuthConfig::login_window_s, 1, 86400),
+        int_field("auth.lock_base_s", &Config::auth, &AuthConfig::lock_base_s, 1, 86400),
+        int_field("auth.lock_max_s", &Config::auth, &AuthConfig::lock_max_s, 1, 86400),
+        int_field("auth.registrations_per_ip_hour", &Config::auth, &AuthConfig::registrations_per_ip_hour, 1,
+                  1'000'000),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;
@@ -257,6 +274,12 @@ void Config::resolve_secrets() {
     }
     if (database.owner_password.empty() && !database.owner_password_file.empty()) {
         database.owner_password = read_secret_file("database.owner_password_file", database.owner_password_file);
+    }
+    if (auth.jwt_key.empty() && !auth.jwt_key_file.empty()) {
+        auth.jwt_key = read_secret_file("auth.jwt_key_file", auth.jwt_key_file);
+    }
+    if (auth.jwt_previous_key.empty() && !auth.jwt_previous_key_file.empty()) {
+        auth.jwt_previous_key = read_secret_file("auth.jwt_previous_key_file", auth.jwt_previous_key_file);
     }
 }
 

@@ -54,6 +54,31 @@ struct DatabaseConfig {
     bool pipeline = true;
 };
 
+struct AuthConfig {
+    // Secrets: the HS256 signing key, and optionally the previous one (still accepted while
+    // tokens it signed live, so a key can be rotated without signing everyone out).
+    std::string jwt_key;
+    std::string jwt_key_file;
+    std::string jwt_previous_key;
+    std::string jwt_previous_key_file;
+    std::string issuer = "kiln";
+    std::string audience = "kiln-api";
+    unsigned access_ttl_s = 900;
+    unsigned refresh_ttl_s = 30 * 24 * 3600;
+    // Argon2id cost (OWASP minimum: 19 MiB, 2 passes).
+    unsigned argon2_memory_kib = 19 * 1024;
+    unsigned argon2_passes = 2;
+    // Failed logins: an account locks after this many in the window, an address after
+    // login_ip_failures, first for lock_base_s; each further failure doubles the lock, up to
+    // lock_max_s.
+    unsigned login_account_failures = 5;
+    unsigned login_ip_failures = 50;
+    unsigned login_window_s = 900;
+    unsigned lock_base_s = 15;
+    unsigned lock_max_s = 900;
+    unsigned registrations_per_ip_hour = 20;
+};
+
 struct LogConfig {
     std::string level = "info";
 };
@@ -62,6 +87,7 @@ struct Config {
     ServerConfig server;
     CorsConfig cors;
     DatabaseConfig database;
+    AuthConfig auth;
     LogConfig log;
     unsigned cpu_threads = 0;  // 0: one per core
     std::string source;        // where the config came from, for messages

@@ -12,5 +12,6 @@ struct EmbeddedFile {
 
 std::span<const EmbeddedFile> embedded_migrations();
 std::span<const EmbeddedFile> embedded_web();
+std::span<const EmbeddedFile> embedded_auth();
 
 }  // namespace kiln::core

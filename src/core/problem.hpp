@@ -19,6 +19,10 @@ public:
     static Problem not_found(std::string detail = {});
     static Problem validation(std::vector<FieldError> errors);
     static Problem unavailable(std::string detail);
+    // 401 with `WWW-Authenticate: Bearer`.
+    static Problem unauthorized(std::string detail);
+    static Problem forbidden(std::string detail);
+    static Problem conflict(std::string detail);
 
     int status() const noexcept { return status_; }
     const std::string& title() const noexcept { return title_; }

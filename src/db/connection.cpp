@@ -137,7 +137,10 @@ Error error_of(PGresult* r, std::string_view sql) {
     std::string message = trimmed(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
     if (message.empty()) message = trimmed(PQresultErrorMessage(r));
     const auto first_line = sql.substr(0, std::min<std::size_t>(sql.find('\n') == 0 ? 80 : sql.find('\n'), 80));
-    return {state != nullptr ? state : "", message + " [" + std::string(first_line) + "]"};
+    const char* constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+    const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
+    return {state != nullptr ? state : "", message + " [" + std::string(first_line) + "]",
+            constraint != nullptr ? constraint : "", detail != nullptr ? detail : ""};
 }
 
 }  // namespace

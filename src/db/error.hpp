@@ -9,12 +9,21 @@ namespace kiln::db {
 // The server rejected a statement; `sqlstate` says why (23505 unique violation, 40001 serialization…).
 class Error : public std::runtime_error {
 public:
-    Error(std::string sqlstate, const std::string& message)
-        : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
+    Error(std::string sqlstate, const std::string& message, std::string constraint = {}, std::string detail = {})
+        : std::runtime_error(message),
+          sqlstate_(std::move(sqlstate)),
+          constraint_(std::move(constraint)),
+          detail_(std::move(detail)) {}
     const std::string& sqlstate() const noexcept { return sqlstate_; }
+    // The violated constraint's name (unique, check, foreign key), when there is one.
+    const std::string& constraint() const noexcept { return constraint_; }
+    // The server's DETAIL line; our own functions put machine-readable values there.
+    const std::string& detail() const noexcept { return detail_; }
 
 private:
     std::string sqlstate_;
+    std::string constraint_;
+    std::string detail_;
 };
 
 // The database could not be reached, the connection broke, a deadline passed or the pool was

@@ -10,13 +10,32 @@ constexpr std::string_view kCommit = "COMMIT";
 constexpr std::string_view kRollback = "ROLLBACK";
 constexpr std::string_view kSetTenant = R"sql(
 SELECT set_config('kiln.workspace_id', coalesce($1, ''), true),
-       set_config('kiln.user_id', coalesce($2, ''), true))sql";
+       set_config('kiln.user_id', coalesce($2, ''), true),
+       set_config('kiln.identity', $3, true))sql";
+constexpr std::string_view kRequireSession = "SELECT kiln_require_session($1)";
+constexpr std::string_view kSessionEnded = "KL401";
+
+void add_scope(std::vector<Query>& out, const TenantScope& scope) {
+    if (scope.workspace_id || scope.user_id || scope.identity_lookup) {
+        out.push_back({kSetTenant, params(scope.workspace_id, scope.user_id, scope.identity_lookup ? "on" : "")});
+    }
+    if (scope.session_id) out.push_back({kRequireSession, params(scope.session_id)});
+}
 }  // namespace
+
+void rethrow_translated(std::exception_ptr failure) {
+    try {
+        std::rethrow_exception(std::move(failure));
+    } catch (const Error& e) {
+        if (e.sqlstate() == kSessionEnded) throw core::Problem::unauthorized("The session has ended; sign in again.");
+        throw;
+    }
+}
 
 std::vector<Query> begin_statements(const TenantScope& scope) {
     std::vector<Query> out;
     out.push_back({kBegin, {}});
-    if (scope.workspace_id || scope.user_id) out.push_back({kSetTenant, params(scope.workspace_id, scope.user_id)});
+    add_scope(out, scope);
     return out;
 }
 
@@ -66,21 +85,11 @@ asio::awaitable<Transaction> begin(Pool& pool, TenantScope scope) {
     co_return Transaction(std::move(lease), pool.options().statement_timeout, scope);
 }
 
-asio::awaitable<Result> run(Pool& pool, TenantScope scope, std::string_view sql, Params p) {
-    if (pool.options().pipeline) {
-        // No BEGIN/COMMIT: the statements before a pipeline's Sync run in one implicit
-        // transaction, which a failure rolls back by itself — so the batch can share a
-        // connection with other requests' batches.
-        std::vector<Query> queries;
-        if (scope.workspace_id || scope.user_id) queries.push_back({kSetTenant, params(scope.workspace_id, scope.user_id)});
-        const std::size_t index = queries.size();
-        queries.push_back({sql, std::move(p)});
-        auto results = co_await pool.execute(std::move(queries));
-        co_return std::move(results[index]);
-    }
+namespace {
+asio::awaitable<std::vector<Result>> run_serial(Pool& pool, const TenantScope& scope, std::vector<Query> body) {
     auto queries = begin_statements(scope);
-    const std::size_t index = queries.size();
-    queries.push_back({sql, std::move(p)});
+    const std::size_t skip = queries.size();
+    queries.insert(queries.end(), std::make_move_iterator(body.begin()), std::make_move_iterator(body.end()));
     queries.push_back({kCommit, {}});
     auto lease = co_await pool.acquire();
     std::vector<Result> results;
@@ -98,7 +107,41 @@ asio::awaitable<Result> run(Pool& pool, TenantScope scope, std::string_view sql,
         }
         std::rethrow_exception(failure);
     }
-    co_return std::move(results[index]);
+    results.pop_back();  // COMMIT
+    results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(skip));
+    co_return results;
+}
+}  // namespace
+
+asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vector<Query> body) {
+    std::exception_ptr failure;
+    std::vector<Result> results;
+    try {
+        if (pool.options().pipeline) {
+            // No BEGIN/COMMIT: the statements before a pipeline's Sync run in one implicit
+            // transaction, which a failure rolls back by itself — so the batch can share a
+            // connection with other requests' batches.
+            std::vector<Query> queries;
+            add_scope(queries, scope);
+            const std::size_t skip = queries.size();
+            queries.insert(queries.end(), std::make_move_iterator(body.begin()), std::make_move_iterator(body.end()));
+            results = co_await pool.execute(std::move(queries));
+            results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(skip));
+        } else {
+            results = co_await run_serial(pool, scope, std::move(body));
+        }
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) rethrow_translated(failure);
+    co_return results;
+}
+
+asio::awaitable<Result> run(Pool& pool, TenantScope scope, std::string_view sql, Params p) {
+    std::vector<Query> body;
+    body.push_back({sql, std::move(p)});
+    auto results = co_await run(pool, std::move(scope), std::move(body));
+    co_return std::move(results.front());
 }
 
 }  // namespace kiln::db

@@ -15,7 +15,16 @@ namespace kiln::db {
 struct TenantScope {
     std::optional<core::Uuid> workspace_id;
     std::optional<core::Uuid> user_id;
+    // An access token's session: checked live in the same round trip as the first statement
+    // (a revoked session aborts the batch and the request is answered 401).
+    std::optional<core::Uuid> session_id;
+    // Lets the auth store find an account or a token before anyone is signed in.
+    bool identity_lookup = false;
 };
+
+// A revoked or expired session (SQLSTATE KL401 from kiln_require_session) becomes a 401
+// Problem; anything else is rethrown as it is.
+[[noreturn]] void rethrow_translated(std::exception_ptr failure);
 
 class Transaction {
 public:
@@ -71,11 +80,13 @@ auto transaction(Pool& pool, TenantScope scope, F fn)
         } catch (...) {  // NOLINT(bugprone-empty-catch): the pool discards a connection left mid-transaction
         }
     }
-    std::rethrow_exception(failure);
+    rethrow_translated(failure);
 }
 
-// One statement in a tenant transaction, in a single round trip: BEGIN, set_config, the
-// statement and COMMIT are pipelined together.
+// Statements in one tenant transaction, in a single round trip: the tenant settings, the
+// session check and the statements are pipelined together (in serial mode: with BEGIN and
+// COMMIT around them). Returns one result per statement given.
+boost::asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vector<Query> queries);
 boost::asio::awaitable<Result> run(Pool& pool, TenantScope scope, std::string_view sql, Params params = {});
 
 }  // namespace kiln::db

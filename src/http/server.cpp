@@ -83,8 +83,13 @@ void IoThreads::join() {
 }
 
 struct Server::Session {
-    explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+    explicit Session(tcp::socket socket) : stream(std::move(socket)) {
+        boost::system::error_code ec;
+        const auto peer = stream.socket().remote_endpoint(ec);
+        if (!ec) client_ip = peer.address().to_string();
+    }
     beast::tcp_stream stream;
+    std::string client_ip;  // the TCP peer (no proxy header is trusted)
     beast::flat_buffer buffer;
     bool busy = false;  // a request is being handled: shutdown lets it finish
 };
@@ -291,6 +296,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         req.path = path;
         req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
         req.request_id = request_id;
+        req.client_ip = s.client_ip;
         res = co_await router_.dispatch(req, std::move(match));
     }
 

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "core/secrets.hpp"
+#include "core/crypto.hpp"
 
 namespace kiln::testing {
 

@@ -1,0 +1,30 @@
+#pragma once
+// Audit events are written by the statement batch of the mutation they record, so that the
+// event exists iff the change committed. Callers append one of these queries to their batch.
+#include <string>
+
+#include "core/uuid.hpp"
+#include "db/connection.hpp"
+
+namespace kiln::audit {
+
+// Who did it, from where: taken from the request.
+struct Origin {
+    std::string ip;  // may be empty
+    std::string request_id;
+};
+
+struct Event {
+    std::optional<core::Uuid> actor;
+    std::string action;  // "auth.login", "workspace.update", …
+    std::string target_type;
+    std::string target_id;
+    std::string detail_json = "{}";
+};
+
+// An event in the transaction's current workspace (kiln.workspace_id).
+db::Query record(const Event& e, const Origin& origin);
+// An event in the workspace of a session (sign-in events, before a workspace is set).
+db::Query record_for_session(const core::Uuid& session, const Event& e, const Origin& origin);
+
+}  // namespace kiln::audit

@@ -1,0 +1,121 @@
+#pragma once
+// Accounts and sessions on the wire. Token replies follow OAuth 2's shape.
+#include <boost/describe.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/problem.hpp"
+#include "core/uuid.hpp"
+
+namespace kiln::auth {
+
+// Who a valid access token (or API key, later) speaks for.
+struct Principal {
+    core::Uuid user;
+    core::Uuid workspace;
+    core::Uuid session;
+    std::string role;
+};
+
+// Shared field rules; each adds its findings to `v`.
+void check_email(core::Validator& v, const std::string& field, const std::string& email);
+void check_name(core::Validator& v, const std::string& field, const std::string& name);
+void check_username(core::Validator& v, const std::string& field, const std::string& username);
+// Lowercase and trimmed, as emails are stored and compared.
+std::string normalize_email(std::string_view email);
+
+struct RegisterRequest {
+    std::string email;
+    std::string password;
+    std::string name;
+    std::optional<std::string> username;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(RegisterRequest, (), (email, password, name, username))
+
+struct LoginRequest {
+    std::optional<std::string> email;
+    std::optional<std::string> username;
+    std::string password;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(LoginRequest, (), (email, username, password))
+
+struct RefreshRequest {
+    std::string refresh_token;
+};
+BOOST_DESCRIBE_STRUCT(RefreshRequest, (), (refresh_token))
+
+struct LogoutRequest {
+    std::optional<std::string> refresh_token;
+};
+BOOST_DESCRIBE_STRUCT(LogoutRequest, (), (refresh_token))
+
+struct ChangePasswordRequest {
+    std::string current_password;
+    std::string new_password;
+};
+BOOST_DESCRIBE_STRUCT(ChangePasswordRequest, (), (current_password, new_password))
+
+struct UpdateMeRequest {
+    std::optional<std::string> name;
+    std::optional<std::string> username;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(UpdateMeRequest, (), (name, username))
+
+struct TokenReply {
+    std::string access_token;
+    std::string refresh_token;
+    std::string token_type = "Bearer";
+    std::int64_t expires_in = 0;
+};
+BOOST_DESCRIBE_STRUCT(TokenReply, (), (access_token, refresh_token, token_type, expires_in))
+
+struct WorkspaceRef {
+    core::Uuid id;
+    std::string name;
+    std::string role;
+};
+BOOST_DESCRIBE_STRUCT(WorkspaceRef, (), (id, name, role))
+
+struct User {
+    core::Uuid id;
+    std::string email;
+    std::optional<std::string> username;
+    std::string name;
+    bool email_verified = false;
+    bool is_platform_admin = false;
+    bool must_change_password = false;
+    std::string created_at;
+    WorkspaceRef workspace;
+};
+BOOST_DESCRIBE_STRUCT(User, (),
+                      (id, email, username, name, email_verified, is_platform_admin, must_change_password, created_at,
+                       workspace))
+
+struct RegisterReply {
+    User user;
+    WorkspaceRef workspace;
+};
+BOOST_DESCRIBE_STRUCT(RegisterReply, (), (user, workspace))
+
+struct SessionInfo {
+    core::Uuid id;
+    std::string user_agent;
+    std::optional<std::string> ip;
+    std::string created_at;
+    std::string last_used_at;
+    bool current = false;
+};
+BOOST_DESCRIBE_STRUCT(SessionInfo, (), (id, user_agent, ip, created_at, last_used_at, current))
+
+struct SessionList {
+    std::vector<SessionInfo> items;
+    std::optional<std::string> next_cursor;
+};
+BOOST_DESCRIBE_STRUCT(SessionList, (), (items, next_cursor))
+
+}  // namespace kiln::auth

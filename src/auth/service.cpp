@@ -1,0 +1,170 @@
+#include "auth/service.hpp"
+
+#include <boost/algorithm/string/predicate.hpp>
+
+#include "core/log.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::auth {
+
+namespace {
+
+constexpr std::size_t kRefreshTokenBytes = 32;
+
+core::Problem bad_credentials() {
+    return core::Problem::unauthorized("The email, username or password is wrong.");
+}
+
+core::Problem locked(int seconds) {
+    return core::Problem(429, "Too Many Requests", "Too many failed sign-ins; try again later.")
+        .with_header("Retry-After", std::to_string(std::max(1, seconds)));
+}
+
+bool is_unique_violation(const db::Error& e, std::string_view constraint) {
+    return e.sqlstate() == "23505" && e.constraint() == constraint;
+}
+
+}  // namespace
+
+Service::Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config)
+    : store_(store), passwords_(passwords), jwt_(jwt), config_(config) {}
+
+TokenReply Service::tokens_for(const Principal& p, std::string refresh_token) const {
+    Claims c{.user = p.user, .workspace = p.workspace, .session = p.session, .role = p.role};
+    return {jwt_.issue(c, unix_now()), std::move(refresh_token), "Bearer", jwt_.ttl().count()};
+}
+
+asio::awaitable<RegisterReply> Service::register_account(RegisterRequest r, audit::Origin origin) {
+    r.email = normalize_email(r.email);  // the policy was checked when the body was bound
+
+    NewAccount a;
+    a.user = core::Uuid::v7();
+    a.workspace = core::Uuid::v7();
+    a.email = r.email;
+    a.username = r.username;
+    a.name = r.name;
+    a.workspace_name = r.name + "'s workspace";
+    a.password_hash = co_await passwords_.hash(std::move(r.password));
+    try {
+        const std::string throttle_key = "register:ip:" + origin.ip;
+        co_await store_.create_account(a, throttle_key, config_.registrations_per_ip_hour, origin);
+    } catch (const db::Error& e) {
+        if (is_unique_violation(e, "users_email_key")) {
+            throw core::Problem::conflict("An account with this email exists.");
+        }
+        if (is_unique_violation(e, "users_username_key")) throw core::Problem::conflict("The username is taken.");
+        throw;
+    }
+    RegisterReply out;
+    out.workspace = {a.workspace, a.workspace_name, "owner"};
+    out.user = {a.user, a.email, a.username, a.name, false, false, false, "", out.workspace};
+    out.user.created_at = db::format_time(std::chrono::system_clock::now());
+    co_return out;
+}
+
+asio::awaitable<TokenReply> Service::login(LoginRequest r, std::string user_agent, audit::Origin origin) {
+    const bool by_username = r.username.has_value();
+    const std::string login = by_username ? normalize_email(*r.username) : normalize_email(*r.email);
+    const std::string account_key = "login:account:" + login;
+    const std::string ip_key = "login:ip:" + origin.ip;
+
+    const auto found = co_await store_.find_login(login, by_username, account_key, ip_key);
+    if (found.first > 0) throw locked(found.first);
+    const auto& who = found.second;
+    // An unknown account is checked against a dummy hash: the answer takes as long either way.
+    std::string stored = who ? who->password_hash : std::string();
+    const bool ok = co_await passwords_.verify(std::move(stored), std::move(r.password));
+    if (!ok || !who || who->deactivated) {
+        const std::optional<core::Uuid> user = who ? std::optional(who->id) : std::nullopt;
+        const Throttle account{config_.login_account_failures, config_.login_window_s, config_.lock_base_s,
+                               config_.lock_max_s};
+        const Throttle ip{config_.login_ip_failures, config_.login_window_s, config_.lock_base_s, config_.lock_max_s};
+        co_await store_.record_login_failure(user, account_key, ip_key, account, ip, origin);
+        core::log::info("login failed", {{"request_id", origin.request_id}});
+        throw bad_credentials();
+    }
+
+    auto refresh_token = core::random_token(kRefreshTokenBytes);
+    NewSession s{core::Uuid::v7(), who->id, std::move(user_agent), origin.ip, core::sha256(refresh_token),
+                 config_.refresh_ttl_s};
+    const auto opened = co_await store_.open_session(s, account_key, origin);
+    if (!opened) throw core::Problem::forbidden("The account belongs to no workspace.");
+    co_return tokens_for({who->id, opened->first, s.id, opened->second}, std::move(refresh_token));
+}
+
+asio::awaitable<TokenReply> Service::refresh(std::string refresh_token, audit::Origin origin) {
+    auto next = core::random_token(kRefreshTokenBytes);
+    const auto presented = core::sha256(refresh_token);
+    const auto replacement = core::sha256(next);
+    const auto rotation = co_await store_.rotate(presented, replacement, config_.refresh_ttl_s, origin);
+    if (rotation.outcome == Rotation::Outcome::reused) {
+        core::log::warn("refresh token reused; session revoked",
+                        {{"session", rotation.session.str()}, {"request_id", origin.request_id}});
+    }
+    if (rotation.outcome != Rotation::Outcome::rotated) {
+        throw core::Problem::unauthorized("The refresh token is not valid; sign in again.");
+    }
+    co_return tokens_for({rotation.user, rotation.workspace, rotation.session, rotation.role}, std::move(next));
+}
+
+asio::awaitable<void> Service::logout(Principal p, std::optional<std::string> refresh_token, audit::Origin origin) {
+    std::optional<core::Digest> also;
+    if (refresh_token) also = core::sha256(*refresh_token);
+    co_await store_.revoke_current(p, also, origin);
+}
+
+asio::awaitable<void> Service::logout_all(Principal p, audit::Origin origin) {
+    co_await store_.revoke_all(p, origin);
+}
+
+asio::awaitable<User> Service::me(Principal p) {
+    co_return co_await store_.user(p);
+}
+
+asio::awaitable<User> Service::update_me(Principal p, UpdateMeRequest r, audit::Origin origin) {
+    try {
+        co_return co_await store_.update_user(p, r, origin);
+    } catch (const db::Error& e) {
+        if (is_unique_violation(e, "users_username_key")) throw core::Problem::conflict("The username is taken.");
+        throw;
+    }
+}
+
+asio::awaitable<void> Service::change_password(Principal p, ChangePasswordRequest r, audit::Origin origin) {
+    // Not a structured binding: g++ 12 handles those poorly across co_await.
+    auto credentials = co_await store_.credentials(p);
+    const bool ok = co_await passwords_.verify(std::move(std::get<0>(credentials)), std::move(r.current_password));
+    core::Validator v;
+    if (!ok) v.add("current_password", "is wrong");
+    check_password_policy(v, "new_password", r.new_password, std::get<1>(credentials), std::get<2>(credentials));
+    v.throw_if_failed();
+    const auto hash = co_await passwords_.hash(std::move(r.new_password));
+    co_await store_.set_password(p, hash, origin);
+}
+
+asio::awaitable<SessionList> Service::sessions(Principal p) {
+    // Not SessionList{co_await …}: g++ 12 destroys an aggregate built around a co_await twice.
+    SessionList out;
+    out.items = co_await store_.sessions(p);
+    co_return out;
+}
+
+asio::awaitable<void> Service::revoke_session(Principal p, core::Uuid id, audit::Origin origin) {
+    const bool revoked = co_await store_.revoke_one(p, id, origin);
+    if (!revoked) throw core::Problem::not_found("No such session.");
+}
+
+Principal Service::authenticate(std::string_view authorization) const {
+    constexpr std::string_view kScheme = "Bearer ";
+    if (authorization.size() <= kScheme.size() || !boost::algorithm::istarts_with(authorization, kScheme)) {
+        throw core::Problem::unauthorized("An access token is required (Authorization: Bearer …).");
+    }
+    auto token = authorization.substr(kScheme.size());
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    const auto claims = jwt_.verify(token, unix_now());
+    if (!claims) throw core::Problem::unauthorized("The access token is invalid or expired.");
+    return {claims->user, claims->workspace, claims->session, claims->role};
+}
+
+}  // namespace kiln::auth

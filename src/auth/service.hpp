@@ -1,0 +1,44 @@
+#pragma once
+// Accounts and sessions: the rules. Passwords are hashed and checked on the CPU pool; every
+// database step is one round trip (see Store).
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+
+#include "auth/jwt.hpp"
+#include "auth/model.hpp"
+#include "auth/password.hpp"
+#include "auth/store.hpp"
+#include "core/config.hpp"
+
+namespace kiln::auth {
+
+class Service {
+public:
+    Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config);
+
+    boost::asio::awaitable<RegisterReply> register_account(RegisterRequest r, audit::Origin origin);
+    boost::asio::awaitable<TokenReply> login(LoginRequest r, std::string user_agent, audit::Origin origin);
+    boost::asio::awaitable<TokenReply> refresh(std::string refresh_token, audit::Origin origin);
+    boost::asio::awaitable<void> logout(Principal p, std::optional<std::string> refresh_token, audit::Origin origin);
+    boost::asio::awaitable<void> logout_all(Principal p, audit::Origin origin);
+    boost::asio::awaitable<User> me(Principal p);
+    boost::asio::awaitable<User> update_me(Principal p, UpdateMeRequest r, audit::Origin origin);
+    boost::asio::awaitable<void> change_password(Principal p, ChangePasswordRequest r, audit::Origin origin);
+    boost::asio::awaitable<SessionList> sessions(Principal p);
+    boost::asio::awaitable<void> revoke_session(Principal p, core::Uuid id, audit::Origin origin);
+
+    // The principal of an "Authorization: Bearer <access token>" header: signature, claims and
+    // expiry are checked here, the session with the request's first statement. 401 otherwise.
+    Principal authenticate(std::string_view authorization) const;
+
+private:
+    TokenReply tokens_for(const Principal& p, std::string refresh_token) const;
+
+    Store& store_;
+    const Passwords& passwords_;
+    const Jwt& jwt_;
+    const core::AuthConfig& config_;
+};
+
+}  // namespace kiln::auth

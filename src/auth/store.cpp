@@ -1,0 +1,319 @@
+#include "auth/store.hpp"
+
+#include "core/problem.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::auth {
+
+namespace {
+
+constexpr std::string_view kThrottleTake = "SELECT kiln_throttle_take($1, $2, make_interval(secs => $3))";
+constexpr std::string_view kThrottleWait = "SELECT kiln_throttle_wait(ARRAY[$1, $2])";
+constexpr std::string_view kThrottleFail =
+    "SELECT kiln_throttle_fail($1, $2, make_interval(secs => $3), make_interval(secs => $4), "
+    "make_interval(secs => $5))";
+constexpr std::string_view kThrottleClear = "DELETE FROM auth_throttle WHERE key = $1";
+
+constexpr std::string_view kUserInsert = R"sql(
+INSERT INTO users (id, email, username, name, password_hash) VALUES ($1, $2, $3, $4, $5))sql";
+constexpr std::string_view kWorkspaceInsertPersonal = R"sql(
+INSERT INTO workspaces (id, name, personal, created_by) VALUES ($1, $2, true, $3))sql";
+constexpr std::string_view kMembershipInsert = R"sql(
+INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3))sql";
+constexpr std::string_view kUserSetDefaultWorkspace = "UPDATE users SET default_workspace_id = $2 WHERE id = $1";
+
+constexpr std::string_view kUserByEmail = R"sql(
+SELECT id, password_hash, deactivated_at IS NOT NULL FROM users WHERE email = $1)sql";
+constexpr std::string_view kUserByUsername = R"sql(
+SELECT id, password_hash, deactivated_at IS NOT NULL FROM users WHERE lower(username) = lower($1))sql";
+constexpr std::string_view kAuditLoginFailed = R"sql(
+INSERT INTO audit_events (workspace_id, id, actor_user_id, action, target_type, target_id, ip, request_id)
+SELECT u.default_workspace_id, $2, u.id, 'auth.login_failed', 'user', u.id::text, nullif($3, '')::inet, $4
+  FROM users u WHERE u.id = $1 AND u.default_workspace_id IS NOT NULL)sql";
+
+// The session opens in the default workspace when the user still belongs to it, else in the
+// oldest workspace they belong to.
+constexpr std::string_view kSessionOpen = R"sql(
+WITH pick AS (
+    SELECT m.workspace_id, m.role
+      FROM memberships m
+      JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
+      JOIN users u ON u.id = m.user_id
+     WHERE m.user_id = $2
+     ORDER BY (m.workspace_id = u.default_workspace_id) DESC, m.created_at
+     LIMIT 1)
+INSERT INTO auth_sessions (id, user_id, active_workspace_id, user_agent, ip, expires_at)
+SELECT $1, $2, pick.workspace_id, left($3, 512), nullif($4, '')::inet, now() + make_interval(secs => $5)
+  FROM pick
+RETURNING active_workspace_id, (SELECT role FROM pick))sql";
+constexpr std::string_view kRefreshInsert = R"sql(
+INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+SELECT $1, s.id, s.user_id, s.expires_at FROM auth_sessions s WHERE s.id = $2)sql";
+
+// Rotation, reuse detection and the new token in one batch. `replaced_by` names the rotation
+// that spent a token, so the statements after the first can tell "spent just now, by us"
+// from "spent before: a replay".
+constexpr std::string_view kRefreshRotate = R"sql(
+WITH spent AS (
+    UPDATE refresh_tokens SET spent_at = now(), replaced_by = $2
+     WHERE token_hash = $1 AND spent_at IS NULL AND expires_at > now()
+     RETURNING session_id)
+SELECT s.id, s.user_id, s.active_workspace_id, m.role
+  FROM spent
+  JOIN auth_sessions s ON s.id = spent.session_id
+  JOIN memberships m ON m.workspace_id = s.active_workspace_id AND m.user_id = s.user_id
+ WHERE s.revoked_at IS NULL AND s.expires_at > now())sql";
+constexpr std::string_view kRefreshIssue = R"sql(
+INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+SELECT $2, s.id, s.user_id, now() + make_interval(secs => $3)
+  FROM refresh_tokens old JOIN auth_sessions s ON s.id = old.session_id
+ WHERE old.token_hash = $1 AND old.replaced_by = $2 AND s.revoked_at IS NULL AND s.expires_at > now())sql";
+constexpr std::string_view kSessionExtend = R"sql(
+UPDATE auth_sessions SET expires_at = now() + make_interval(secs => $3), last_used_at = now()
+ WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1 AND replaced_by = $2)
+   AND revoked_at IS NULL)sql";
+constexpr std::string_view kRefreshReuse = R"sql(
+UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse'
+ WHERE id = (SELECT session_id FROM refresh_tokens
+              WHERE token_hash = $1 AND spent_at IS NOT NULL AND replaced_by IS DISTINCT FROM $2)
+   AND revoked_at IS NULL
+RETURNING id, user_id)sql";
+constexpr std::string_view kAuditRefreshReuse = R"sql(
+INSERT INTO audit_events (workspace_id, id, actor_user_id, action, target_type, target_id, ip, request_id)
+SELECT s.active_workspace_id, $3, s.user_id, 'auth.refresh_reuse', 'session', s.id::text, nullif($4, '')::inet, $5
+  FROM auth_sessions s
+ WHERE s.id = (SELECT session_id FROM refresh_tokens
+                WHERE token_hash = $1 AND spent_at IS NOT NULL AND replaced_by IS DISTINCT FROM $2))sql";
+
+constexpr std::string_view kSessionRevoke = R"sql(
+UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL
+RETURNING id)sql";
+constexpr std::string_view kSessionRevokeByRefresh = R"sql(
+UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'logout'
+ WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL)sql";
+constexpr std::string_view kSessionRevokeAll = R"sql(
+UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL)sql";
+constexpr std::string_view kSessionRevokeOthers = R"sql(
+UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'password_changed'
+ WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL)sql";
+// The audit row is written only when a session was revoked.
+constexpr std::string_view kSessionRevokeOwn = R"sql(
+WITH revoked AS (
+    UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'revoked'
+     WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+    RETURNING id)
+INSERT INTO audit_events (workspace_id, id, actor_user_id, action, target_type, target_id, ip, request_id)
+SELECT kiln_current_workspace(), $3, $2, 'auth.session_revoked', 'session', revoked.id::text, nullif($4, '')::inet, $5
+  FROM revoked
+RETURNING target_id)sql";
+constexpr std::string_view kSessionList = R"sql(
+SELECT id, user_agent, host(ip), kiln_rfc3339(created_at), kiln_rfc3339(last_used_at)
+  FROM auth_sessions
+ WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+ ORDER BY created_at DESC, id DESC
+ LIMIT 200)sql";
+
+constexpr std::string_view kUserGet = R"sql(
+SELECT u.id, u.email, u.username, u.name, u.email_verified_at IS NOT NULL, u.is_platform_admin,
+       u.must_change_password, kiln_rfc3339(u.created_at), w.id, w.name, m.role
+  FROM users u
+  JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $2
+  JOIN workspaces w ON w.id = m.workspace_id
+ WHERE u.id = $1)sql";
+constexpr std::string_view kUserUpdate = R"sql(
+UPDATE users SET name = coalesce($2, name), username = coalesce($3, username) WHERE id = $1)sql";
+constexpr std::string_view kUserCredentials = "SELECT password_hash, email, name FROM users WHERE id = $1";
+constexpr std::string_view kUserSetPassword = R"sql(
+UPDATE users SET password_hash = $2, must_change_password = false WHERE id = $1)sql";
+
+std::string bytea(const core::Digest& d) {
+    return "\\x" + core::to_hex(d);
+}
+
+User user_from(const db::Result& r) {
+    User u;
+    u.id = r.uuid(0, 0);
+    u.email = r.str(0, 1);
+    u.username = r.opt_str(0, 2);
+    u.name = r.str(0, 3);
+    u.email_verified = r.boolean(0, 4);
+    u.is_platform_admin = r.boolean(0, 5);
+    u.must_change_password = r.boolean(0, 6);
+    u.created_at = r.str(0, 7);
+    u.workspace = {r.uuid(0, 8), r.str(0, 9), r.str(0, 10)};
+    return u;
+}
+
+}  // namespace
+
+db::TenantScope Store::scope_of(const Principal& p) {
+    return {.workspace_id = p.workspace, .user_id = p.user, .session_id = p.session};
+}
+
+asio::awaitable<void> Store::create_account(const NewAccount& a, const std::string& throttle_key, unsigned per_hour,
+                                            const audit::Origin& origin) {
+    std::vector<db::Query> q;
+    q.push_back({kThrottleTake, db::params(throttle_key, per_hour, 3600)});
+    q.push_back({kUserInsert, db::params(a.user, a.email, a.username, a.name, a.password_hash)});
+    q.push_back({kWorkspaceInsertPersonal, db::params(a.workspace, a.workspace_name, a.user)});
+    q.push_back({kMembershipInsert, db::params(a.workspace, a.user, "owner")});
+    q.push_back({kUserSetDefaultWorkspace, db::params(a.user, a.workspace)});
+    q.push_back(audit::record({a.user, "auth.register", "user", a.user.str()}, origin));
+    try {
+        const db::TenantScope scope{.workspace_id = a.workspace, .user_id = a.user, .identity_lookup = true};
+        co_await db::run(pool_, scope, std::move(q));
+    } catch (const db::Error& e) {
+        if (e.sqlstate() != "KL429") throw;
+        throw core::Problem(429, "Too Many Requests", "Too many registrations from this address; try again later.")
+            .with_header("Retry-After", e.detail().empty() ? "3600" : e.detail());
+    }
+}
+
+asio::awaitable<std::pair<int, std::optional<LoginCandidate>>> Store::find_login(const std::string& login,
+                                                                                 bool by_username,
+                                                                                 const std::string& account_key,
+                                                                                 const std::string& ip_key) {
+    std::vector<db::Query> q;
+    q.push_back({kThrottleWait, db::params(account_key, ip_key)});
+    q.push_back({by_username ? kUserByUsername : kUserByEmail, db::params(login)});
+    const db::TenantScope scope{.identity_lookup = true};
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    std::optional<LoginCandidate> who;
+    if (!r[1].empty()) who = LoginCandidate{r[1].uuid(0, 0), r[1].str(0, 1), r[1].boolean(0, 2)};
+    co_return std::pair{static_cast<int>(r[0].int64(0, 0)), std::move(who)};
+}
+
+asio::awaitable<void> Store::record_login_failure(const std::optional<core::Uuid>& user,
+                                                  const std::string& account_key, const std::string& ip_key,
+                                                  const Throttle& account, const Throttle& ip,
+                                                  const audit::Origin& origin) {
+    std::vector<db::Query> q;
+    q.push_back({kThrottleFail, db::params(account_key, account.threshold, account.window_s, account.base_lock_s, account.max_lock_s)});
+    q.push_back({kThrottleFail, db::params(ip_key, ip.threshold, ip.window_s, ip.base_lock_s, ip.max_lock_s)});
+    if (user) q.push_back({kAuditLoginFailed, db::params(user, core::Uuid::v7(), origin.ip, origin.request_id)});
+    const db::TenantScope scope{.identity_lookup = true};
+    co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<std::optional<std::pair<core::Uuid, std::string>>> Store::open_session(const NewSession& s,
+                                                                                       const std::string& account_key,
+                                                                                       const audit::Origin& origin) {
+    std::vector<db::Query> q;
+    q.push_back({kThrottleClear, db::params(account_key)});
+    q.push_back({kSessionOpen, db::params(s.id, s.user, s.user_agent, s.ip, s.ttl_s)});
+    q.push_back({kRefreshInsert, db::params(bytea(s.refresh_hash), s.id)});
+    q.push_back(audit::record_for_session(s.id, {s.user, "auth.login", "session", s.id.str()}, origin));
+    const db::TenantScope scope{.user_id = s.user, .identity_lookup = true};
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    if (r[1].empty()) co_return std::nullopt;
+    co_return std::pair{r[1].uuid(0, 0), r[1].str(0, 1)};
+}
+
+asio::awaitable<Rotation> Store::rotate(const core::Digest& presented, const core::Digest& next, unsigned ttl_s,
+                                        const audit::Origin& origin) {
+    const auto old_hash = bytea(presented);
+    const auto new_hash = bytea(next);
+    std::vector<db::Query> q;
+    q.push_back({kRefreshRotate, db::params(old_hash, new_hash)});
+    q.push_back({kRefreshIssue, db::params(old_hash, new_hash, ttl_s)});
+    q.push_back({kSessionExtend, db::params(old_hash, new_hash, ttl_s)});
+    q.push_back({kRefreshReuse, db::params(old_hash, new_hash)});
+    q.push_back({kAuditRefreshReuse,
+                 db::params(old_hash, new_hash, core::Uuid::v7(), origin.ip, origin.request_id)});
+    const db::TenantScope scope{.identity_lookup = true};
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    Rotation out;
+    if (!r[0].empty() && r[1].affected() == 1) {
+        out.outcome = Rotation::Outcome::rotated;
+        out.session = r[0].uuid(0, 0);
+        out.user = r[0].uuid(0, 1);
+        out.workspace = r[0].uuid(0, 2);
+        out.role = r[0].str(0, 3);
+    } else if (!r[3].empty()) {
+        out.outcome = Rotation::Outcome::reused;
+        out.session = r[3].uuid(0, 0);
+        out.user = r[3].uuid(0, 1);
+    }
+    co_return out;
+}
+
+asio::awaitable<void> Store::revoke_current(const Principal& p, const std::optional<core::Digest>& also,
+                                            const audit::Origin& origin) {
+    const auto scope = scope_of(p);
+    std::vector<db::Query> q;
+    q.push_back({kSessionRevoke, db::params(p.session, "logout")});
+    if (also) q.push_back({kSessionRevokeByRefresh, db::params(bytea(*also))});
+    q.push_back(audit::record({p.user, "auth.logout", "session", p.session.str()}, origin));
+    co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<void> Store::revoke_all(const Principal& p, const audit::Origin& origin) {
+    const auto scope = scope_of(p);
+    std::vector<db::Query> q;
+    q.push_back({kSessionRevokeAll, db::params(p.user, "logout_all")});
+    q.push_back(audit::record({p.user, "auth.logout_all", "user", p.user.str()}, origin));
+    co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<bool> Store::revoke_one(const Principal& p, const core::Uuid& id, const audit::Origin& origin) {
+    const auto scope = scope_of(p);
+    auto r = co_await db::run(pool_, scope, kSessionRevokeOwn,
+                              db::params(id, p.user, core::Uuid::v7(), origin.ip, origin.request_id));
+    co_return !r.empty();
+}
+
+asio::awaitable<std::vector<SessionInfo>> Store::sessions(const Principal& p) {
+    const auto scope = scope_of(p);
+    auto r = co_await db::run(pool_, scope, kSessionList, db::params(p.user));
+    std::vector<SessionInfo> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        SessionInfo s;
+        s.id = r.uuid(i, 0);
+        s.user_agent = r.str(i, 1);
+        s.ip = r.opt_str(i, 2);
+        s.created_at = r.str(i, 3);
+        s.last_used_at = r.str(i, 4);
+        s.current = s.id == p.session;
+        out.push_back(std::move(s));
+    }
+    co_return out;
+}
+
+asio::awaitable<User> Store::user(const Principal& p) {
+    const auto scope = scope_of(p);
+    auto r = co_await db::run(pool_, scope, kUserGet, db::params(p.user, p.workspace));
+    if (r.empty()) throw core::Problem::unauthorized("The account no longer belongs to this workspace.");
+    co_return user_from(r);
+}
+
+asio::awaitable<User> Store::update_user(const Principal& p, const UpdateMeRequest& req,
+                                         const audit::Origin& origin) {
+    const auto scope = scope_of(p);
+    std::vector<db::Query> q;
+    q.push_back({kUserUpdate, db::params(p.user, req.name, req.username)});
+    q.push_back(audit::record({p.user, "user.update", "user", p.user.str()}, origin));
+    q.push_back({kUserGet, db::params(p.user, p.workspace)});
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    if (r[2].empty()) throw core::Problem::unauthorized("The account no longer belongs to this workspace.");
+    co_return user_from(r[2]);
+}
+
+asio::awaitable<std::tuple<std::string, std::string, std::string>> Store::credentials(const Principal& p) {
+    const auto scope = scope_of(p);
+    auto r = co_await db::run(pool_, scope, kUserCredentials, db::params(p.user));
+    if (r.empty()) throw core::Problem::unauthorized("The account no longer exists.");
+    co_return std::tuple{r.str(0, 0), r.str(0, 1), r.str(0, 2)};
+}
+
+asio::awaitable<void> Store::set_password(const Principal& p, const std::string& hash, const audit::Origin& origin) {
+    const auto scope = scope_of(p);
+    std::vector<db::Query> q;
+    q.push_back({kUserSetPassword, db::params(p.user, hash)});
+    q.push_back({kSessionRevokeOthers, db::params(p.user, p.session)});
+    q.push_back(audit::record({p.user, "auth.password_changed", "user", p.user.str()}, origin));
+    co_await db::run(pool_, scope, std::move(q));
+}
+
+}  // namespace kiln::auth

@@ -1,0 +1,103 @@
+#pragma once
+// All SQL of accounts and sessions. Each operation is one batch: one round trip, one
+// transaction, its audit event included.
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/store.hpp"
+#include "auth/model.hpp"
+#include "core/crypto.hpp"
+#include "db/transaction.hpp"
+
+namespace kiln::auth {
+
+struct NewAccount {
+    core::Uuid user;
+    core::Uuid workspace;
+    std::string email;  // normalized
+    std::optional<std::string> username;
+    std::string name;
+    std::string password_hash;
+    std::string workspace_name;
+};
+
+struct Throttle {
+    unsigned threshold = 5;
+    unsigned window_s = 900;
+    unsigned base_lock_s = 15;
+    unsigned max_lock_s = 900;
+};
+
+struct LoginCandidate {
+    core::Uuid id;
+    std::string password_hash;
+    bool deactivated = false;
+};
+
+struct NewSession {
+    core::Uuid id;
+    core::Uuid user;
+    std::string user_agent;
+    std::string ip;
+    core::Digest refresh_hash;
+    unsigned ttl_s = 0;
+};
+
+struct Rotation {
+    enum class Outcome { rotated, reused, refused } outcome = Outcome::refused;
+    core::Uuid session;
+    core::Uuid user;
+    core::Uuid workspace;
+    std::string role;
+};
+
+class Store {
+public:
+    explicit Store(db::Pool& pool) : pool_(pool) {}
+
+    // Throws db::Error 23505 (constraint users_email_key / users_username_key) when taken,
+    // and a 429 Problem when the address registered too often.
+    boost::asio::awaitable<void> create_account(const NewAccount& a, const std::string& throttle_key,
+                                                unsigned per_hour, const audit::Origin& origin);
+
+    // Seconds to wait before any of the keys may try again, and the account (if any).
+    boost::asio::awaitable<std::pair<int, std::optional<LoginCandidate>>> find_login(
+        const std::string& login, bool by_username, const std::string& account_key, const std::string& ip_key);
+    // Counts a failed login on both keys; records it for a known account.
+    boost::asio::awaitable<void> record_login_failure(const std::optional<core::Uuid>& user,
+                                                      const std::string& account_key, const std::string& ip_key,
+                                                      const Throttle& account, const Throttle& ip,
+                                                      const audit::Origin& origin);
+    // Opens a session in the user's default workspace (or their oldest); nullopt when they
+    // belong to none. Returns (workspace, role).
+    boost::asio::awaitable<std::optional<std::pair<core::Uuid, std::string>>> open_session(
+        const NewSession& s, const std::string& account_key, const audit::Origin& origin);
+
+    boost::asio::awaitable<Rotation> rotate(const core::Digest& presented, const core::Digest& next, unsigned ttl_s,
+                                            const audit::Origin& origin);
+
+    boost::asio::awaitable<void> revoke_current(const Principal& p, const std::optional<core::Digest>& also,
+                                                const audit::Origin& origin);
+    boost::asio::awaitable<void> revoke_all(const Principal& p, const audit::Origin& origin);
+    // False when `id` is not a live session of the principal's user.
+    boost::asio::awaitable<bool> revoke_one(const Principal& p, const core::Uuid& id, const audit::Origin& origin);
+    boost::asio::awaitable<std::vector<SessionInfo>> sessions(const Principal& p);
+
+    boost::asio::awaitable<User> user(const Principal& p);
+    // Throws db::Error 23505 (users_username_key) when the username is taken.
+    boost::asio::awaitable<User> update_user(const Principal& p, const UpdateMeRequest& r,
+                                             const audit::Origin& origin);
+    // (password hash, email, name) of the principal's user.
+    boost::asio::awaitable<std::tuple<std::string, std::string, std::string>> credentials(const Principal& p);
+    // Sets the hash and revokes every other session of the user.
+    boost::asio::awaitable<void> set_password(const Principal& p, const std::string& hash,
+                                              const audit::Origin& origin);
+
+private:
+    static db::TenantScope scope_of(const Principal& p);
+    db::Pool& pool_;
+};
+
+}  // namespace kiln::auth

@@ -1,0 +1,76 @@
+#include "core/crypto.hpp"
+
+#include <sodium.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace kiln::core {
+
+void init_crypto() {
+    if (sodium_init() < 0) throw std::runtime_error("libsodium failed to initialise");
+}
+
+std::string random_token(std::size_t bytes) {
+    std::vector<unsigned char> raw(bytes);
+    randombytes_buf(raw.data(), raw.size());
+    std::string out = base64url_encode({reinterpret_cast<const char*>(raw.data()), raw.size()});
+    sodium_memzero(raw.data(), raw.size());
+    return out;
+}
+
+Digest sha256(std::string_view data) {
+    Digest d{};
+    crypto_hash_sha256(d.data(), reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    return d;
+}
+
+Digest hmac_sha256(std::string_view key, std::string_view data) {
+    Digest d{};
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+    crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    crypto_auth_hmacsha256_final(&st, d.data());
+    sodium_memzero(&st, sizeof st);
+    return d;
+}
+
+std::string to_hex(const Digest& d) {
+    std::string out(d.size() * 2 + 1, '\0');
+    sodium_bin2hex(out.data(), out.size(), d.data(), d.size());
+    out.pop_back();
+    return out;
+}
+
+std::string_view as_bytes(const Digest& d) {
+    return {reinterpret_cast<const char*>(d.data()), d.size()};
+}
+
+std::string base64url_encode(std::string_view data) {
+    constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+    std::string out(sodium_base64_encoded_len(data.size(), kVariant), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+                      kVariant);
+    out.resize(out.size() - 1);  // the terminating NUL
+    return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+    std::string out(text.size() * 3 / 4 + 3, '\0');
+    std::size_t len = 0;
+    const char* end = nullptr;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
+                          &len, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        end != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    out.resize(len);
+    return out;
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace kiln::core
