@@ -26,7 +26,8 @@ struct Pipeline::Batch {
 Pipeline::Pipeline(Pool& pool, asio::any_io_executor executor) : pool_(pool), executor_(std::move(executor)) {}
 
 asio::awaitable<std::vector<Result>> Pipeline::execute(std::vector<Query> queries) {
-    auto batch = std::make_shared<Batch>(co_await asio::this_coro::executor);
+    const auto executor = co_await asio::this_coro::executor;
+    auto batch = std::make_shared<Batch>(executor);
     batch->queries = std::move(queries);
     batch->done.expires_at(asio::steady_timer::time_point::max());
     bool start = false;

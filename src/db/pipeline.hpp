@@ -23,6 +23,8 @@ class Pool;
 
 class Pipeline {
 public:
+    // The driver runs on `executor` (an I/O thread's), so the shared connection's socket stays
+    // registered with one reactor; that context must outlive the pool.
     Pipeline(Pool& pool, boost::asio::any_io_executor executor);
     Pipeline(const Pipeline&) = delete;
     Pipeline& operator=(const Pipeline&) = delete;
@@ -31,8 +33,6 @@ public:
     // Runs the batch in order; throws Error for a rejected statement, Unavailable when no
     // connection is available or it breaks. The batch must leave no transaction block open.
     boost::asio::awaitable<std::vector<Result>> execute(std::vector<Query> queries);
-
-    const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
 
 private:
     struct Batch;

@@ -165,7 +165,7 @@ void Pool::discard(std::unique_ptr<Connection> conn) {
     if (waiter) asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
 }
 
-Pipeline& Pool::pipeline_for(const asio::any_io_executor& ex) {
+Pipeline& Pool::pipeline(const asio::any_io_executor& ex) {
     std::lock_guard lock(mutex_);
     if (!pipeline_) pipeline_ = std::make_unique<Pipeline>(*this, ex);
     return *pipeline_;
@@ -173,8 +173,8 @@ Pipeline& Pool::pipeline_for(const asio::any_io_executor& ex) {
 
 asio::awaitable<std::vector<Result>> Pool::execute(std::vector<Query> queries) {
     if (options_.pipeline) {
-        auto& pipeline = pipeline_for(co_await asio::this_coro::executor);
-        co_return co_await pipeline.execute(std::move(queries));
+        auto& shared = pipeline(co_await asio::this_coro::executor);
+        co_return co_await shared.execute(std::move(queries));
     }
     auto lease = co_await acquire();
     co_return co_await lease->execute(queries, options_.statement_timeout);

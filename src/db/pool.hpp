@@ -81,7 +81,7 @@ private:
     void discard(std::unique_ptr<Connection> conn);
     boost::asio::awaitable<std::unique_ptr<Connection>> connect();
     boost::asio::awaitable<bool> healthy(Connection& conn);
-    Pipeline& pipeline_for(const boost::asio::any_io_executor& ex);
+    Pipeline& pipeline(const boost::asio::any_io_executor& ex);
 
     PoolOptions options_;
     core::ThreadPool& blocking_;

@@ -3,6 +3,7 @@
 #include <boost/asio/use_future.hpp>
 #include <future>
 #include <set>
+#include <boost/asio/executor_work_guard.hpp>
 #include <thread>
 
 #include "db/transaction.hpp"
@@ -129,23 +130,31 @@ asio::awaitable<std::string> many_doubled(Pool* pool, int from, int count) {
 }
 
 TEST_F(PipelineTest, BatchesFromSeveralThreads) {
-    Pool pool(pool_options(true, 4), blocking_);
-    // Two I/O threads, each with its own io_context and several requests at a time.
+    // Two I/O threads, each with its own io_context, as the server runs them: the contexts
+    // outlive the pool and keep running until every request is answered.
+    asio::io_context contexts[2];
     std::vector<std::string> results(2);
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 2; ++t) {
-        threads.emplace_back([&pool, &results, t] {
-            asio::io_context ctx;
-            std::vector<std::future<std::string>> futures;
-            for (int k = 0; k < 4; ++k)
-                futures.push_back(asio::co_spawn(ctx, many_doubled(&pool, (t * 4 + k) * 1000, 250), asio::use_future));
-            ctx.run();
-            std::string all;
-            for (auto& f : futures) all += f.get() + ";";
-            results[static_cast<std::size_t>(t)] = all;
-        });
+    {
+        Pool pool(pool_options(true, 4), blocking_);
+        std::vector<std::future<std::string>> futures[2];
+        for (int t = 0; t < 2; ++t) {
+            for (int k = 0; k < 4; ++k) {
+                futures[t].push_back(
+                    asio::co_spawn(contexts[t], many_doubled(&pool, (t * 4 + k) * 1000, 250), asio::use_future));
+            }
+        }
+        auto guard0 = asio::make_work_guard(contexts[0]);
+        auto guard1 = asio::make_work_guard(contexts[1]);
+        std::thread a([&] { contexts[0].run(); });
+        std::thread b([&] { contexts[1].run(); });
+        for (int t = 0; t < 2; ++t) {
+            for (auto& f : futures[t]) results[static_cast<std::size_t>(t)] += f.get() + ";";
+        }
+        guard0.reset();
+        guard1.reset();
+        a.join();
+        b.join();
     }
-    for (auto& th : threads) th.join();
     EXPECT_EQ(results, (std::vector<std::string>{"ok;ok;ok;ok;", "ok;ok;ok;ok;"}));
 }
 
