@@ -21,8 +21,8 @@ db::Query record(const Event& e, const Origin& origin) {
 }
 
 db::Query record_for_session(const core::Uuid& session, const Event& e, const Origin& origin) {
-    return {kAuditInsertForSession, db::params(session, core::Uuid::v7(), e.actor, e.action, e.target_type,
-                                               e.target_id, origin.ip, origin.request_id, e.detail_json)};
+    return {kAuditInsertForSession, db::params(session, core::Uuid::v7(), e.actor, e.action, e.target_type, e.target_id,
+                                               origin.ip, origin.request_id, e.detail_json)};
 }
 
 }  // namespace kiln::audit

@@ -55,8 +55,7 @@ std::int64_t unix_now() {
         .count();
 }
 
-Jwt::Jwt(std::string key, std::string previous_key, std::string issuer, std::string audience,
-         std::chrono::seconds ttl)
+Jwt::Jwt(std::string key, std::string previous_key, std::string issuer, std::string audience, std::chrono::seconds ttl)
     : issuer_(std::move(issuer)), audience_(std::move(audience)), ttl_(ttl) {
     if (key.size() < 32) throw std::invalid_argument("the JWT signing key must be at least 32 characters");
     keys_.push_back({kid_of(key), std::move(key)});
@@ -66,17 +65,12 @@ Jwt::Jwt(std::string key, std::string previous_key, std::string issuer, std::str
 std::string Jwt::issue(Claims c, std::int64_t now) const {
     const auto& key = keys_.front();
     const json::object header{{"alg", "HS256"}, {"typ", "JWT"}, {"kid", key.kid}};
-    const json::object payload{{"iss", issuer_},
-                               {"aud", audience_},
-                               {"sub", c.user.str()},
-                               {"wid", c.workspace.str()},
-                               {"sid", c.session.str()},
-                               {"role", c.role},
-                               {"iat", now},
-                               {"nbf", now},
-                               {"exp", now + ttl_.count()}};
-    std::string input = core::base64url_encode(json::serialize(header)) + "." +
-                        core::base64url_encode(json::serialize(payload));
+    const json::object payload{
+        {"iss", issuer_},           {"aud", audience_}, {"sub", c.user.str()}, {"wid", c.workspace.str()},
+        {"sid", c.session.str()},   {"role", c.role},   {"iat", now},          {"nbf", now},
+        {"exp", now + ttl_.count()}};
+    std::string input =
+        core::base64url_encode(json::serialize(header)) + "." + core::base64url_encode(json::serialize(payload));
     std::string signature = sign(key.secret, input);
     return input + "." + signature;
 }

@@ -26,8 +26,7 @@ struct Claims {
 class Jwt {
 public:
     // `key` signs and verifies; `previous_key` (may be empty) only verifies.
-    Jwt(std::string key, std::string previous_key, std::string issuer, std::string audience,
-        std::chrono::seconds ttl);
+    Jwt(std::string key, std::string previous_key, std::string issuer, std::string audience, std::chrono::seconds ttl);
 
     // Signs the claims with issued_at = not_before = now and expires_at = now + ttl.
     std::string issue(Claims claims, std::int64_t now) const;

@@ -41,9 +41,8 @@ void check_name(core::Validator& v, const std::string& field, const std::string&
 
 void check_username(core::Validator& v, const std::string& field, const std::string& username) {
     if (username.size() < 3 || username.size() > 40) return v.add(field, "must be 3 to 40 characters");
-    const bool ok = std::all_of(username.begin(), username.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '_' || c == '.' || c == '-';
-    });
+    const bool ok = std::all_of(username.begin(), username.end(),
+                                [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '.' || c == '-'; });
     if (!ok) v.add(field, "may contain only letters, digits, '_', '.' and '-'");
 }
 

@@ -34,9 +34,7 @@ struct HashJob {
 struct VerifyJob {
     std::string stored;
     std::string password;
-    bool operator()() const {
-        return crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
-    }
+    bool operator()() const { return crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0; }
 };
 
 std::string random_dummy() {
@@ -78,7 +76,7 @@ boost::asio::awaitable<bool> Passwords::verify(std::string stored, std::string p
     const bool known = !stored.empty();
     VerifyJob job{known ? std::move(stored) : dummy_, std::move(password)};
     const bool ok = co_await cpu_.run(std::move(job));
-    co_return known && ok;
+    co_return known&& ok;
 }
 
 void check_password_policy(core::Validator& v, const std::string& field, std::string_view password,

@@ -120,13 +120,14 @@ void add_routes(http::Router& router, Service& service) {
                 .request = http::json_body<LoginRequest>(),
                 .response = http::json_body<TokenReply>(),
                 .handler = [s](http::Request& r) { return do_login(s, r); }});
-    router.add({.method = http::Verb::post,
-                .path = path("/refresh"),
-                .summary = "Exchange a refresh token for a new pair (the old one is spent; reusing it ends the session)",
-                .tag = "auth",
-                .request = http::json_body<RefreshRequest>(),
-                .response = http::json_body<TokenReply>(),
-                .handler = [s](http::Request& r) { return do_refresh(s, r); }});
+    router.add(
+        {.method = http::Verb::post,
+         .path = path("/refresh"),
+         .summary = "Exchange a refresh token for a new pair (the old one is spent; reusing it ends the session)",
+         .tag = "auth",
+         .request = http::json_body<RefreshRequest>(),
+         .response = http::json_body<TokenReply>(),
+         .handler = [s](http::Request& r) { return do_refresh(s, r); }});
     router.add({.method = http::Verb::post,
                 .path = path("/logout"),
                 .summary = "End the current session",

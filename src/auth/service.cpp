@@ -86,7 +86,7 @@ asio::awaitable<TokenReply> Service::login(LoginRequest r, std::string user_agen
     }
 
     auto refresh_token = core::random_token(kRefreshTokenBytes);
-    NewSession s{core::Uuid::v7(), who->id, std::move(user_agent), origin.ip, core::sha256(refresh_token),
+    NewSession s{core::Uuid::v7(),     who->id, std::move(user_agent), origin.ip, core::sha256(refresh_token),
                  config_.refresh_ttl_s};
     const auto opened = co_await store_.open_session(s, account_key, origin);
     if (!opened) throw core::Problem::forbidden("The account belongs to no workspace.");

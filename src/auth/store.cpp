@@ -184,12 +184,12 @@ asio::awaitable<std::pair<int, std::optional<LoginCandidate>>> Store::find_login
     co_return std::pair{static_cast<int>(r[0].int64(0, 0)), std::move(who)};
 }
 
-asio::awaitable<void> Store::record_login_failure(const std::optional<core::Uuid>& user,
-                                                  const std::string& account_key, const std::string& ip_key,
-                                                  const Throttle& account, const Throttle& ip,
-                                                  const audit::Origin& origin) {
+asio::awaitable<void> Store::record_login_failure(const std::optional<core::Uuid>& user, const std::string& account_key,
+                                                  const std::string& ip_key, const Throttle& account,
+                                                  const Throttle& ip, const audit::Origin& origin) {
     std::vector<db::Query> q;
-    q.push_back({kThrottleFail, db::params(account_key, account.threshold, account.window_s, account.base_lock_s, account.max_lock_s)});
+    q.push_back({kThrottleFail, db::params(account_key, account.threshold, account.window_s, account.base_lock_s,
+                                           account.max_lock_s)});
     q.push_back({kThrottleFail, db::params(ip_key, ip.threshold, ip.window_s, ip.base_lock_s, ip.max_lock_s)});
     if (user) q.push_back({kAuditLoginFailed, db::params(user, core::Uuid::v7(), origin.ip, origin.request_id)});
     const db::TenantScope scope{.identity_lookup = true};
@@ -219,8 +219,7 @@ asio::awaitable<Rotation> Store::rotate(const core::Digest& presented, const cor
     q.push_back({kRefreshIssue, db::params(old_hash, new_hash, ttl_s)});
     q.push_back({kSessionExtend, db::params(old_hash, new_hash, ttl_s)});
     q.push_back({kRefreshReuse, db::params(old_hash, new_hash)});
-    q.push_back({kAuditRefreshReuse,
-                 db::params(old_hash, new_hash, core::Uuid::v7(), origin.ip, origin.request_id)});
+    q.push_back({kAuditRefreshReuse, db::params(old_hash, new_hash, core::Uuid::v7(), origin.ip, origin.request_id)});
     const db::TenantScope scope{.identity_lookup = true};
     auto r = co_await db::run(pool_, scope, std::move(q));
     Rotation out;
@@ -288,8 +287,7 @@ asio::awaitable<User> Store::user(const Principal& p) {
     co_return user_from(r);
 }
 
-asio::awaitable<User> Store::update_user(const Principal& p, const UpdateMeRequest& req,
-                                         const audit::Origin& origin) {
+asio::awaitable<User> Store::update_user(const Principal& p, const UpdateMeRequest& req, const audit::Origin& origin) {
     const auto scope = scope_of(p);
     std::vector<db::Query> q;
     q.push_back({kUserUpdate, db::params(p.user, req.name, req.username)});

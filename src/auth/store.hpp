@@ -59,12 +59,14 @@ public:
 
     // Throws db::Error 23505 (constraint users_email_key / users_username_key) when taken,
     // and a 429 Problem when the address registered too often.
-    boost::asio::awaitable<void> create_account(const NewAccount& a, const std::string& throttle_key,
-                                                unsigned per_hour, const audit::Origin& origin);
+    boost::asio::awaitable<void> create_account(const NewAccount& a, const std::string& throttle_key, unsigned per_hour,
+                                                const audit::Origin& origin);
 
     // Seconds to wait before any of the keys may try again, and the account (if any).
-    boost::asio::awaitable<std::pair<int, std::optional<LoginCandidate>>> find_login(
-        const std::string& login, bool by_username, const std::string& account_key, const std::string& ip_key);
+    boost::asio::awaitable<std::pair<int, std::optional<LoginCandidate>>> find_login(const std::string& login,
+                                                                                     bool by_username,
+                                                                                     const std::string& account_key,
+                                                                                     const std::string& ip_key);
     // Counts a failed login on both keys; records it for a known account.
     boost::asio::awaitable<void> record_login_failure(const std::optional<core::Uuid>& user,
                                                       const std::string& account_key, const std::string& ip_key,
@@ -87,13 +89,11 @@ public:
 
     boost::asio::awaitable<User> user(const Principal& p);
     // Throws db::Error 23505 (users_username_key) when the username is taken.
-    boost::asio::awaitable<User> update_user(const Principal& p, const UpdateMeRequest& r,
-                                             const audit::Origin& origin);
+    boost::asio::awaitable<User> update_user(const Principal& p, const UpdateMeRequest& r, const audit::Origin& origin);
     // (password hash, email, name) of the principal's user.
     boost::asio::awaitable<std::tuple<std::string, std::string, std::string>> credentials(const Principal& p);
     // Sets the hash and revokes every other session of the user.
-    boost::asio::awaitable<void> set_password(const Principal& p, const std::string& hash,
-                                              const audit::Origin& origin);
+    boost::asio::awaitable<void> set_password(const Principal& p, const std::string& hash, const audit::Origin& origin);
 
 private:
     static db::TenantScope scope_of(const Principal& p);

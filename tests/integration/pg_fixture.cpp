@@ -53,7 +53,7 @@ void PgTest::TearDown() {
 
 // Databases are created and dropped by the cluster's superuser: DROP … WITH (FORCE) must be able
 // to end the application role's sessions, which the owner role cannot.
-std::string PgTest::maintenance_conninfo() const {
+std::string PgTest::maintenance_conninfo(const std::string& database) const {
     auto db = config_.database;
     const char* user = std::getenv("KILN_PG_SUPERUSER");
     const char* password_file = std::getenv("KILN_PG_SUPERUSER_PASSWORD_FILE");
@@ -67,7 +67,7 @@ std::string PgTest::maintenance_conninfo() const {
     core::Config c;
     c.database = db;
     c.resolve_secrets();
-    return core::conninfo(c.database, true, "postgres");
+    return core::conninfo(c.database, true, database);
 }
 
 std::string PgTest::create_empty_database() {

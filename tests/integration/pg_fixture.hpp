@@ -39,6 +39,9 @@ protected:
     std::string app_conninfo() const { return core::conninfo(config_.database, false); }
     std::string owner_conninfo() const { return core::conninfo(config_.database, true); }
     db::PoolOptions pool_options(bool pipeline = true, unsigned max_size = 4) const;
+    // The cluster's superuser on this test's database: sees every row whatever the policies,
+    // for seeding and checking what the application role must not see.
+    std::string superuser_conninfo() const { return maintenance_conninfo(database_); }
     // Creates another empty database (from template0) and returns its name; dropped in TearDown.
     std::string create_empty_database();
 
@@ -54,7 +57,7 @@ protected:
     boost::asio::io_context io_;
 
 private:
-    std::string maintenance_conninfo() const;
+    std::string maintenance_conninfo(const std::string& database = "postgres") const;
 };
 
 }  // namespace kiln::testing

@@ -1,9 +1,9 @@
 // The shared pipeline: concurrent self-contained batches on one pooled connection.
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_future.hpp>
 #include <future>
 #include <set>
-#include <boost/asio/executor_work_guard.hpp>
 #include <thread>
 
 #include "db/transaction.hpp"
