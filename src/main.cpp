@@ -6,8 +6,8 @@
 
 #include "app/app.hpp"
 #include "core/config.hpp"
-#include "core/log.hpp"
 #include "core/crypto.hpp"
+#include "core/log.hpp"
 
 int main(int argc, char** argv) {
     CLI::App cli{"Kiln: multi-tenant platform for asynchronous content processing"};

@@ -9,9 +9,9 @@
 #include <iostream>
 #include <thread>
 
+#include "auth/routes.hpp"
 #include "core/log.hpp"
 #include "db/migrate.hpp"
-#include "auth/routes.hpp"
 #include "http/server.hpp"
 
 namespace asio = boost::asio;

@@ -74,9 +74,11 @@ boost::asio::awaitable<std::string> Passwords::hash(std::string password) const 
 
 boost::asio::awaitable<bool> Passwords::verify(std::string stored, std::string password) const {
     const bool known = !stored.empty();
-    VerifyJob job{known ? std::move(stored) : dummy_, std::move(password)};
+    VerifyJob job{std::move(stored), std::move(password)};
+    if (!known) job.stored = dummy_;
     const bool ok = co_await cpu_.run(std::move(job));
-    co_return known&& ok;
+    const bool verified = known && ok;
+    co_return verified;
 }
 
 void check_password_policy(core::Validator& v, const std::string& field, std::string_view password,

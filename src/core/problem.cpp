@@ -31,15 +31,19 @@ Problem Problem::unavailable(std::string detail) {
 
 // g++ 12 reports false -Warray-bounds / -Wstringop-overread when a short (SSO) string is moved into the header
 // pair once this is inlined (GCC bug 105651 family).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Warray-bounds"
 #pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
 Problem Problem::unauthorized(std::string detail) {
     Problem p(401, "Unauthorized", std::move(detail));
     p.add_header("WWW-Authenticate", "Bearer");
     return p;
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 Problem Problem::forbidden(std::string detail) {
     return {403, "Forbidden", std::move(detail)};

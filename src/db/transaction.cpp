@@ -113,7 +113,7 @@ asio::awaitable<std::vector<Result>> run_serial(Pool& pool, const TenantScope& s
 }
 }  // namespace
 
-asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vector<Query> body) {
+asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vector<Query> queries) {
     std::exception_ptr failure;
     std::vector<Result> results;
     try {
@@ -121,14 +121,14 @@ asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vec
             // No BEGIN/COMMIT: the statements before a pipeline's Sync run in one implicit
             // transaction, which a failure rolls back by itself — so the batch can share a
             // connection with other requests' batches.
-            std::vector<Query> queries;
-            add_scope(queries, scope);
-            const std::size_t skip = queries.size();
-            queries.insert(queries.end(), std::make_move_iterator(body.begin()), std::make_move_iterator(body.end()));
-            results = co_await pool.execute(std::move(queries));
+            std::vector<Query> batch;
+            add_scope(batch, scope);
+            const std::size_t skip = batch.size();
+            batch.insert(batch.end(), std::make_move_iterator(queries.begin()), std::make_move_iterator(queries.end()));
+            results = co_await pool.execute(std::move(batch));
             results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(skip));
         } else {
-            results = co_await run_serial(pool, scope, std::move(body));
+            results = co_await run_serial(pool, scope, std::move(queries));
         }
     } catch (...) {
         failure = std::current_exception();
@@ -140,7 +140,7 @@ asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vec
 asio::awaitable<Result> run(Pool& pool, TenantScope scope, std::string_view sql, Params p) {
     std::vector<Query> body;
     body.push_back({sql, std::move(p)});
-    auto results = co_await run(pool, std::move(scope), std::move(body));
+    auto results = co_await run(pool, scope, std::move(body));
     co_return std::move(results.front());
 }
 

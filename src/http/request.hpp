@@ -26,7 +26,7 @@ struct Request {
     std::vector<std::pair<std::string_view, std::string_view>> path_params;
     std::string request_id;
     std::string_view client_ip;  // the connection's peer address
-    std::string_view route;  // the matched pattern, e.g. /api/v1/jobs/{id}
+    std::string_view route;      // the matched pattern, e.g. /api/v1/jobs/{id}
 
     Verb method() const { return header.method(); }
     std::string_view param(std::string_view name) const;

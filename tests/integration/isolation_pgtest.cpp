@@ -15,7 +15,6 @@ namespace {
 using kiln::testing::AdminConnection;
 
 constexpr const char* kUserA = "0190a2b4-0000-7000-8000-0000000000a1";
-constexpr const char* kUserB = "0190a2b4-0000-7000-8000-0000000000b1";
 constexpr const char* kWorkspaceA = "0190a2b4-0000-7000-8000-0000000000a0";
 constexpr const char* kWorkspaceB = "0190a2b4-0000-7000-8000-0000000000b0";
 

@@ -43,6 +43,7 @@ asio::awaitable<std::string> doubled(Pool* pool, int n) {
 TEST_F(PipelineTest, ConcurrentBatchesShareOneConnection) {
     Pool pool(pool_options(true, 8), blocking_);
     std::vector<asio::awaitable<std::string>> tasks;
+    tasks.reserve(64);
     for (int i = 0; i < 64; ++i) tasks.push_back(doubled(&pool, i));
     const auto out = run_together(std::move(tasks));
     std::set<std::string> backends;

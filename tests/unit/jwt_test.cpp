@@ -22,7 +22,7 @@ Claims sample() {
 }
 
 Jwt jwt(const std::string& key = kKey, const std::string& previous = {}) {
-    return Jwt(key, previous, "kiln", "kiln-api", std::chrono::seconds(900));
+    return {key, previous, "kiln", "kiln-api", std::chrono::seconds(900)};
 }
 
 // Re-encodes one part of a token after changing its JSON, keeping the original signature.
