@@ -176,8 +176,31 @@ describe('errors and protocol', { timeout: 60000 }, () => {
     assert.equal(kiln.alive(), true);
   });
 
-  it.todo('malformed JSON (400), wrong Content-Type (415) and per-field validation (422) over HTTP: '
-    + 'no route takes a JSON body yet (covered by the C++ unit tests)');
+  // Any JSON route shows the binding's answers; login is one that needs no token.
+  const login = (body, contentType = 'application/json') => ({
+    method: 'POST', headers: { 'Content-Type': contentType }, body,
+  });
+
+  it('malformed JSON is a 400 problem', async () => {
+    await fetchProblem(`${kiln.url}/api/v1/auth/login`, login('{"email": '), 400);
+  });
+
+  it('a body that is not JSON by its Content-Type is a 415 problem', async () => {
+    await fetchProblem(`${kiln.url}/api/v1/auth/login`, login('{}', 'text/plain'), 415);
+  });
+
+  it('field errors are one 422 problem with one entry per field', async () => {
+    const { problem } = await fetchProblem(`${kiln.url}/api/v1/auth/login`,
+      login(JSON.stringify({ email: 7, colour: 'blue' })), 422);
+    const fields = problem.errors.map((e) => e.field).sort();
+    assert.deepEqual(fields, ['colour', 'email', 'password']);
+    for (const e of problem.errors) assert.equal(typeof e.message, 'string');
+  });
+
+  it('a JSON body over the limit is 413 and the connection stays usable for the next client', async () => {
+    await fetchProblem(`${kiln.url}/api/v1/auth/login`, login(JSON.stringify({ password: 'x'.repeat(4096) })), 413);
+    assert.equal((await fetch(`${kiln.url}/health`)).status, 200);
+  });
 });
 
 describe('body limits above and at 1 MiB', { timeout: 60000 }, () => {
