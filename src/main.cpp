@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "app/app.hpp"
@@ -29,6 +30,23 @@ int main(int argc, char** argv) {
     serve->add_flag("--migrate", migrate_first, "Apply pending migrations (as the owner role) before serving");
 
     auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations as the owner role");
+
+    auto* admin = cli.add_subcommand("admin", "Administer accounts");
+    admin->require_subcommand(1);
+    auto* create_user = admin->add_subcommand("create-user", "Create an account (and its personal workspace)");
+    kiln::app::AdminUser new_user;
+    std::string password_file;
+    std::optional<std::string> username;
+    create_user->add_option("--email", new_user.email, "Email address")->required();
+    create_user->add_option("--name", new_user.name, "Display name")->required();
+    create_user->add_option("--username", username, "Username (optional)");
+    create_user->add_option("--password-file", password_file,
+                            "File holding the password; without it one is generated and printed once");
+    create_user->add_flag("--platform-admin", new_user.platform_admin, "Make the account a platform administrator");
+    auto* init = admin->add_subcommand(
+        "init", "Create the first platform administrator when there is none; print its credentials once");
+    std::string init_output = ".kiln/initial-admin.txt";
+    init->add_option("--output", init_output, "Where to write the credentials (mode 0600)");
     auto* version = cli.add_subcommand("version", "Print the version");
 
     CLI11_PARSE(cli, argc, argv);
@@ -53,6 +71,18 @@ int main(int argc, char** argv) {
     kiln::core::log::init(config.log.level);
 
     if (migrate->parsed()) return kiln::app::migrate(config);
+    if (create_user->parsed()) {
+        new_user.username = username;
+        if (!password_file.empty()) {
+            std::ifstream in(password_file);
+            if (!in || !std::getline(in, new_user.password)) {
+                std::cerr << "kiln admin create-user: cannot read " << password_file << "\n";
+                return 2;
+            }
+        }
+        return kiln::app::admin_create_user(config, new_user);
+    }
+    if (init->parsed()) return kiln::app::admin_init(config, init_output);
     if (serve->parsed()) {
         if (migrate_first) {
             if (const int rc = kiln::app::migrate(config); rc != 0) return rc;

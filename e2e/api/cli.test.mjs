@@ -2,10 +2,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createDatabase, dropDatabase, kilnBin } from './lib/kiln.mjs';
+import { createDatabase, dropDatabase, kilnBin, launchKiln } from './lib/kiln.mjs';
 
 function kiln(args, env = {}) {
   return spawnSync(kilnBin(), args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20000 });
@@ -73,5 +73,71 @@ describe('kiln command line', () => {
     proc.kill('SIGTERM');
     const code = await new Promise((resolve) => proc.on('exit', resolve));
     assert.equal(code, 0);
+  });
+
+  it('admin init creates the first platform administrator once, prints it once, keeps it 0600', async (t) => {
+    const server = await launchKiln();
+    t.after(() => server.close());
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-admin-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const env = { KILN_DATABASE_NAME: server.database };
+    const file = path.join(dir, 'initial-admin.txt');
+    const first = kiln(['admin', 'init', '--output', file], env);
+    assert.equal(first.status, 0, first.stderr);
+    const password = first.stdout.match(/password: (\S+)/)?.[1];
+    assert.ok(password && password.length >= 20, first.stdout);
+    assert.notEqual(password, 'admin123');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.match(readFileSync(file, 'utf8'), new RegExp(`password: ${password}`));
+
+    // Once: a second run neither prints nor writes credentials.
+    const again = path.join(dir, 'again.txt');
+    const second = kiln(['admin', 'init', '--output', again], env);
+    assert.equal(second.status, 0, second.stderr);
+    assert.doesNotMatch(second.stdout, /password/);
+    assert.equal(existsSync(again), false);
+
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password }),
+    });
+    assert.equal(login.status, 200);
+    const { access_token: token } = await login.json();
+    const me = await (await fetch(`${server.url}/api/v1/auth/me`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    assert.equal(me.is_platform_admin, true);
+  });
+
+  it('admin create-user makes an account with a given or generated password', async (t) => {
+    const server = await launchKiln();
+    t.after(() => server.close());
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-admin-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const env = { KILN_DATABASE_NAME: server.database };
+    const pwFile = path.join(dir, 'pw');
+    writeFileSync(pwFile, 'a long and private passphrase\n');
+    const made = kiln(['admin', 'create-user', '--email', 'Ops@Example.com', '--name', 'Ops', '--platform-admin',
+      '--password-file', pwFile], env);
+    assert.equal(made.status, 0, made.stderr);
+    assert.doesNotMatch(made.stdout, /passphrase/, 'a given password is never printed');
+    const login = await fetch(`${server.url}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: 'ops@example.com', password: 'a long and private passphrase' }),
+    });
+    assert.equal(login.status, 200);
+
+    const generated = kiln(['admin', 'create-user', '--email', 'dev@example.com', '--name', 'Dev'], env);
+    assert.equal(generated.status, 0, generated.stderr);
+    assert.match(generated.stdout, /password: \S{20,}/);
+
+    const dup = kiln(['admin', 'create-user', '--email', 'dev@example.com', '--name', 'Dev'], env);
+    assert.equal(dup.status, 1);
+    assert.match(dup.stderr, /exists/);
+    const weak = kiln(['admin', 'create-user', '--email', 'w@example.com', '--name', 'W', '--password-file', pwFile],
+      { ...env });
+    assert.equal(weak.status, 0, 'the same passphrase is fine for another account');
+    writeFileSync(pwFile, 'password123\n');
+    const common = kiln(['admin', 'create-user', '--email', 'c@example.com', '--name', 'C', '--password-file', pwFile], env);
+    assert.equal(common.status, 1);
+    assert.match(common.stderr, /password/);
   });
 });

@@ -24,15 +24,6 @@ unsigned or_cores(unsigned n) {
     return n != 0 ? n : std::max(1U, std::thread::hardware_concurrency());
 }
 
-db::PoolOptions pool_options(const core::Config& c) {
-    return {.conninfo = core::conninfo(c.database, false),
-            .max_size = c.database.pool_size,
-            .acquire_timeout = c.database.acquire_timeout,
-            .statement_timeout = c.database.statement_timeout,
-            .health_check_after = c.database.health_check_after,
-            .pipeline = c.database.pipeline};
-}
-
 asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -42,6 +33,15 @@ asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io)
 }
 
 }  // namespace
+
+db::PoolOptions pool_options(const core::Config& c) {
+    return {.conninfo = core::conninfo(c.database, false),
+            .max_size = c.database.pool_size,
+            .acquire_timeout = c.database.acquire_timeout,
+            .statement_timeout = c.database.statement_timeout,
+            .health_check_after = c.database.health_check_after,
+            .pipeline = c.database.pipeline};
+}
 
 Services::Services(const core::Config& c)
     : config(c),

@@ -43,4 +43,19 @@ int serve(const core::Config& config);
 // `kiln migrate`: applies pending migrations as the owner role.
 int migrate(const core::Config& config);
 
+struct AdminUser {
+    std::string email;
+    std::string name;
+    std::optional<std::string> username;
+    std::string password;  // empty: generate one and print it
+    bool platform_admin = false;
+};
+// `kiln admin create-user`.
+int admin_create_user(const core::Config& config, const AdminUser& user);
+// `kiln admin init`: when no platform administrator exists, creates one with a generated
+// password, writes the credentials to `output` (mode 0600) and prints them; else does nothing.
+int admin_init(const core::Config& config, const std::string& output);
+// The pool settings of a configuration (serve and the admin commands).
+db::PoolOptions pool_options(const core::Config& c);
+
 }  // namespace kiln::app

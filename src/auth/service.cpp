@@ -36,8 +36,26 @@ TokenReply Service::tokens_for(const Principal& p, std::string refresh_token) co
 }
 
 asio::awaitable<RegisterReply> Service::register_account(RegisterRequest r, audit::Origin origin) {
-    r.email = normalize_email(r.email);  // the policy was checked when the body was bound
+    std::string throttle_key = "register:ip:" + origin.ip;
+    co_return co_await create(std::move(r), false, std::move(throttle_key), std::move(origin));
+}
 
+asio::awaitable<RegisterReply> Service::create_account(RegisterRequest r, bool platform_admin) {
+    // Validated here: no request binding stands in front of the command line.
+    core::Validator v;
+    r.validate(v);
+    v.throw_if_failed();
+    audit::Origin origin{"", "cli"};
+    co_return co_await create(std::move(r), platform_admin, std::string(), std::move(origin));
+}
+
+asio::awaitable<bool> Service::platform_admin_exists() {
+    co_return co_await store_.platform_admin_exists();
+}
+
+asio::awaitable<RegisterReply> Service::create(RegisterRequest r, bool platform_admin, std::string throttle_key,
+                                               audit::Origin origin) {
+    r.email = normalize_email(r.email);  // the policy was checked on the request as given
     NewAccount a;
     a.user = core::Uuid::v7();
     a.workspace = core::Uuid::v7();
@@ -45,9 +63,9 @@ asio::awaitable<RegisterReply> Service::register_account(RegisterRequest r, audi
     a.username = r.username;
     a.name = r.name;
     a.workspace_name = r.name + "'s workspace";
+    a.platform_admin = platform_admin;
     a.password_hash = co_await passwords_.hash(std::move(r.password));
     try {
-        const std::string throttle_key = "register:ip:" + origin.ip;
         co_await store_.create_account(a, throttle_key, config_.registrations_per_ip_hour, origin);
     } catch (const db::Error& e) {
         if (is_unique_violation(e, "users_email_key")) {
@@ -58,7 +76,7 @@ asio::awaitable<RegisterReply> Service::register_account(RegisterRequest r, audi
     }
     RegisterReply out;
     out.workspace = {a.workspace, a.workspace_name, "owner"};
-    out.user = {a.user, a.email, a.username, a.name, false, false, false, "", out.workspace};
+    out.user = {a.user, a.email, a.username, a.name, false, platform_admin, false, "", out.workspace};
     out.user.created_at = db::format_time(std::chrono::system_clock::now());
     co_return out;
 }

@@ -18,6 +18,9 @@ public:
     Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config);
 
     boost::asio::awaitable<RegisterReply> register_account(RegisterRequest r, audit::Origin origin);
+    // The command line's way in: same rules, no rate limit, optionally a platform administrator.
+    boost::asio::awaitable<RegisterReply> create_account(RegisterRequest r, bool platform_admin);
+    boost::asio::awaitable<bool> platform_admin_exists();
     boost::asio::awaitable<TokenReply> login(LoginRequest r, std::string user_agent, audit::Origin origin);
     boost::asio::awaitable<TokenReply> refresh(std::string refresh_token, audit::Origin origin);
     boost::asio::awaitable<void> logout(Principal p, std::optional<std::string> refresh_token, audit::Origin origin);
@@ -33,6 +36,8 @@ public:
     Principal authenticate(std::string_view authorization) const;
 
 private:
+    boost::asio::awaitable<RegisterReply> create(RegisterRequest r, bool platform_admin, std::string throttle_key,
+                                                 audit::Origin origin);
     TokenReply tokens_for(const Principal& p, std::string refresh_token) const;
 
     Store& store_;

@@ -22,6 +22,8 @@ INSERT INTO workspaces (id, name, personal, created_by) VALUES ($1, $2, true, $3
 constexpr std::string_view kMembershipInsert = R"sql(
 INSERT INTO memberships (workspace_id, user_id, role) VALUES ($1, $2, $3))sql";
 constexpr std::string_view kUserSetDefaultWorkspace = "UPDATE users SET default_workspace_id = $2 WHERE id = $1";
+constexpr std::string_view kUserSetPlatformAdmin = "UPDATE users SET is_platform_admin = true WHERE id = $1";
+constexpr std::string_view kPlatformAdminExists = "SELECT EXISTS (SELECT 1 FROM users WHERE is_platform_admin)";
 
 constexpr std::string_view kUserByEmail = R"sql(
 SELECT id, password_hash, deactivated_at IS NOT NULL FROM users WHERE email = $1)sql";
@@ -154,11 +156,12 @@ db::TenantScope Store::scope_of(const Principal& p) {
 asio::awaitable<void> Store::create_account(const NewAccount& a, const std::string& throttle_key, unsigned per_hour,
                                             const audit::Origin& origin) {
     std::vector<db::Query> q;
-    q.push_back({kThrottleTake, db::params(throttle_key, per_hour, 3600)});
+    if (!throttle_key.empty()) q.push_back({kThrottleTake, db::params(throttle_key, per_hour, 3600)});
     q.push_back({kUserInsert, db::params(a.user, a.email, a.username, a.name, a.password_hash)});
     q.push_back({kWorkspaceInsertPersonal, db::params(a.workspace, a.workspace_name, a.user)});
     q.push_back({kMembershipInsert, db::params(a.workspace, a.user, "owner")});
     q.push_back({kUserSetDefaultWorkspace, db::params(a.user, a.workspace)});
+    if (a.platform_admin) q.push_back({kUserSetPlatformAdmin, db::params(a.user)});
     q.push_back(audit::record({a.user, "auth.register", "user", a.user.str()}, origin));
     try {
         const db::TenantScope scope{.workspace_id = a.workspace, .user_id = a.user, .identity_lookup = true};
@@ -168,6 +171,12 @@ asio::awaitable<void> Store::create_account(const NewAccount& a, const std::stri
         throw core::Problem(429, "Too Many Requests", "Too many registrations from this address; try again later.")
             .with_header("Retry-After", e.detail().empty() ? "3600" : e.detail());
     }
+}
+
+asio::awaitable<bool> Store::platform_admin_exists() {
+    const db::TenantScope scope{.identity_lookup = true};
+    auto r = co_await db::run(pool_, scope, kPlatformAdminExists);
+    co_return r.boolean(0, 0);
 }
 
 asio::awaitable<std::pair<int, std::optional<LoginCandidate>>> Store::find_login(const std::string& login,

@@ -21,6 +21,7 @@ struct NewAccount {
     std::string name;
     std::string password_hash;
     std::string workspace_name;
+    bool platform_admin = false;
 };
 
 struct Throttle {
@@ -58,9 +59,11 @@ public:
     explicit Store(db::Pool& pool) : pool_(pool) {}
 
     // Throws db::Error 23505 (constraint users_email_key / users_username_key) when taken,
-    // and a 429 Problem when the address registered too often.
+    // and a 429 Problem when the address registered too often (no limit when `throttle_key`
+    // is empty: the command line).
     boost::asio::awaitable<void> create_account(const NewAccount& a, const std::string& throttle_key, unsigned per_hour,
                                                 const audit::Origin& origin);
+    boost::asio::awaitable<bool> platform_admin_exists();
 
     // Seconds to wait before any of the keys may try again, and the account (if any).
     boost::asio::awaitable<std::pair<int, std::optional<LoginCandidate>>> find_login(const std::string& login,
