@@ -13,6 +13,7 @@
 #include "core/log.hpp"
 #include "db/migrate.hpp"
 #include "http/server.hpp"
+#include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;
 
@@ -52,11 +53,14 @@ Services::Services(const core::Config& c)
           std::chrono::seconds(c.auth.access_ttl_s)),
       auth_store(db),
       auth(auth_store, passwords, jwt, c.auth),
+      tenancy_store(db),
+      tenancy(tenancy_store),
       schema_version(db::latest_version(db::embedded_migrations())) {}
 
 void add_routes(http::Router& router, Services& services) {
     add_system_routes(router, services);
     auth::add_routes(router, services.auth);
+    tenancy::add_routes(router, services.auth, services.tenancy);
     add_docs_routes(router);
     add_openapi_route(router);
     std::vector<std::pair<std::string, std::string>> names;

@@ -12,6 +12,8 @@
 #include "db/pool.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
+#include "tenancy/service.hpp"
+#include "tenancy/store.hpp"
 
 namespace kiln::app {
 
@@ -27,6 +29,8 @@ struct Services {
     auth::Jwt jwt;
     auth::Store auth_store;
     auth::Service auth;
+    tenancy::Store tenancy_store;
+    tenancy::Service tenancy;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

@@ -66,6 +66,11 @@ struct UpdateMeRequest {
 };
 BOOST_DESCRIBE_STRUCT(UpdateMeRequest, (), (name, username))
 
+struct SwitchWorkspaceRequest {
+    core::Uuid workspace_id;
+};
+BOOST_DESCRIBE_STRUCT(SwitchWorkspaceRequest, (), (workspace_id))
+
 struct TokenReply {
     std::string access_token;
     std::string refresh_token;

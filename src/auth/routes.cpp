@@ -80,6 +80,14 @@ asio::awaitable<http::Response> do_change_password(Service* s, http::Request& re
     co_return no_content();
 }
 
+asio::awaitable<http::Response> do_switch(Service* s, http::Request& req) {
+    auto who = s->authenticate(req.header_value("Authorization"));
+    auto body = http::bind_body<SwitchWorkspaceRequest>(req);
+    const auto origin = origin_of(req);
+    auto reply = co_await s->switch_workspace(who, body.workspace_id, origin);
+    co_return http::json_response(200, http::to_json(reply));
+}
+
 asio::awaitable<http::Response> do_sessions(Service* s, http::Request& req) {
     auto who = s->authenticate(req.header_value("Authorization"));
     auto list = co_await s->sessions(who);
@@ -164,6 +172,13 @@ void add_routes(http::Router& router, Service& service) {
                 .status = 204,
                 .response = none,
                 .handler = [s](http::Request& r) { return do_change_password(s, r); }});
+    router.add({.method = http::Verb::post,
+                .path = path("/switch-workspace"),
+                .summary = "Tokens for another workspace the caller belongs to (same session)",
+                .tag = "auth",
+                .request = http::json_body<SwitchWorkspaceRequest>(),
+                .response = http::json_body<TokenReply>(),
+                .handler = [s](http::Request& r) { return do_switch(s, r); }});
     router.add({.method = http::Verb::get,
                 .path = path("/sessions"),
                 .summary = "The caller's live sessions",

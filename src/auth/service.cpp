@@ -161,6 +161,13 @@ asio::awaitable<void> Service::change_password(Principal p, ChangePasswordReques
     co_await store_.set_password(p, hash, origin);
 }
 
+asio::awaitable<TokenReply> Service::switch_workspace(Principal p, core::Uuid workspace, audit::Origin origin) {
+    auto refresh_token = core::random_token(kRefreshTokenBytes);
+    const auto refresh_hash = core::sha256(refresh_token);
+    const auto role = co_await store_.switch_session(p, workspace, refresh_hash, origin);
+    co_return tokens_for({p.user, workspace, p.session, role}, std::move(refresh_token));
+}
+
 asio::awaitable<SessionList> Service::sessions(Principal p) {
     // Not SessionList{co_await …}: g++ 12 destroys an aggregate built around a co_await twice.
     SessionList out;

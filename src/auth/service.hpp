@@ -29,6 +29,8 @@ public:
     boost::asio::awaitable<User> update_me(Principal p, UpdateMeRequest r, audit::Origin origin);
     boost::asio::awaitable<void> change_password(Principal p, ChangePasswordRequest r, audit::Origin origin);
     boost::asio::awaitable<SessionList> sessions(Principal p);
+    // New tokens naming another workspace the caller belongs to (the same session).
+    boost::asio::awaitable<TokenReply> switch_workspace(Principal p, core::Uuid workspace, audit::Origin origin);
     boost::asio::awaitable<void> revoke_session(Principal p, core::Uuid id, audit::Origin origin);
 
     // The principal of an "Authorization: Bearer <access token>" header: signature, claims and

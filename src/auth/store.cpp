@@ -116,12 +116,19 @@ SELECT id, user_agent, host(ip), kiln_rfc3339(created_at), kiln_rfc3339(last_use
  ORDER BY created_at DESC, id DESC
  LIMIT 200)sql";
 
+constexpr std::string_view kSessionSwitch = R"sql(
+UPDATE auth_sessions SET active_workspace_id = kiln_current_workspace() WHERE id = $1
+RETURNING kiln_current_role())sql";
+constexpr std::string_view kRefreshAdd = R"sql(
+INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at)
+SELECT $2, s.id, s.user_id, s.expires_at FROM auth_sessions s WHERE s.id = $1)sql";
+
 constexpr std::string_view kUserGet = R"sql(
 SELECT u.id, u.email, u.username, u.name, u.email_verified_at IS NOT NULL, u.is_platform_admin,
        u.must_change_password, kiln_rfc3339(u.created_at), w.id, w.name, m.role
   FROM users u
   JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $2
-  JOIN workspaces w ON w.id = m.workspace_id
+  JOIN workspaces w ON w.id = m.workspace_id AND w.deleted_at IS NULL
  WHERE u.id = $1)sql";
 constexpr std::string_view kUserUpdate = R"sql(
 UPDATE users SET name = coalesce($2, name), username = coalesce($3, username) WHERE id = $1)sql";
@@ -287,6 +294,19 @@ asio::awaitable<std::vector<SessionInfo>> Store::sessions(const Principal& p) {
         out.push_back(std::move(s));
     }
     co_return out;
+}
+
+asio::awaitable<std::string> Store::switch_session(const Principal& p, const core::Uuid& workspace,
+                                                   const core::Digest& refresh_hash, const audit::Origin& origin) {
+    const db::TenantScope scope{
+        .workspace_id = workspace, .user_id = p.user, .session_id = p.session, .min_role = "viewer"};
+    std::vector<db::Query> q;
+    q.push_back({kSessionSwitch, db::params(p.session)});
+    q.push_back({kRefreshAdd, db::params(p.session, bytea(refresh_hash))});
+    q.push_back(audit::record({p.user, "auth.switch_workspace", "workspace", workspace.str()}, origin));
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    if (r[0].empty() || r[0].is_null(0, 0)) throw core::Problem::not_found("No such workspace.");
+    co_return r[0].str(0, 0);
 }
 
 asio::awaitable<User> Store::user(const Principal& p) {

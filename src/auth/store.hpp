@@ -90,6 +90,10 @@ public:
     boost::asio::awaitable<bool> revoke_one(const Principal& p, const core::Uuid& id, const audit::Origin& origin);
     boost::asio::awaitable<std::vector<SessionInfo>> sessions(const Principal& p);
 
+    // Moves the session to `workspace` (404 unless a member) and adds a refresh token to it;
+    // returns the caller's role there.
+    boost::asio::awaitable<std::string> switch_session(const Principal& p, const core::Uuid& workspace,
+                                                       const core::Digest& refresh_hash, const audit::Origin& origin);
     boost::asio::awaitable<User> user(const Principal& p);
     // Throws db::Error 23505 (users_username_key) when the username is taken.
     boost::asio::awaitable<User> update_user(const Principal& p, const UpdateMeRequest& r, const audit::Origin& origin);

@@ -140,7 +140,7 @@ Error error_of(PGresult* r, std::string_view sql) {
     const char* constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
     const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
     return {state != nullptr ? state : "", message + " [" + std::string(first_line) + "]",
-            constraint != nullptr ? constraint : "", detail != nullptr ? detail : ""};
+            constraint != nullptr ? constraint : "", detail != nullptr ? detail : "", message};
 }
 
 }  // namespace

@@ -12,14 +12,17 @@ constexpr std::string_view kSetTenant = R"sql(
 SELECT set_config('kiln.workspace_id', coalesce($1, ''), true),
        set_config('kiln.user_id', coalesce($2, ''), true),
        set_config('kiln.identity', $3, true))sql";
-constexpr std::string_view kRequireSession = "SELECT kiln_require_session($1)";
-constexpr std::string_view kSessionEnded = "KL401";
+constexpr std::string_view kRequireSession = "SELECT kiln_require_session($1, $2)";
 
 void add_scope(std::vector<Query>& out, const TenantScope& scope) {
     if (scope.workspace_id || scope.user_id || scope.identity_lookup) {
         out.push_back({kSetTenant, params(scope.workspace_id, scope.user_id, scope.identity_lookup ? "on" : "")});
     }
-    if (scope.session_id) out.push_back({kRequireSession, params(scope.session_id)});
+    if (scope.session_id) {
+        out.push_back({kRequireSession,
+                       params(scope.session_id,
+                              scope.min_role != nullptr ? std::optional<std::string>(scope.min_role) : std::nullopt)});
+    }
 }
 }  // namespace
 
@@ -27,7 +30,11 @@ void rethrow_translated(std::exception_ptr failure) {
     try {
         std::rethrow_exception(std::move(failure));
     } catch (const Error& e) {
-        if (e.sqlstate() == kSessionEnded) throw core::Problem::unauthorized("The session has ended; sign in again.");
+        const auto& state = e.sqlstate();
+        if (state == "KL401") throw core::Problem::unauthorized("The session has ended; sign in again.");
+        if (state == "KL403") throw core::Problem::forbidden(e.primary());
+        if (state == "KL404") throw core::Problem::not_found(e.primary());
+        if (state == "KL409") throw core::Problem::conflict(e.primary());
         throw;
     }
 }

@@ -20,10 +20,15 @@ struct TenantScope {
     std::optional<core::Uuid> session_id;
     // Lets the auth store find an account or a token before anyone is signed in.
     bool identity_lookup = false;
+    // With a session: the least role ("viewer", "member", "admin", "owner") the user must hold
+    // in the workspace, checked live in the same round trip — not a member is 404, a lower
+    // role 403. nullptr: membership is not required (the caller's own account and sessions).
+    const char* min_role = nullptr;
 };
 
-// A revoked or expired session (SQLSTATE KL401 from kiln_require_session) becomes a 401
-// Problem; anything else is rethrown as it is.
+// Our functions' SQLSTATEs KL401, KL403, KL404 and KL409 (session ended, role too low, not a
+// member, a rule such as "at least one owner") become Problems with the server's message;
+// anything else is rethrown as it is.
 [[noreturn]] void rethrow_translated(std::exception_ptr failure);
 
 class Transaction {

@@ -1,0 +1,157 @@
+// /api/v1/workspaces/…: the caller's workspaces and their members.
+#include "tenancy/routes.hpp"
+
+#include "http/json.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::tenancy {
+
+namespace {
+
+struct Deps {
+    const auth::Service* auth;
+    Service* tenancy;
+};
+
+audit::Origin origin_of(const http::Request& req) {
+    return {std::string(req.client_ip), req.request_id};
+}
+
+// Ids name workspaces and users the caller may not see: a malformed one is as absent as any.
+core::Uuid id_param(const http::Request& req, std::string_view name, const char* what) {
+    auto id = core::Uuid::parse(req.param(name));
+    if (!id) throw core::Problem::not_found(what);
+    return *id;
+}
+
+http::Response no_content() {
+    return http::Response{http::beast_http::status::no_content, 11};
+}
+
+asio::awaitable<http::Response> do_list(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    auto list = co_await d.tenancy->list(who);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_create(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    auto body = http::bind_body<CreateWorkspace>(req);
+    const auto origin = origin_of(req);
+    auto ws = co_await d.tenancy->create(who, std::move(body), origin);
+    co_return http::json_response(201, http::to_json(ws));
+}
+
+asio::awaitable<http::Response> do_get(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    auto ws = co_await d.tenancy->get(who, id);
+    co_return http::json_response(200, http::to_json(ws));
+}
+
+asio::awaitable<http::Response> do_update(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    auto body = http::bind_body<UpdateWorkspace>(req);
+    const auto origin = origin_of(req);
+    auto ws = co_await d.tenancy->update(who, id, std::move(body), origin);
+    co_return http::json_response(200, http::to_json(ws));
+}
+
+asio::awaitable<http::Response> do_delete(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto origin = origin_of(req);
+    co_await d.tenancy->remove(who, id, origin);
+    co_return no_content();
+}
+
+asio::awaitable<http::Response> do_members(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    auto list = co_await d.tenancy->members(who, id);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_set_role(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto user = id_param(req, "user_id", "No such member.");
+    auto body = http::bind_body<ChangeRole>(req);
+    const auto origin = origin_of(req);
+    auto member = co_await d.tenancy->set_role(who, id, user, std::move(body), origin);
+    co_return http::json_response(200, http::to_json(member));
+}
+
+asio::awaitable<http::Response> do_remove_member(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto user = id_param(req, "user_id", "No such member.");
+    const auto origin = origin_of(req);
+    co_await d.tenancy->remove_member(who, id, user, origin);
+    co_return no_content();
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, const auth::Service& auth, Service& service) {
+    const Deps d{&auth, &service};
+    const http::Body none{"application/json", std::nullopt};
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/workspaces",
+                .summary = "The workspaces the caller belongs to, with their role in each",
+                .tag = "workspaces",
+                .response = http::json_body<WorkspaceList>(),
+                .handler = [d](http::Request& r) { return do_list(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/workspaces",
+                .summary = "Create a workspace; the caller becomes its owner",
+                .tag = "workspaces",
+                .request = http::json_body<CreateWorkspace>(),
+                .status = 201,
+                .response = http::json_body<Workspace>(),
+                .handler = [d](http::Request& r) { return do_create(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/workspaces/{id}",
+                .summary = "One of the caller's workspaces (404 for any other)",
+                .tag = "workspaces",
+                .response = http::json_body<Workspace>(),
+                .handler = [d](http::Request& r) { return do_get(d, r); }});
+    router.add({.method = http::Verb::patch,
+                .path = "/api/v1/workspaces/{id}",
+                .summary = "Rename a workspace (owner, admin)",
+                .tag = "workspaces",
+                .request = http::json_body<UpdateWorkspace>(),
+                .response = http::json_body<Workspace>(),
+                .handler = [d](http::Request& r) { return do_update(d, r); }});
+    router.add({.method = http::Verb::delete_,
+                .path = "/api/v1/workspaces/{id}",
+                .summary = "Delete a workspace (owner; soft delete; not the personal one)",
+                .tag = "workspaces",
+                .status = 204,
+                .response = none,
+                .handler = [d](http::Request& r) { return do_delete(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/workspaces/{id}/members",
+                .summary = "The members of a workspace and their roles",
+                .tag = "workspaces",
+                .response = http::json_body<MemberList>(),
+                .handler = [d](http::Request& r) { return do_members(d, r); }});
+    router.add({.method = http::Verb::patch,
+                .path = "/api/v1/workspaces/{id}/members/{user_id}",
+                .summary = "Change a member's role (admin; the owner role: owner; the last owner stays)",
+                .tag = "workspaces",
+                .request = http::json_body<ChangeRole>(),
+                .response = http::json_body<Member>(),
+                .handler = [d](http::Request& r) { return do_set_role(d, r); }});
+    router.add({.method = http::Verb::delete_,
+                .path = "/api/v1/workspaces/{id}/members/{user_id}",
+                .summary = "Remove a member (admin), or leave (yourself); the last owner stays",
+                .tag = "workspaces",
+                .status = 204,
+                .response = none,
+                .handler = [d](http::Request& r) { return do_remove_member(d, r); }});
+}
+
+}  // namespace kiln::tenancy

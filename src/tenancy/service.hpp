@@ -1,0 +1,27 @@
+#pragma once
+// Workspaces and members: the rules beyond what the database checks (see Store).
+#include <boost/asio/awaitable.hpp>
+
+#include "tenancy/store.hpp"
+
+namespace kiln::tenancy {
+
+class Service {
+public:
+    explicit Service(Store& store) : store_(store) {}
+
+    boost::asio::awaitable<WorkspaceList> list(auth::Principal p);
+    boost::asio::awaitable<Workspace> create(auth::Principal p, CreateWorkspace r, audit::Origin origin);
+    boost::asio::awaitable<Workspace> get(auth::Principal p, core::Uuid id);
+    boost::asio::awaitable<Workspace> update(auth::Principal p, core::Uuid id, UpdateWorkspace r, audit::Origin origin);
+    boost::asio::awaitable<void> remove(auth::Principal p, core::Uuid id, audit::Origin origin);
+    boost::asio::awaitable<MemberList> members(auth::Principal p, core::Uuid id);
+    boost::asio::awaitable<Member> set_role(auth::Principal p, core::Uuid id, core::Uuid user, ChangeRole r,
+                                            audit::Origin origin);
+    boost::asio::awaitable<void> remove_member(auth::Principal p, core::Uuid id, core::Uuid user, audit::Origin origin);
+
+private:
+    Store& store_;
+};
+
+}  // namespace kiln::tenancy

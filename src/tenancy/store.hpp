@@ -1,0 +1,37 @@
+#pragma once
+// All SQL of workspaces and memberships. Each call is one round trip; the caller's membership
+// and least role are checked live by the session check in front of it (db::TenantScope).
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <vector>
+
+#include "audit/store.hpp"
+#include "auth/model.hpp"
+#include "db/transaction.hpp"
+#include "tenancy/model.hpp"
+
+namespace kiln::tenancy {
+
+class Store {
+public:
+    explicit Store(db::Pool& pool) : pool_(pool) {}
+
+    boost::asio::awaitable<std::vector<Workspace>> list(const auth::Principal& p);
+    boost::asio::awaitable<Workspace> create(const auth::Principal& p, const core::Uuid& id, const std::string& name,
+                                             const audit::Origin& origin);
+    // Each: 404 when the caller is not a member of `id` (or it is deleted), 403 below the role.
+    boost::asio::awaitable<Workspace> get(const auth::Principal& p, const core::Uuid& id);
+    boost::asio::awaitable<Workspace> update(const auth::Principal& p, const core::Uuid& id, const UpdateWorkspace& r,
+                                             const audit::Origin& origin);
+    boost::asio::awaitable<void> remove(const auth::Principal& p, const core::Uuid& id, const audit::Origin& origin);
+    boost::asio::awaitable<std::vector<Member>> members(const auth::Principal& p, const core::Uuid& id);
+    boost::asio::awaitable<Member> set_role(const auth::Principal& p, const core::Uuid& id, const core::Uuid& user,
+                                            const std::string& role, const audit::Origin& origin);
+    boost::asio::awaitable<void> remove_member(const auth::Principal& p, const core::Uuid& id, const core::Uuid& user,
+                                               const audit::Origin& origin);
+
+private:
+    db::Pool& pool_;
+};
+
+}  // namespace kiln::tenancy
