@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "audit/routes.hpp"
 #include "auth/routes.hpp"
 #include "core/log.hpp"
 #include "db/migrate.hpp"
@@ -55,12 +56,17 @@ Services::Services(const core::Config& c)
       auth(auth_store, passwords, jwt, c.auth),
       tenancy_store(db),
       tenancy(tenancy_store),
+      audit(db),
       schema_version(db::latest_version(db::embedded_migrations())) {}
 
 void add_routes(http::Router& router, Services& services) {
     add_system_routes(router, services);
     auth::add_routes(router, services.auth);
     tenancy::add_routes(router, services.auth, services.tenancy);
+    const auth::Service* auth = &services.auth;
+    audit::add_routes(
+        router, [auth](std::string_view authorization) { return auth->authenticate(authorization); },
+        services.audit);
     add_docs_routes(router);
     add_openapi_route(router);
     std::vector<std::pair<std::string, std::string>> names;

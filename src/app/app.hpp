@@ -3,6 +3,7 @@
 #include <atomic>
 #include <memory>
 
+#include "audit/service.hpp"
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
 #include "auth/service.hpp"
@@ -31,6 +32,7 @@ struct Services {
     auth::Service auth;
     tenancy::Store tenancy_store;
     tenancy::Service tenancy;
+    audit::Service audit;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

@@ -3,8 +3,12 @@
 // event exists iff the change committed. Callers append one of these queries to their batch.
 #include <string>
 
+#include <boost/asio/awaitable.hpp>
+
+#include "audit/model.hpp"
 #include "core/uuid.hpp"
 #include "db/connection.hpp"
+#include "db/transaction.hpp"
 
 namespace kiln::audit {
 
@@ -26,5 +30,11 @@ struct Event {
 db::Query record(const Event& e, const Origin& origin);
 // An event in the workspace of a session (sign-in events, before a workspace is set).
 db::Query record_for_session(const core::Uuid& session, const Event& e, const Origin& origin);
+
+// One page of the events of the scope's workspace, newest first; `limit` + 1 rows are asked
+// for so the caller knows whether another page follows. Each row's last element is its
+// cursor position. Throws db::Error 22007/22008 for a malformed time or cursor.
+boost::asio::awaitable<std::vector<std::pair<AuditEvent, std::pair<std::string, core::Uuid>>>> list(
+    db::Pool& pool, const db::TenantScope& scope, const AuditFilter& filter);
 
 }  // namespace kiln::audit

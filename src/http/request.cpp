@@ -13,7 +13,10 @@ std::string_view Request::param(std::string_view name) const {
 }
 
 std::optional<std::string> Request::query_param(std::string_view name) const {
-    auto parsed = boost::urls::parse_query(query);
+    // Explicit (pointer, size): an absent query is a null std::string_view, which the implicit
+    // conversion would hand to strlen.
+    if (query.empty()) return std::nullopt;
+    auto parsed = boost::urls::parse_query(boost::core::string_view(query.data(), query.size()));
     if (!parsed) return std::nullopt;
     boost::urls::encoding_opts opts;
     opts.space_as_plus = true;  // what HTML forms send

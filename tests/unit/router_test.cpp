@@ -149,6 +149,15 @@ TEST(Request, QueryParametersAreDecoded) {
     EXPECT_EQ(req.query_param("d"), "");
     EXPECT_EQ(req.query_param("e="), "&");
     EXPECT_EQ(req.query_param("missing"), std::nullopt);
+    req.query = "actor=01a20aeb-b3ee-7858-ade7-5970b2c8f44f&limit=2";
+    EXPECT_EQ(req.query_param("limit"), "2");
+    EXPECT_EQ(req.query_param("actor"), "01a20aeb-b3ee-7858-ade7-5970b2c8f44f");
+}
+
+TEST(Request, NoQueryStringAtAll) {
+    Header h;
+    Request req(h, "");  // the server leaves `query` a null view when the target has no '?'
+    EXPECT_EQ(req.query_param("a"), std::nullopt);
 }
 
 TEST(RouterCors, PreflightAndOrigins) {
