@@ -92,12 +92,15 @@ describe('audit trail', { timeout: 60000 }, () => {
 
   it('answers bad parameters with 422 naming each, and no token with 401', async () => {
     const a = await account();
-    const res = await get('/audit-events?limit=0&actor=nope&cursor=%%%', a.token);
+    const res = await get('/audit-events?limit=0&actor=nope&cursor=not-a-cursor', a.token);
     assert.equal(res.status, 422);
     const fields = (await res.json()).errors.map((e) => e.field).sort();
     assert.deepEqual(fields, ['actor', 'cursor', 'limit']);
-    const bad = await get('/audit-events?since=yesterday-ish', a.token);
+    const bad = await get('/audit-events?since=yesterday', a.token);
     assert.equal(bad.status, 422);
+    assert.deepEqual((await bad.json()).errors.map((e) => e.field), ['since']);
+    const garbled = await get('/audit-events?cursor=%%%', a.token);
+    assert.equal(garbled.status, 400, 'a malformed query string is refused, not ignored');
     const anon = await get('/audit-events');
     assert.equal(anon.status, 401);
     assert.equal(anon.headers.get('www-authenticate'), 'Bearer');

@@ -65,8 +65,7 @@ void add_routes(http::Router& router, Services& services) {
     tenancy::add_routes(router, services.auth, services.tenancy);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
-        router, [auth](std::string_view authorization) { return auth->authenticate(authorization); },
-        services.audit);
+        router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);
     add_docs_routes(router);
     add_openapi_route(router);
     std::vector<std::pair<std::string, std::string>> names;

@@ -24,7 +24,7 @@ asio::awaitable<http::Response> do_list(Deps d, http::Request& req) {
     q.until = req.query_param("until");
     q.limit = req.query_param("limit");
     q.cursor = req.query_param("cursor");
-    auto list = co_await d.service->list(who, std::move(q));
+    auto list = co_await d.service->list(who, q);
     co_return http::json_response(200, http::to_json(list));
 }
 

@@ -277,7 +277,9 @@ asio::awaitable<std::vector<Result>> Connection::receive_pipelined(std::span<con
             PQclear(r);
             fail("unexpected result from the database");
         }
-        const auto [query, prepare] = sent.slots[next++];
+        const std::size_t query = sent.slots[next].first;
+        const bool prepare = sent.slots[next].second;
+        ++next;
         if (prepare) {
             if (is_error(r)) {
                 // Rejected or skipped: either way the server does not have it.

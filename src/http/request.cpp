@@ -1,5 +1,7 @@
 #include "http/request.hpp"
 
+#include "core/problem.hpp"
+
 #include <boost/json/serialize.hpp>
 #include <boost/url/parse_query.hpp>
 
@@ -13,11 +15,13 @@ std::string_view Request::param(std::string_view name) const {
 }
 
 std::optional<std::string> Request::query_param(std::string_view name) const {
-    // Explicit (pointer, size): an absent query is a null std::string_view, which the implicit
-    // conversion would hand to strlen.
+    // libboost_url 1.81's parse_query runs strlen over what it is given (seen under ASan): hand
+    // it a NUL-terminated copy, never a view into the request buffer.
     if (query.empty()) return std::nullopt;
-    auto parsed = boost::urls::parse_query(boost::core::string_view(query.data(), query.size()));
-    if (!parsed) return std::nullopt;
+    const std::string text(query);
+    auto parsed = boost::urls::parse_query(text);
+    // Answering as if no parameter were given would silently drop filters.
+    if (!parsed) throw core::Problem::bad_request("The query string is malformed (bad percent-encoding).");
     boost::urls::encoding_opts opts;
     opts.space_as_plus = true;  // what HTML forms send
     for (const auto& p : *parsed) {

@@ -30,6 +30,7 @@ struct Request {
 
     Verb method() const { return header.method(); }
     std::string_view param(std::string_view name) const;
+    // The decoded value of a query parameter; a 400 Problem when the query string is malformed.
     std::optional<std::string> query_param(std::string_view name) const;
     std::string_view header_value(std::string_view name) const;
 };

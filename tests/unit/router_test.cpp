@@ -149,9 +149,23 @@ TEST(Request, QueryParametersAreDecoded) {
     EXPECT_EQ(req.query_param("d"), "");
     EXPECT_EQ(req.query_param("e="), "&");
     EXPECT_EQ(req.query_param("missing"), std::nullopt);
-    req.query = "actor=01a20aeb-b3ee-7858-ade7-5970b2c8f44f&limit=2";
+    // A view that is not NUL-terminated, as the server's (a window into the request line).
+    const std::string line = "actor=01a20aeb-b3ee-7858-ade7-5970b2c8f44f&limit=2 HTTP/1.1";
+    req.query = std::string_view(line).substr(0, line.find(' '));
     EXPECT_EQ(req.query_param("limit"), "2");
     EXPECT_EQ(req.query_param("actor"), "01a20aeb-b3ee-7858-ade7-5970b2c8f44f");
+}
+
+TEST(Request, MalformedQueryStringIsA400) {
+    Header h;
+    Request req(h, "");
+    req.query = "a=%%%";
+    try {
+        (void)req.query_param("a");
+        ADD_FAILURE() << "no Problem thrown";
+    } catch (const core::Problem& p) {
+        EXPECT_EQ(p.status(), 400);
+    }
 }
 
 TEST(Request, NoQueryStringAtAll) {
