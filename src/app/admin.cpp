@@ -78,8 +78,9 @@ asio::awaitable<auth::RegisterReply> create(AdminTools* t, auth::RegisterRequest
 
 int admin_create_user(const core::Config& config, const AdminUser& user) {
     try {
-        AdminTools tools(config);
+        // The context outlives the pool: connections are registered with it until closed.
         asio::io_context io;
+        AdminTools tools(config);
         auth::RegisterRequest r{user.email, user.password, user.name, user.username};
         const bool generated = r.password.empty();
         if (generated) r.password = core::random_token(18);
@@ -99,8 +100,9 @@ int admin_create_user(const core::Config& config, const AdminUser& user) {
 
 int admin_init(const core::Config& config, const std::string& output) {
     try {
-        AdminTools tools(config);
+        // The context outlives the pool: connections are registered with it until closed.
         asio::io_context io;
+        AdminTools tools(config);
         if (run_task(io, admin_exists(&tools))) return 0;
         auth::RegisterRequest r{kInitialEmail, core::random_token(18), "Administrator", kInitialUsername};
         io.restart();
