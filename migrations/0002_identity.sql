@@ -188,6 +188,19 @@ SELECT coalesce(max(ceil(extract(epoch FROM locked_until - now())))::integer, 0)
   FROM auth_throttle WHERE key = ANY (p_keys) AND locked_until > now()
 $$;
 
+-- Counts one event for `p_key` in a window of `p_window` (a key whose window passed starts over).
+CREATE FUNCTION kiln_throttle_count(p_key text, p_window interval, OUT n integer, OUT started timestamptz)
+    LANGUAGE sql
+    AS $$
+INSERT INTO auth_throttle AS t (key, failures, window_started_at, updated_at)
+VALUES (p_key, 1, now(), now())
+ON CONFLICT (key) DO UPDATE SET
+    failures = CASE WHEN t.window_started_at < now() - p_window THEN 1 ELSE t.failures + 1 END,
+    window_started_at = CASE WHEN t.window_started_at < now() - p_window THEN now() ELSE t.window_started_at END,
+    updated_at = now()
+RETURNING failures, window_started_at
+$$;
+
 -- Counts a failure for `p_key` in a window of `p_window`; from the `p_threshold`th on, locks the
 -- key for p_base, 2 p_base, 4 p_base … up to `p_max_lock`. Returns the lock's length in seconds
 -- (0: not locked).
@@ -200,13 +213,7 @@ DECLARE
     n integer;
     lock interval;
 BEGIN
-    INSERT INTO auth_throttle AS t (key, failures, window_started_at, updated_at)
-    VALUES (p_key, 1, now(), now())
-    ON CONFLICT (key) DO UPDATE SET
-        failures = CASE WHEN t.window_started_at < now() - p_window THEN 1 ELSE t.failures + 1 END,
-        window_started_at = CASE WHEN t.window_started_at < now() - p_window THEN now() ELSE t.window_started_at END,
-        updated_at = now()
-    RETURNING failures INTO n;
+    SELECT c.n INTO n FROM kiln_throttle_count(p_key, p_window) c;
     IF n < p_threshold THEN
         RETURN 0;
     END IF;
@@ -225,13 +232,7 @@ DECLARE
     n integer;
     started timestamptz;
 BEGIN
-    INSERT INTO auth_throttle AS t (key, failures, window_started_at, updated_at)
-    VALUES (p_key, 1, now(), now())
-    ON CONFLICT (key) DO UPDATE SET
-        failures = CASE WHEN t.window_started_at < now() - p_window THEN 1 ELSE t.failures + 1 END,
-        window_started_at = CASE WHEN t.window_started_at < now() - p_window THEN now() ELSE t.window_started_at END,
-        updated_at = now()
-    RETURNING failures, window_started_at INTO n, started;
+    SELECT c.n, c.started INTO n, started FROM kiln_throttle_count(p_key, p_window) c;
     IF n > p_limit THEN
         RAISE EXCEPTION 'too many attempts' USING ERRCODE = 'KL429',
             DETAIL = greatest(1, ceil(extract(epoch FROM started + p_window - now())))::integer::text;

@@ -47,13 +47,11 @@ END
 $$;
 
 -- Membership changes lock the workspace row first, so concurrent changes are serialized and
--- "at least one owner" cannot be raced past.
-CREATE FUNCTION kiln_member_set_role(p_user uuid, p_role text) RETURNS void
+-- "at least one owner" cannot be raced past. Returns the caller's role and the target's (KL404
+-- when the target is no member), and how many owners there are.
+CREATE FUNCTION kiln_member_lock(p_user uuid, OUT caller text, OUT target text, OUT owners integer)
     LANGUAGE plpgsql
     AS $$
-DECLARE
-    caller text;
-    target text;
 BEGIN
     PERFORM 1 FROM workspaces WHERE id = kiln_current_workspace() FOR UPDATE;
     caller := kiln_current_role();
@@ -61,11 +59,21 @@ BEGIN
     IF target IS NULL THEN
         RAISE EXCEPTION 'No such member.' USING ERRCODE = 'KL404';
     END IF;
-    IF (target = 'owner' OR p_role = 'owner') AND caller IS DISTINCT FROM 'owner' THEN
+    SELECT count(*) INTO owners FROM memberships WHERE workspace_id = kiln_current_workspace() AND role = 'owner';
+END
+$$;
+
+CREATE FUNCTION kiln_member_set_role(p_user uuid, p_role text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    m record;
+BEGIN
+    SELECT * INTO m FROM kiln_member_lock(p_user);
+    IF (m.target = 'owner' OR p_role = 'owner') AND m.caller IS DISTINCT FROM 'owner' THEN
         RAISE EXCEPTION 'Only an owner grants or takes the owner role.' USING ERRCODE = 'KL403';
     END IF;
-    IF target = 'owner' AND p_role <> 'owner' AND
-       (SELECT count(*) FROM memberships WHERE workspace_id = kiln_current_workspace() AND role = 'owner') <= 1 THEN
+    IF m.target = 'owner' AND p_role <> 'owner' AND m.owners <= 1 THEN
         RAISE EXCEPTION 'A workspace keeps at least one owner.' USING ERRCODE = 'KL409';
     END IF;
     UPDATE memberships SET role = p_role WHERE workspace_id = kiln_current_workspace() AND user_id = p_user;
@@ -77,25 +85,18 @@ CREATE FUNCTION kiln_member_remove(p_user uuid) RETURNS void
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    caller text;
-    target text;
+    m record;
 BEGIN
-    PERFORM 1 FROM workspaces WHERE id = kiln_current_workspace() FOR UPDATE;
-    caller := kiln_current_role();
-    SELECT role INTO target FROM memberships WHERE workspace_id = kiln_current_workspace() AND user_id = p_user;
-    IF target IS NULL THEN
-        RAISE EXCEPTION 'No such member.' USING ERRCODE = 'KL404';
-    END IF;
+    SELECT * INTO m FROM kiln_member_lock(p_user);
     IF p_user <> kiln_current_user() THEN
-        IF kiln_role_rank(caller) < kiln_role_rank('admin') THEN
-            RAISE EXCEPTION 'Your role in this workspace (%) does not allow this.', caller USING ERRCODE = 'KL403';
+        IF kiln_role_rank(m.caller) < kiln_role_rank('admin') THEN
+            RAISE EXCEPTION 'Your role in this workspace (%) does not allow this.', m.caller USING ERRCODE = 'KL403';
         END IF;
-        IF target = 'owner' AND caller <> 'owner' THEN
+        IF m.target = 'owner' AND m.caller <> 'owner' THEN
             RAISE EXCEPTION 'Only an owner removes an owner.' USING ERRCODE = 'KL403';
         END IF;
     END IF;
-    IF target = 'owner' AND
-       (SELECT count(*) FROM memberships WHERE workspace_id = kiln_current_workspace() AND role = 'owner') <= 1 THEN
+    IF m.target = 'owner' AND m.owners <= 1 THEN
         RAISE EXCEPTION 'A workspace keeps at least one owner.' USING ERRCODE = 'KL409';
     END IF;
     DELETE FROM memberships WHERE workspace_id = kiln_current_workspace() AND user_id = p_user;

@@ -5,6 +5,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import {
+  apiClient, assertInvalid, assertProblem, assertTimestamp, assertUnauthorized, hex, JWT_SHAPE, launchForManyAccounts,
+  strongPassword, uniqueEmail, uniqueUsername,
+} from './lib/api.mjs';
 import { eventually, launchKiln } from './lib/kiln.mjs';
 
 // Every password and token the tests handle; the log test checks that none was logged.
@@ -20,64 +24,7 @@ function rememberPassword(body) {
   remember(pw);
 }
 
-const hex = (n) => randomBytes(n).toString('hex');
-const uniqueEmail = () => `${randomUUID()}@example.com`;
-const strongPassword = () => `correct horse ${randomUUID()}`;
-const uniqueUsername = () => `u${hex(8)}`;
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
 const b64url = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-
-function decodeJwt(token) {
-  assert.match(token, JWT_SHAPE, 'a JWT is three base64url parts');
-  const [h, p, s] = token.split('.');
-  return {
-    header: JSON.parse(Buffer.from(h, 'base64url').toString('utf8')),
-    payload: JSON.parse(Buffer.from(p, 'base64url').toString('utf8')),
-    signature: s,
-  };
-}
-
-function assertTimestamp(value, what) {
-  assert.equal(typeof value, 'string', `${what} is a string`);
-  assert.ok(!Number.isNaN(Date.parse(value)), `${what} is a timestamp: ${value}`);
-}
-
-function assertProblem(res, status) {
-  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text}`);
-  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
-  assert.ok(res.body && typeof res.body === 'object', `a JSON problem body: ${res.text}`);
-  assert.equal(res.body.status, status, 'the body status equals the HTTP status');
-  for (const field of ['type', 'title']) {
-    assert.equal(typeof res.body[field], 'string', `${field} in ${res.text}`);
-    assert.ok(res.body[field].length > 0, `${field} is not empty`);
-  }
-  return res.body;
-}
-
-// A 422 whose errors name exactly `fields` (one entry per bad field).
-function assertInvalid(res, fields) {
-  const problem = assertProblem(res, 422);
-  assert.ok(Array.isArray(problem.errors), `errors is an array: ${res.text}`);
-  for (const e of problem.errors) {
-    assert.equal(typeof e.field, 'string', `field in ${JSON.stringify(e)}`);
-    assert.equal(typeof e.message, 'string', `message in ${JSON.stringify(e)}`);
-    assert.ok(e.message.length > 0, 'the message is not empty');
-  }
-  if (fields) {
-    assert.deepEqual(problem.errors.map((e) => e.field).sort(), [...fields].sort(), `fields of ${res.text}`);
-  } else {
-    assert.ok(problem.errors.length > 0, `at least one error: ${res.text}`);
-  }
-  return problem;
-}
-
-// A 401 on a route that wants a bearer token.
-function assertUnauthorized(res) {
-  const problem = assertProblem(res, 401);
-  assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer\b/, 'WWW-Authenticate: Bearer');
-  return problem;
-}
 
 function assertUser(user) {
   assert.equal(typeof user.id, 'string');
@@ -94,89 +41,13 @@ function assertUser(user) {
   assert.doesNotMatch(body, /password_hash/, 'no password hash field in a user');
 }
 
-// HTTP against one kiln's /api/v1, JSON in and out.
+// The shared client, collecting the secrets it handles, plus checks of revocation.
 function client(kiln) {
-  const base = `${kiln.url}/api/v1`;
-
-  async function call(method, path, { body, raw, token, headers = {} } = {}) {
-    const h = { ...headers };
-    if (token !== undefined) h.authorization = `Bearer ${token}`;
-    let payload;
-    if (raw !== undefined) {
-      payload = raw;
-    } else if (body !== undefined) {
-      payload = JSON.stringify(body);
-      if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
-    }
-    const res = await fetch(base + path, { method, headers: h, body: payload });
-    const text = await res.text();
-    let json;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-    return { status: res.status, headers: res.headers, text, body: json };
-  }
-
-  // Bearer-authenticated calls with one access token.
-  const authed = (token) => ({
-    get: (path, opts = {}) => call('GET', path, { ...opts, token }),
-    post: (path, body, opts = {}) => call('POST', path, { ...opts, body, token }),
-    patch: (path, body, opts = {}) => call('PATCH', path, { ...opts, body, token }),
-    delete: (path, opts = {}) => call('DELETE', path, { ...opts, token }),
-    me: () => call('GET', '/auth/me', { token }),
+  const c = apiClient(kiln, {
+    onCredentials: rememberPassword,
+    onTokens: (body) => remember(body?.access_token, body?.refresh_token),
   });
-
-  const registerRaw = (body) => {
-    rememberPassword(body);
-    return call('POST', '/auth/register', { body });
-  };
-
-  // Registers a fresh account (fields may be overridden); asserts 201 and returns the account.
-  async function register(overrides = {}) {
-    const fields = { email: uniqueEmail(), password: strongPassword(), name: `Test User ${hex(4)}`, ...overrides };
-    const res = await registerRaw(fields);
-    assert.equal(res.status, 201, `register: ${res.text}`);
-    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    return { ...fields, user: res.body.user, workspace: res.body.workspace, res };
-  }
-
-  const loginRaw = (body, headers = {}) => {
-    rememberPassword(body);
-    return call('POST', '/auth/login', { body, headers }).then((res) => {
-      remember(res.body?.access_token, res.body?.refresh_token);
-      return res;
-    });
-  };
-
-  // Logs in with {email} or {username} of an account; asserts 200 and the token pair's shape.
-  async function login(account, { by = 'email', userAgent, password = account.password } = {}) {
-    const body = by === 'email' ? { email: account.email, password } : { username: account.username, password };
-    const res = await loginRaw(body, userAgent ? { 'user-agent': userAgent } : {});
-    assert.equal(res.status, 200, `login: ${res.text}`);
-    return tokenPair(res);
-  }
-
-  function tokenPair(res) {
-    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    const { access_token: access, refresh_token: refresh, token_type: type, expires_in: expiresIn } = res.body;
-    assert.equal(type, 'Bearer');
-    assert.equal(expiresIn, 900);
-    assert.equal(typeof refresh, 'string');
-    assert.ok(refresh.length >= 16, 'a refresh token of some length');
-    assert.notEqual(refresh, access);
-    const jwt = decodeJwt(access);
-    return { access, refresh, claims: jwt.payload, jwt };
-  }
-
-  async function refreshRaw(refreshToken) {
-    const res = await call('POST', '/auth/refresh', { body: { refresh_token: refreshToken } });
-    remember(res.body?.access_token, res.body?.refresh_token);
-    return res;
-  }
-
-  async function refresh(refreshToken) {
-    const res = await refreshRaw(refreshToken);
-    assert.equal(res.status, 200, `refresh: ${res.text}`);
-    return tokenPair(res);
-  }
+  const { authed, refreshRaw } = c;
 
   // The token is refused on GET /auth/me (checked per request, so at once; polled up to 2 s).
   async function assertRevoked(token, what = 'access token refused') {
@@ -197,21 +68,13 @@ function client(kiln) {
     assertProblem(await refreshRaw(refreshToken), 401);
   }
 
-  return {
-    base, call, authed, register, registerRaw, login, loginRaw, refresh, refreshRaw,
-    assertRevoked, assertAlive, assertRefreshRefused,
-  };
+  return { ...c, assertRevoked, assertAlive, assertRefreshRefused };
 }
 
 describe('auth', { timeout: 120000 }, () => {
   let kiln;
   let c;
-  before(async () => {
-    // Every test registers its own accounts, all from 127.0.0.1: far more than the default
-    // per-address registration budget (auth.registrations_per_ip_hour).
-    kiln = await launchKiln({ env: { KILN_AUTH_REGISTRATIONS_PER_IP_HOUR: '100000' } });
-    c = client(kiln);
-  });
+  before(async () => { kiln = await launchForManyAccounts(); c = client(kiln); });
   after(async () => { if (kiln) assert.equal(await kiln.close(), 0, 'kiln exits 0 on SIGTERM'); });
 
   describe('register', () => {

@@ -4,72 +4,18 @@
 // never 403).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { launchKiln } from './lib/kiln.mjs';
+import { randomUUID } from 'node:crypto';
+import {
+  apiClient, assertInvalid, assertProblem, assertTimestamp, assertUnauthorized, hex, launchForManyAccounts, uniqueUsername,
+} from './lib/api.mjs';
 
-const hex = (n) => randomBytes(n).toString('hex');
-const uniqueEmail = () => `${randomUUID()}@example.com`;
-const strongPassword = () => `correct horse ${randomUUID()}`;
-const uniqueUsername = () => `u${hex(8)}`;
 const uniqueName = (prefix = 'Workspace') => `${prefix} ${hex(4)}`;
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const ROLES = ['owner', 'admin', 'member', 'viewer'];
-
-function decodeJwt(token) {
-  assert.match(token, JWT_SHAPE, 'a JWT is three base64url parts');
-  const [h, p, s] = token.split('.');
-  return {
-    header: JSON.parse(Buffer.from(h, 'base64url').toString('utf8')),
-    payload: JSON.parse(Buffer.from(p, 'base64url').toString('utf8')),
-    signature: s,
-  };
-}
-
-function assertTimestamp(value, what) {
-  assert.equal(typeof value, 'string', `${what} is a string`);
-  assert.ok(!Number.isNaN(Date.parse(value)), `${what} is a timestamp: ${value}`);
-}
-
-function assertProblem(res, status) {
-  assert.equal(res.status, status, `expected ${status}, got ${res.status}: ${res.text}`);
-  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
-  assert.ok(res.body && typeof res.body === 'object', `a JSON problem body: ${res.text}`);
-  assert.equal(res.body.status, status, 'the body status equals the HTTP status');
-  for (const field of ['type', 'title']) {
-    assert.equal(typeof res.body[field], 'string', `${field} in ${res.text}`);
-    assert.ok(res.body[field].length > 0, `${field} is not empty`);
-  }
-  return res.body;
-}
 
 // A problem whose status is one of `statuses` (where the contract allows either).
 function assertProblemOneOf(res, statuses, what) {
   assert.ok(statuses.includes(res.status), `${what}: expected one of ${statuses}, got ${res.status}: ${res.text}`);
   return assertProblem(res, res.status);
-}
-
-// A 422 whose errors name exactly `fields` (one entry per bad field).
-function assertInvalid(res, fields) {
-  const problem = assertProblem(res, 422);
-  assert.ok(Array.isArray(problem.errors), `errors is an array: ${res.text}`);
-  for (const e of problem.errors) {
-    assert.equal(typeof e.field, 'string', `field in ${JSON.stringify(e)}`);
-    assert.equal(typeof e.message, 'string', `message in ${JSON.stringify(e)}`);
-    assert.ok(e.message.length > 0, 'the message is not empty');
-  }
-  if (fields) {
-    assert.deepEqual(problem.errors.map((e) => e.field).sort(), [...fields].sort(), `fields of ${res.text}`);
-  } else {
-    assert.ok(problem.errors.length > 0, `at least one error: ${res.text}`);
-  }
-  return problem;
-}
-
-// A 401 on a route that wants a bearer token.
-function assertUnauthorized(res) {
-  const problem = assertProblem(res, 401);
-  assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer\b/, 'WWW-Authenticate: Bearer');
-  return problem;
 }
 
 // A workspace object as the caller sees it; `expected` fields must match exactly.
@@ -102,66 +48,10 @@ function assertMember(m, expected = {}) {
   return m;
 }
 
-// HTTP against one kiln's /api/v1, JSON in and out.
+// The shared client plus workspace calls, each asserting success and the answer's shape.
 function client(kiln) {
-  const base = `${kiln.url}/api/v1`;
-
-  async function call(method, path, { body, raw, token, headers = {} } = {}) {
-    const h = { ...headers };
-    if (token !== undefined) h.authorization = `Bearer ${token}`;
-    let payload;
-    if (raw !== undefined) {
-      payload = raw;
-    } else if (body !== undefined) {
-      payload = JSON.stringify(body);
-      if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
-    }
-    const res = await fetch(base + path, { method, headers: h, body: payload });
-    const text = await res.text();
-    let json;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-    return { status: res.status, headers: res.headers, text, body: json };
-  }
-
-  // Bearer-authenticated calls with one access token.
-  const authed = (token) => ({
-    get: (path, opts = {}) => call('GET', path, { ...opts, token }),
-    post: (path, body, opts = {}) => call('POST', path, { ...opts, body, token }),
-    patch: (path, body, opts = {}) => call('PATCH', path, { ...opts, body, token }),
-    delete: (path, opts = {}) => call('DELETE', path, { ...opts, token }),
-    me: () => call('GET', '/auth/me', { token }),
-  });
-
-  // Registers a fresh account (fields may be overridden); asserts 201 and returns the account.
-  async function register(overrides = {}) {
-    const fields = { email: uniqueEmail(), password: strongPassword(), name: `Test User ${hex(4)}`, ...overrides };
-    const res = await call('POST', '/auth/register', { body: fields });
-    assert.equal(res.status, 201, `register: ${res.text}`);
-    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    return { ...fields, user: res.body.user, workspace: res.body.workspace, res };
-  }
-
-  function tokenPair(res, what) {
-    assert.equal(res.status, 200, `${what}: ${res.text}`);
-    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    const { access_token: access, refresh_token: refresh, token_type: type, expires_in: expiresIn } = res.body;
-    assert.equal(type, 'Bearer');
-    assert.equal(expiresIn, 900);
-    assert.equal(typeof refresh, 'string');
-    assert.ok(refresh.length >= 16, 'a refresh token of some length');
-    assert.notEqual(refresh, access);
-    const jwt = decodeJwt(access);
-    return { access, refresh, claims: jwt.payload, jwt };
-  }
-
-  async function login(account) {
-    const res = await call('POST', '/auth/login', { body: { email: account.email, password: account.password } });
-    return tokenPair(res, 'login');
-  }
-
-  async function refresh(refreshToken) {
-    return tokenPair(await call('POST', '/auth/refresh', { body: { refresh_token: refreshToken } }), 'refresh');
-  }
+  const c = apiClient(kiln);
+  const { authed, register, login, tokenPair } = c;
 
   // A registered account signed in once: {…account, access, refresh, claims, api}.
   async function signedIn(overrides = {}) {
@@ -215,21 +105,13 @@ function client(kiln) {
     return res.body;
   }
 
-  return {
-    base, call, authed, register, login, refresh, signedIn, createWorkspace, list, getWorkspace, members,
-    switchRaw, switchTo, me,
-  };
+  return { ...c, signedIn, createWorkspace, list, getWorkspace, members, switchRaw, switchTo, me };
 }
 
 describe('workspaces', { timeout: 120000 }, () => {
   let kiln;
   let c;
-  before(async () => {
-    // Every test registers its own accounts, all from 127.0.0.1: far more than the default
-    // per-address registration budget (auth.registrations_per_ip_hour).
-    kiln = await launchKiln({ env: { KILN_AUTH_REGISTRATIONS_PER_IP_HOUR: '100000' } });
-    c = client(kiln);
-  });
+  before(async () => { kiln = await launchForManyAccounts(); c = client(kiln); });
   after(async () => { if (kiln) assert.equal(await kiln.close(), 0, 'kiln exits 0 on SIGTERM'); });
 
   describe('list and create', () => {

@@ -1,5 +1,7 @@
 #include "audit/store.hpp"
 
+#include <boost/json/parse.hpp>
+
 namespace kiln::audit {
 
 namespace {

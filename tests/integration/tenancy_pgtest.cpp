@@ -1,5 +1,7 @@
 // Workspace roles as the database enforces them, per role: what each may do, the owner rules,
 // and that a role change or removal holds from the next statement on.
+#include <fmt/format.h>
+
 #include "pg_fixture.hpp"
 #include "tenancy/store.hpp"
 
@@ -35,16 +37,19 @@ protected:
     void SetUp() override {
         PgTest::SetUp();
         AdminConnection su(superuser_conninfo());
-        su.exec("INSERT INTO workspaces (id, name) VALUES ('" + kWorkspace.str() + "', 'Team')");
+        const auto ws = kWorkspace.str();
+        su.exec(fmt::format("INSERT INTO workspaces (id, name) VALUES ('{}', 'Team')", ws));
         for (const auto& p : {kOwner, kAdmin, kMember, kViewer, kOutsider}) {
             const auto u = p.user.str();
-            su.exec("INSERT INTO users (id, email, name, password_hash) VALUES ('" + u + "', '" + u +
-                    "@example.com', 'P', 'x')");
-            su.exec("INSERT INTO auth_sessions (id, user_id, active_workspace_id, expires_at) VALUES ('" +
-                    p.session.str() + "', '" + u + "', '" + kWorkspace.str() + "', now() + interval '1 day')");
+            su.exec(fmt::format(
+                "INSERT INTO users (id, email, name, password_hash) VALUES ('{0}', '{0}@example.com', 'P', 'x')", u));
+            su.exec(
+                fmt::format("INSERT INTO auth_sessions (id, user_id, active_workspace_id, expires_at) "
+                            "VALUES ('{}', '{}', '{}', now() + interval '1 day')",
+                            p.session.str(), u, ws));
             if (*p.role != '\0') {
-                su.exec("INSERT INTO memberships (workspace_id, user_id, role) VALUES ('" + kWorkspace.str() + "', '" +
-                        u + "', '" + p.role + "')");
+                su.exec(fmt::format("INSERT INTO memberships (workspace_id, user_id, role) VALUES ('{}', '{}', '{}')",
+                                    ws, u, p.role));
             }
         }
         pool_ = std::make_unique<db::Pool>(pool_options(true, 2), blocking_);
