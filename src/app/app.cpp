@@ -55,7 +55,7 @@ Services::Services(const core::Config& c)
       auth_store(db),
       auth(auth_store, passwords, jwt, c.auth),
       tenancy_store(db),
-      tenancy(tenancy_store),
+      tenancy(tenancy_store, passwords),
       audit(db),
       schema_version(db::latest_version(db::embedded_migrations())) {}
 

@@ -1,6 +1,7 @@
 #include "tenancy/model.hpp"
 
 #include "auth/model.hpp"
+#include "auth/password.hpp"
 
 namespace kiln::tenancy {
 
@@ -14,6 +15,16 @@ void CreateWorkspace::validate(core::Validator& v) const {
 
 void UpdateWorkspace::validate(core::Validator& v) const {
     if (name) auth::check_name(v, "name", *name);
+}
+
+void CreateManagedUser::validate(core::Validator& v) const {
+    auth::check_email(v, "email", email);
+    auth::check_name(v, "name", name);
+    if (username) auth::check_username(v, "username", *username);
+    if (!is_role(role)) v.add("role", "must be one of owner, admin, member, viewer");
+    if (temporary_password) {
+        auth::check_password_policy(v, "temporary_password", *temporary_password, auth::normalize_email(email), name);
+    }
 }
 
 void ChangeRole::validate(core::Validator& v) const {

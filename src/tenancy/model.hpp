@@ -57,6 +57,24 @@ struct MemberList {
 };
 BOOST_DESCRIBE_STRUCT(MemberList, (), (items, next_cursor))
 
+// A workspace admin creates an account in the workspace (seed 002's admin-managed users).
+struct CreateManagedUser {
+    std::string email;
+    std::string name;
+    std::optional<std::string> username;
+    std::string role;
+    // Given or generated; either way the user must change it at first sign-in.
+    std::optional<std::string> temporary_password;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(CreateManagedUser, (), (email, name, username, role, temporary_password))
+
+struct ManagedUserReply {
+    Member member;
+    std::optional<std::string> temporary_password;  // only when generated: shown this once
+};
+BOOST_DESCRIBE_STRUCT(ManagedUserReply, (), (member, temporary_password))
+
 struct ChangeRole {
     std::string role;
     void validate(core::Validator& v) const;

@@ -74,6 +74,15 @@ asio::awaitable<http::Response> do_members(Deps d, http::Request& req) {
     co_return http::json_response(200, http::to_json(list));
 }
 
+asio::awaitable<http::Response> do_create_user(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    auto body = http::bind_body<CreateManagedUser>(req);
+    const auto origin = origin_of(req);
+    auto reply = co_await d.tenancy->create_managed_user(who, id, std::move(body), origin);
+    co_return http::json_response(201, http::to_json(reply));
+}
+
 asio::awaitable<http::Response> do_set_role(Deps d, http::Request& req) {
     const auto who = d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
@@ -138,6 +147,15 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .tag = "workspaces",
                 .response = http::json_body<MemberList>(),
                 .handler = [d](http::Request& r) { return do_members(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/workspaces/{id}/users",
+                .summary = "Create an account in the workspace with a role and a temporary password it must change "
+                           "at first sign-in (admin; the owner role: owner)",
+                .tag = "workspaces",
+                .request = http::json_body<CreateManagedUser>(),
+                .status = 201,
+                .response = http::json_body<ManagedUserReply>(),
+                .handler = [d](http::Request& r) { return do_create_user(d, r); }});
     router.add({.method = http::Verb::patch,
                 .path = "/api/v1/workspaces/{id}/members/{user_id}",
                 .summary = "Change a member's role (admin; the owner role: owner; the last owner stays)",

@@ -1,5 +1,7 @@
 #include "tenancy/service.hpp"
 
+#include "core/crypto.hpp"
+
 namespace asio = boost::asio;
 
 namespace kiln::tenancy {
@@ -40,6 +42,27 @@ asio::awaitable<Member> Service::set_role(auth::Principal p, core::Uuid id, core
 
 asio::awaitable<void> Service::remove_member(auth::Principal p, core::Uuid id, core::Uuid user, audit::Origin origin) {
     co_await store_.remove_member(p, id, user, origin);
+}
+
+asio::awaitable<ManagedUserReply> Service::create_managed_user(auth::Principal p, core::Uuid id, CreateManagedUser r,
+                                                               audit::Origin origin) {
+    ManagedUserReply out;
+    if (!r.temporary_password) out.temporary_password = core::random_token(18);
+    std::string password = r.temporary_password ? *r.temporary_password : *out.temporary_password;
+    const auto hash = co_await passwords_.hash(std::move(password));
+    const auto user = core::Uuid::v7();
+    try {
+        out.member = co_await store_.create_managed_user(p, id, user, r, hash, origin);
+    } catch (const db::Error& e) {
+        if (e.sqlstate() == "23505" && e.constraint() == "users_email_key") {
+            throw core::Problem::conflict("An account with this email exists.");
+        }
+        if (e.sqlstate() == "23505" && e.constraint() == "users_username_key") {
+            throw core::Problem::conflict("The username is taken.");
+        }
+        throw;
+    }
+    co_return out;
 }
 
 }  // namespace kiln::tenancy

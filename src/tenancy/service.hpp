@@ -2,13 +2,14 @@
 // Workspaces and members: the rules beyond what the database checks (see Store).
 #include <boost/asio/awaitable.hpp>
 
+#include "auth/password.hpp"
 #include "tenancy/store.hpp"
 
 namespace kiln::tenancy {
 
 class Service {
 public:
-    explicit Service(Store& store) : store_(store) {}
+    Service(Store& store, const auth::Passwords& passwords) : store_(store), passwords_(passwords) {}
 
     boost::asio::awaitable<WorkspaceList> list(auth::Principal p);
     boost::asio::awaitable<Workspace> create(auth::Principal p, CreateWorkspace r, audit::Origin origin);
@@ -20,8 +21,12 @@ public:
                                             audit::Origin origin);
     boost::asio::awaitable<void> remove_member(auth::Principal p, core::Uuid id, core::Uuid user, audit::Origin origin);
 
+    boost::asio::awaitable<ManagedUserReply> create_managed_user(auth::Principal p, core::Uuid id, CreateManagedUser r,
+                                                                 audit::Origin origin);
+
 private:
     Store& store_;
+    const auth::Passwords& passwords_;
 };
 
 }  // namespace kiln::tenancy

@@ -32,6 +32,13 @@ constexpr std::string_view kMemberGet = R"sql(
 SELECT m.user_id, u.email, u.name, u.username, m.role, kiln_rfc3339(m.created_at)
   FROM memberships m JOIN users u ON u.id = m.user_id
  WHERE m.workspace_id = kiln_current_workspace() AND m.user_id = $1)sql";
+constexpr std::string_view kCheckGrant = "SELECT kiln_check_grant($1)";
+constexpr std::string_view kManagedUserInsert = R"sql(
+INSERT INTO users (id, email, username, name, password_hash, must_change_password, managed_by_workspace_id,
+                   default_workspace_id)
+VALUES ($1, $2, $3, $4, $5, true, kiln_current_workspace(), kiln_current_workspace()))sql";
+constexpr std::string_view kMemberInsert = R"sql(
+INSERT INTO memberships (workspace_id, user_id, role) VALUES (kiln_current_workspace(), $1, $2))sql";
 constexpr std::string_view kMemberSetRole = "SELECT kiln_member_set_role($1, $2)";
 constexpr std::string_view kMemberRemove = "SELECT kiln_member_remove($1)";
 
@@ -131,6 +138,23 @@ asio::awaitable<void> Store::remove_member(const auth::Principal& p, const core:
     q.push_back({kMemberRemove, db::params(user)});
     q.push_back(audit::record({p.user, user == p.user ? "member.leave" : "member.remove", "user", user.str()}, origin));
     co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<Member> Store::create_managed_user(const auth::Principal& p, const core::Uuid& workspace,
+                                                   const core::Uuid& user, const CreateManagedUser& r,
+                                                   const std::string& password_hash, const audit::Origin& origin) {
+    const auto scope = in(p, workspace, "admin");
+    std::vector<db::Query> q;
+    q.push_back({kCheckGrant, db::params(r.role)});
+    q.push_back(
+        {kManagedUserInsert, db::params(user, auth::normalize_email(r.email), r.username, r.name, password_hash)});
+    q.push_back({kMemberInsert, db::params(user, r.role)});
+    q.push_back(
+        audit::record({p.user, "user.create_managed", "user", user.str(), R"({"role":")" + r.role + "\"}"}, origin));
+    q.push_back({kMemberGet, db::params(user)});
+    auto res = co_await db::run(pool_, scope, std::move(q));
+    if (res[4].empty()) throw core::Problem::not_found("No such member.");
+    co_return member_at(res[4], 0);
 }
 
 }  // namespace kiln::tenancy

@@ -30,6 +30,12 @@ public:
     boost::asio::awaitable<void> remove_member(const auth::Principal& p, const core::Uuid& id, const core::Uuid& user,
                                                const audit::Origin& origin);
 
+    // Creates the account (must change its password), makes it a member with `role`.
+    // Throws db::Error 23505 (users_email_key / users_username_key) when taken.
+    boost::asio::awaitable<Member> create_managed_user(const auth::Principal& p, const core::Uuid& workspace,
+                                                       const core::Uuid& user, const CreateManagedUser& r,
+                                                       const std::string& password_hash, const audit::Origin& origin);
+
 private:
     db::Pool& pool_;
 };

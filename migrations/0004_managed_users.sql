@@ -1,0 +1,56 @@
+-- Admin-managed accounts (seed 002): a workspace admin creates a user with a role and a
+-- temporary password that must be changed at first sign-in.
+
+ALTER TABLE users ADD COLUMN managed_by_workspace_id uuid REFERENCES workspaces (id);
+
+-- An admin of the workspace (an owner, for the owner role) may create its managed accounts.
+CREATE POLICY users_managed_insert ON users FOR INSERT
+    WITH CHECK (managed_by_workspace_id = kiln_current_workspace()
+                AND kiln_role_rank(kiln_current_role()) >= kiln_role_rank('admin'));
+
+-- KL403 unless the caller may grant `p_role` here: admins grant admin, member, viewer; only
+-- owners grant owner.
+CREATE FUNCTION kiln_check_grant(p_role text) RETURNS boolean
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF p_role = 'owner' AND kiln_current_role() IS DISTINCT FROM 'owner' THEN
+        RAISE EXCEPTION 'Only an owner grants the owner role.' USING ERRCODE = 'KL403';
+    END IF;
+    RETURN true;
+END
+$$;
+
+-- A user who must change their password reaches only their own account (me, change-password,
+-- sessions, logout): any request that needs a workspace role is refused until they do.
+CREATE OR REPLACE FUNCTION kiln_require_session(p_session uuid, p_min_role text DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    live_role text;
+BEGIN
+    UPDATE auth_sessions SET last_used_at = now()
+     WHERE id = p_session AND revoked_at IS NULL AND expires_at > now()
+       AND last_used_at < now() - interval '1 minute';
+    IF NOT FOUND THEN
+        PERFORM 1 FROM auth_sessions WHERE id = p_session AND revoked_at IS NULL AND expires_at > now();
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'session is not live' USING ERRCODE = 'KL401';
+        END IF;
+    END IF;
+    IF p_min_role IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF (SELECT must_change_password FROM users WHERE id = kiln_current_user()) THEN
+        RAISE EXCEPTION 'Change your password first (POST /api/v1/auth/change-password).' USING ERRCODE = 'KL403';
+    END IF;
+    live_role := kiln_current_role();
+    IF live_role IS NULL THEN
+        RAISE EXCEPTION 'No such workspace.' USING ERRCODE = 'KL404';
+    END IF;
+    IF kiln_role_rank(live_role) < kiln_role_rank(p_min_role) THEN
+        RAISE EXCEPTION 'Your role in this workspace (%) does not allow this.', live_role USING ERRCODE = 'KL403';
+    END IF;
+    RETURN live_role;
+END
+$$;
