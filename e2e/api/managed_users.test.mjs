@@ -136,6 +136,43 @@ describe('admin-managed users and live roles', { timeout: 90000 }, () => {
     assert.equal((await api('GET', `/workspaces/${o.workspace}`, { token: v.token })).status, 404, 'removed: at once');
   });
 
+  it('admins update and deactivate managed accounts; deactivation ends sign-in and every session', async () => {
+    const o = await owner();
+    const email = `${randomUUID()}@example.com`;
+    const given = `handed over ${randomUUID()}`;
+    const made = await api('POST', `/workspaces/${o.workspace}/users`,
+      { token: o.token, body: { email, name: 'Dee', role: 'member', temporary_password: given } });
+    assert.equal(made.status, 201);
+    const id = made.body.member.user_id;
+    const token = await login(email, given);
+
+    const updated = await api('PATCH', `/workspaces/${o.workspace}/users/${id}`,
+      { token: o.token, body: { name: 'Dee Renamed' } });
+    assert.equal(updated.status, 200);
+    assert.equal(updated.body.name, 'Dee Renamed');
+    // Only admins: the member cannot deactivate someone (nor themselves) this way.
+    assert.equal((await api('POST', `/workspaces/${o.workspace}/users/${id}/deactivate`, { token })).status, 403);
+
+    assert.equal((await api('POST', `/workspaces/${o.workspace}/users/${id}/deactivate`, { token: o.token })).status,
+      204);
+    assert.equal((await api('GET', '/auth/me', { token })).status, 401, 'its session ended at once');
+    const again = await api('POST', '/auth/login', { body: { email, password: given } });
+    assert.equal(again.status, 401, 'a deactivated account cannot sign in');
+  });
+
+  it('only accounts this workspace manages can be updated or deactivated here', async () => {
+    const o = await owner();
+    const other = await owner();
+    const self = (await api('GET', '/auth/me', { token: other.token })).body.id;
+    for (const target of [self, randomUUID()]) {
+      assert.equal((await api('PATCH', `/workspaces/${o.workspace}/users/${target}`,
+        { token: o.token, body: { name: 'Hijack' } })).status, 404);
+      assert.equal((await api('POST', `/workspaces/${o.workspace}/users/${target}/deactivate`,
+        { token: o.token })).status, 404);
+    }
+    assert.equal((await api('GET', '/auth/me', { token: other.token })).status, 200, 'the other account is untouched');
+  });
+
   it('another workspace cannot create accounts here', async () => {
     const o = await owner();
     const other = await owner();

@@ -27,6 +27,11 @@ void CreateManagedUser::validate(core::Validator& v) const {
     }
 }
 
+void UpdateManagedUser::validate(core::Validator& v) const {
+    if (name) auth::check_name(v, "name", *name);
+    if (username) auth::check_username(v, "username", *username);
+}
+
 void ChangeRole::validate(core::Validator& v) const {
     if (!is_role(role)) v.add("role", "must be one of owner, admin, member, viewer");
 }

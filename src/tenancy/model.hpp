@@ -75,6 +75,13 @@ struct ManagedUserReply {
 };
 BOOST_DESCRIBE_STRUCT(ManagedUserReply, (), (member, temporary_password))
 
+struct UpdateManagedUser {
+    std::optional<std::string> name;
+    std::optional<std::string> username;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(UpdateManagedUser, (), (name, username))
+
 struct ChangeRole {
     std::string role;
     void validate(core::Validator& v) const;

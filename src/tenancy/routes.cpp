@@ -83,6 +83,25 @@ asio::awaitable<http::Response> do_create_user(Deps d, http::Request& req) {
     co_return http::json_response(201, http::to_json(reply));
 }
 
+asio::awaitable<http::Response> do_update_user(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto user = id_param(req, "user_id", "No such managed user.");
+    auto body = http::bind_body<UpdateManagedUser>(req);
+    const auto origin = origin_of(req);
+    auto member = co_await d.tenancy->update_managed_user(who, id, user, std::move(body), origin);
+    co_return http::json_response(200, http::to_json(member));
+}
+
+asio::awaitable<http::Response> do_deactivate_user(Deps d, http::Request& req) {
+    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto user = id_param(req, "user_id", "No such managed user.");
+    const auto origin = origin_of(req);
+    co_await d.tenancy->deactivate_managed_user(who, id, user, origin);
+    co_return no_content();
+}
+
 asio::awaitable<http::Response> do_set_role(Deps d, http::Request& req) {
     const auto who = d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
@@ -156,6 +175,20 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .status = 201,
                 .response = http::json_body<ManagedUserReply>(),
                 .handler = [d](http::Request& r) { return do_create_user(d, r); }});
+    router.add({.method = http::Verb::patch,
+                .path = "/api/v1/workspaces/{id}/users/{user_id}",
+                .summary = "Change a managed account's name or username (admin)",
+                .tag = "workspaces",
+                .request = http::json_body<UpdateManagedUser>(),
+                .response = http::json_body<Member>(),
+                .handler = [d](http::Request& r) { return do_update_user(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/workspaces/{id}/users/{user_id}/deactivate",
+                .summary = "Deactivate a managed account: it can no longer sign in and its sessions end (admin)",
+                .tag = "workspaces",
+                .status = 204,
+                .response = none,
+                .handler = [d](http::Request& r) { return do_deactivate_user(d, r); }});
     router.add({.method = http::Verb::patch,
                 .path = "/api/v1/workspaces/{id}/members/{user_id}",
                 .summary = "Change a member's role (admin; the owner role: owner; the last owner stays)",

@@ -65,4 +65,21 @@ asio::awaitable<ManagedUserReply> Service::create_managed_user(auth::Principal p
     co_return out;
 }
 
+asio::awaitable<Member> Service::update_managed_user(auth::Principal p, core::Uuid id, core::Uuid user,
+                                                     UpdateManagedUser r, audit::Origin origin) {
+    try {
+        co_return co_await store_.update_managed_user(p, id, user, r, origin);
+    } catch (const db::Error& e) {
+        if (e.sqlstate() == "23505" && e.constraint() == "users_username_key") {
+            throw core::Problem::conflict("The username is taken.");
+        }
+        throw;
+    }
+}
+
+asio::awaitable<void> Service::deactivate_managed_user(auth::Principal p, core::Uuid id, core::Uuid user,
+                                                       audit::Origin origin) {
+    co_await store_.deactivate_managed_user(p, id, user, origin);
+}
+
 }  // namespace kiln::tenancy

@@ -24,6 +24,11 @@ public:
     boost::asio::awaitable<ManagedUserReply> create_managed_user(auth::Principal p, core::Uuid id, CreateManagedUser r,
                                                                  audit::Origin origin);
 
+    boost::asio::awaitable<Member> update_managed_user(auth::Principal p, core::Uuid id, core::Uuid user,
+                                                       UpdateManagedUser r, audit::Origin origin);
+    boost::asio::awaitable<void> deactivate_managed_user(auth::Principal p, core::Uuid id, core::Uuid user,
+                                                         audit::Origin origin);
+
 private:
     Store& store_;
     const auth::Passwords& passwords_;

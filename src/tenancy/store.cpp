@@ -39,6 +39,11 @@ INSERT INTO users (id, email, username, name, password_hash, must_change_passwor
 VALUES ($1, $2, $3, $4, $5, true, kiln_current_workspace(), kiln_current_workspace()))sql";
 constexpr std::string_view kMemberInsert = R"sql(
 INSERT INTO memberships (workspace_id, user_id, role) VALUES (kiln_current_workspace(), $1, $2))sql";
+constexpr std::string_view kManagedUserUpdate = R"sql(
+UPDATE users SET name = coalesce($2, name), username = coalesce($3, username)
+ WHERE id = $1 AND managed_by_workspace_id = kiln_current_workspace()
+RETURNING id)sql";
+constexpr std::string_view kManagedUserDeactivate = "SELECT kiln_managed_user_deactivate($1)";
 constexpr std::string_view kMemberSetRole = "SELECT kiln_member_set_role($1, $2)";
 constexpr std::string_view kMemberRemove = "SELECT kiln_member_remove($1)";
 
@@ -155,6 +160,28 @@ asio::awaitable<Member> Store::create_managed_user(const auth::Principal& p, con
     auto res = co_await db::run(pool_, scope, std::move(q));
     if (res[4].empty()) throw core::Problem::not_found("No such member.");
     co_return member_at(res[4], 0);
+}
+
+asio::awaitable<Member> Store::update_managed_user(const auth::Principal& p, const core::Uuid& workspace,
+                                                   const core::Uuid& user, const UpdateManagedUser& r,
+                                                   const audit::Origin& origin) {
+    const auto scope = in(p, workspace, "admin");
+    std::vector<db::Query> q;
+    q.push_back({kManagedUserUpdate, db::params(user, r.name, r.username)});
+    q.push_back(audit::record({p.user, "user.update_managed", "user", user.str()}, origin));
+    q.push_back({kMemberGet, db::params(user)});
+    auto res = co_await db::run(pool_, scope, std::move(q));
+    if (res[0].empty() || res[2].empty()) throw core::Problem::not_found("No such managed user.");
+    co_return member_at(res[2], 0);
+}
+
+asio::awaitable<void> Store::deactivate_managed_user(const auth::Principal& p, const core::Uuid& workspace,
+                                                     const core::Uuid& user, const audit::Origin& origin) {
+    const auto scope = in(p, workspace, "admin");
+    std::vector<db::Query> q;
+    q.push_back({kManagedUserDeactivate, db::params(user)});
+    q.push_back(audit::record({p.user, "user.deactivate", "user", user.str()}, origin));
+    co_await db::run(pool_, scope, std::move(q));
 }
 
 }  // namespace kiln::tenancy

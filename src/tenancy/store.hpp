@@ -36,6 +36,13 @@ public:
                                                        const core::Uuid& user, const CreateManagedUser& r,
                                                        const std::string& password_hash, const audit::Origin& origin);
 
+    // Both: 404 unless `user` is an account this workspace manages.
+    boost::asio::awaitable<Member> update_managed_user(const auth::Principal& p, const core::Uuid& workspace,
+                                                       const core::Uuid& user, const UpdateManagedUser& r,
+                                                       const audit::Origin& origin);
+    boost::asio::awaitable<void> deactivate_managed_user(const auth::Principal& p, const core::Uuid& workspace,
+                                                         const core::Uuid& user, const audit::Origin& origin);
+
 private:
     db::Pool& pool_;
 };
