@@ -21,19 +21,25 @@ CREATE FUNCTION kiln_require_session(p_session uuid, p_min_role text DEFAULT NUL
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    used timestamptz;
     live_role text;
 BEGIN
-    UPDATE auth_sessions SET last_used_at = now()
-     WHERE id = p_session AND revoked_at IS NULL AND expires_at > now()
-       AND last_used_at < now() - interval '1 minute';
+    -- One read on the common path; last_used_at is written at most once a minute.
+    SELECT last_used_at INTO used FROM auth_sessions
+     WHERE id = p_session AND revoked_at IS NULL AND expires_at > now();
     IF NOT FOUND THEN
-        PERFORM 1 FROM auth_sessions WHERE id = p_session AND revoked_at IS NULL AND expires_at > now();
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'session is not live' USING ERRCODE = 'KL401';
-        END IF;
+        RAISE EXCEPTION 'session is not live' USING ERRCODE = 'KL401';
+    END IF;
+    IF used < now() - interval '1 minute' THEN
+        UPDATE auth_sessions SET last_used_at = now() WHERE id = p_session;
     END IF;
     IF p_min_role IS NULL THEN
         RETURN NULL;
+    END IF;
+    -- A user who must change their password (an admin-made account) reaches only their own
+    -- account (me, change-password, sessions, logout) until they do.
+    IF (SELECT must_change_password FROM users WHERE id = kiln_current_user()) THEN
+        RAISE EXCEPTION 'Change your password first (POST /api/v1/auth/change-password).' USING ERRCODE = 'KL403';
     END IF;
     live_role := kiln_current_role();
     IF live_role IS NULL THEN

@@ -21,40 +21,6 @@ BEGIN
 END
 $$;
 
--- A user who must change their password reaches only their own account (me, change-password,
--- sessions, logout): any request that needs a workspace role is refused until they do.
-CREATE OR REPLACE FUNCTION kiln_require_session(p_session uuid, p_min_role text DEFAULT NULL) RETURNS text
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    live_role text;
-BEGIN
-    UPDATE auth_sessions SET last_used_at = now()
-     WHERE id = p_session AND revoked_at IS NULL AND expires_at > now()
-       AND last_used_at < now() - interval '1 minute';
-    IF NOT FOUND THEN
-        PERFORM 1 FROM auth_sessions WHERE id = p_session AND revoked_at IS NULL AND expires_at > now();
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'session is not live' USING ERRCODE = 'KL401';
-        END IF;
-    END IF;
-    IF p_min_role IS NULL THEN
-        RETURN NULL;
-    END IF;
-    IF (SELECT must_change_password FROM users WHERE id = kiln_current_user()) THEN
-        RAISE EXCEPTION 'Change your password first (POST /api/v1/auth/change-password).' USING ERRCODE = 'KL403';
-    END IF;
-    live_role := kiln_current_role();
-    IF live_role IS NULL THEN
-        RAISE EXCEPTION 'No such workspace.' USING ERRCODE = 'KL404';
-    END IF;
-    IF kiln_role_rank(live_role) < kiln_role_rank(p_min_role) THEN
-        RAISE EXCEPTION 'Your role in this workspace (%) does not allow this.', live_role USING ERRCODE = 'KL403';
-    END IF;
-    RETURN live_role;
-END
-$$;
-
 -- Its admins update and deactivate a managed account; deactivation ends its sessions. An
 -- UPDATE … WHERE must also see the rows, hence the read policy beside the update one.
 CREATE POLICY users_managed_update ON users FOR UPDATE

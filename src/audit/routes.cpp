@@ -9,38 +9,28 @@ namespace kiln::audit {
 
 namespace {
 
-struct Deps {
-    const Authenticate* authenticate;
-    Service* service;
-};
-
-asio::awaitable<http::Response> do_list(Deps d, http::Request& req) {
-    const auto who = (*d.authenticate)(req.header_value("Authorization"));
-    // Member by member: g++ 12 mangles an aggregate braced from temporaries inside a coroutine.
-    AuditQuery q;
-    q.action = req.query_param("action");
-    q.actor = req.query_param("actor");
-    q.since = req.query_param("since");
-    q.until = req.query_param("until");
-    q.limit = req.query_param("limit");
-    q.cursor = req.query_param("cursor");
-    auto list = co_await d.service->list(who, q);
+// `authenticate` is the handler's own capture, which lives as long as the router.
+asio::awaitable<http::Response> do_list(const Authenticate& authenticate, Service* service, http::Request& req) {
+    const auto who = authenticate(req.header_value("Authorization"));
+    const AuditQuery q{req.query_param("action"), req.query_param("actor"), req.query_param("since"),
+                       req.query_param("until"),  req.query_param("limit"), req.query_param("cursor")};
+    auto list = co_await service->list(who, q);
     co_return http::json_response(200, http::to_json(list));
 }
 
 }  // namespace
 
 void add_routes(http::Router& router, Authenticate authenticate, Service& service) {
-    // Routes live as long as the router; the function is kept with them.
-    auto kept = std::make_shared<Authenticate>(std::move(authenticate));
-    const Deps d{kept.get(), &service};
+    Service* s = &service;
     router.add({.method = http::Verb::get,
                 .path = "/api/v1/audit-events",
                 .summary = "The workspace's audit trail, newest first (admins, owners); filters: action, actor, "
                            "since, until; keyset pagination with limit and cursor",
                 .tag = "audit",
                 .response = http::json_body<AuditEventList>(),
-                .handler = [d, kept](http::Request& r) { return do_list(d, r); }});
+                .handler = [authenticate = std::move(authenticate), s](http::Request& r) {
+                    return do_list(authenticate, s, r);
+                }});
 }
 
 }  // namespace kiln::audit

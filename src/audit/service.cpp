@@ -67,7 +67,6 @@ AuditFilter filter_of(const AuditQuery& q) {
     if (q.limit) {
         int n = 0;
         const auto* end = q.limit->data() + q.limit->size();
-        // No structured binding: inlined into a coroutine, g++ 12 miscompiles it.
         const auto parsed = std::from_chars(q.limit->data(), end, n);
         if (parsed.ec != std::errc{} || parsed.ptr != end || n < 1 || n > kMaxLimit) {
             v.add("limit", "must be an integer from 1 to 200");

@@ -21,8 +21,7 @@ struct AuditQuery {
 class Service {
 public:
     explicit Service(db::Pool& pool) : pool_(pool) {}
-    // Admins and owners of the token's workspace; newest first. `q` is read before the first
-    // suspension (by reference: g++ 12 mangles class arguments passed by value to coroutines).
+    // Admins and owners of the token's workspace; newest first.
     boost::asio::awaitable<AuditEventList> list(auth::Principal p, const AuditQuery& q);
 
 private:

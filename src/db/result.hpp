@@ -47,11 +47,8 @@ private:
 inline std::int64_t Result::int64(int row, int col) const {
     auto t = text(row, col);
     std::int64_t v = 0;
-    // No structured binding: this is inlined into coroutines, where g++ 12 mishandles them.
-    const auto parsed = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (parsed.ec != std::errc{} || parsed.ptr != t.data() + t.size()) {
-        throw std::runtime_error("column is not an integer");
-    }
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc{} || p != t.data() + t.size()) throw std::runtime_error("column is not an integer");
     return v;
 }
 

@@ -59,6 +59,11 @@ Member member_at(const db::Result& r, int i) {
     return {r.uuid(i, 0), r.str(i, 1), r.str(i, 2), r.opt_str(i, 3), r.str(i, 4), r.str(i, 5)};
 }
 
+// Audit detail naming a role; roles are validated names, safe inside the JSON as they are.
+std::string role_detail(const std::string& role) {
+    return R"({"role":")" + role + "\"}";
+}
+
 Workspace one_workspace(const db::Result& r) {
     if (r.empty()) throw core::Problem::not_found("No such workspace.");
     return workspace_at(r, 0);
@@ -127,8 +132,7 @@ asio::awaitable<Member> Store::set_role(const auth::Principal& p, const core::Uu
     const auto scope = in(p, id, "admin");
     std::vector<db::Query> q;
     q.push_back({kMemberSetRole, db::params(user, role)});
-    q.push_back(
-        audit::record({p.user, "member.role_change", "user", user.str(), R"({"role":")" + role + "\"}"}, origin));
+    q.push_back(audit::record({p.user, "member.role_change", "user", user.str(), role_detail(role)}, origin));
     q.push_back({kMemberGet, db::params(user)});
     auto r = co_await db::run(pool_, scope, std::move(q));
     if (r[2].empty()) throw core::Problem::not_found("No such member.");
@@ -154,8 +158,7 @@ asio::awaitable<Member> Store::create_managed_user(const auth::Principal& p, con
     q.push_back(
         {kManagedUserInsert, db::params(user, auth::normalize_email(r.email), r.username, r.name, password_hash)});
     q.push_back({kMemberInsert, db::params(user, r.role)});
-    q.push_back(
-        audit::record({p.user, "user.create_managed", "user", user.str(), R"({"role":")" + r.role + "\"}"}, origin));
+    q.push_back(audit::record({p.user, "user.create_managed", "user", user.str(), role_detail(r.role)}, origin));
     q.push_back({kMemberGet, db::params(user)});
     auto res = co_await db::run(pool_, scope, std::move(q));
     if (res[4].empty()) throw core::Problem::not_found("No such member.");
