@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "admin/routes.hpp"
 #include "audit/routes.hpp"
 #include "auth/routes.hpp"
 #include "core/log.hpp"
@@ -56,6 +57,8 @@ Services::Services(const core::Config& c)
       auth(auth_store, passwords, jwt, c.auth),
       tenancy_store(db),
       tenancy(tenancy_store, passwords),
+      admin_store(db),
+      admin(admin_store),
       audit(db),
       schema_version(db::latest_version(db::embedded_migrations())) {}
 
@@ -63,6 +66,7 @@ void add_routes(http::Router& router, Services& services) {
     add_system_routes(router, services);
     auth::add_routes(router, services.auth);
     tenancy::add_routes(router, services.auth, services.tenancy);
+    admin::add_routes(router, services.auth, services.admin);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);

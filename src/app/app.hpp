@@ -3,6 +3,8 @@
 #include <atomic>
 #include <memory>
 
+#include "admin/service.hpp"
+#include "admin/store.hpp"
 #include "audit/service.hpp"
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
@@ -32,6 +34,8 @@ struct Services {
     auth::Service auth;
     tenancy::Store tenancy_store;
     tenancy::Service tenancy;
+    admin::Store admin_store;
+    admin::Service admin;
     audit::Service audit;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up

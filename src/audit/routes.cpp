@@ -11,7 +11,7 @@ namespace {
 
 // `authenticate` is the handler's own capture, which lives as long as the router.
 asio::awaitable<http::Response> do_list(const Authenticate& authenticate, Service* service, http::Request& req) {
-    const auto who = authenticate(req.header_value("Authorization"));
+    const auto who = co_await authenticate(req.header_value("Authorization"));
     const AuditQuery q{req.query_param("action"), req.query_param("actor"), req.query_param("since"),
                        req.query_param("until"),  req.query_param("limit"), req.query_param("cursor")};
     auto list = co_await service->list(who, q);

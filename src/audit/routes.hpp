@@ -7,7 +7,7 @@
 namespace kiln::audit {
 
 // `authenticate` turns the Authorization header into the caller (401 otherwise).
-using Authenticate = std::function<auth::Principal(std::string_view authorization)>;
+using Authenticate = std::function<boost::asio::awaitable<auth::Principal>(std::string_view authorization)>;
 
 void add_routes(http::Router& router, Authenticate authenticate, Service& service);
 

@@ -1,4 +1,6 @@
 #include "audit/service.hpp"
+#include "auth/scope.hpp"
+#include "core/time.hpp"
 
 #include <charconv>
 
@@ -27,39 +29,14 @@ std::optional<std::pair<std::string, core::Uuid>> parse_cursor(const std::string
     return std::pair{raw->substr(0, bar), *id};
 }
 
-// RFC 3339 date-time: 2026-11-24T00:12:56Z, with optional fraction and a Z or ±hh:mm offset.
-// PostgreSQL alone would also take "yesterday" or "now".
-bool is_rfc3339(std::string_view s) {
-    auto digits = [&](std::size_t at, std::size_t n) {
-        if (at + n > s.size()) return false;
-        for (std::size_t i = at; i < at + n; ++i) {
-            if (s[i] < '0' || s[i] > '9') return false;
-        }
-        return true;
-    };
-    if (s.size() < 20 || !digits(0, 4) || s[4] != '-' || !digits(5, 2) || s[7] != '-' || !digits(8, 2) ||
-        (s[10] != 'T' && s[10] != 't') || !digits(11, 2) || s[13] != ':' || !digits(14, 2) || s[16] != ':' ||
-        !digits(17, 2)) {
-        return false;
-    }
-    std::size_t i = 19;
-    if (i < s.size() && s[i] == '.') {
-        const std::size_t start = ++i;
-        while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-        if (i == start) return false;
-    }
-    if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) return i + 1 == s.size();
-    return i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && digits(i + 1, 2) && s[i + 3] == ':' && digits(i + 4, 2);
-}
-
 AuditFilter filter_of(const AuditQuery& q) {
     core::Validator v;
     AuditFilter f;
     f.action = q.action;
     f.since = q.since;
     f.until = q.until;
-    if (q.since && !is_rfc3339(*q.since)) v.add("since", "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z");
-    if (q.until && !is_rfc3339(*q.until)) v.add("until", "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z");
+    if (q.since && !core::is_rfc3339(*q.since)) v.add("since", "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z");
+    if (q.until && !core::is_rfc3339(*q.until)) v.add("until", "must be an RFC 3339 time, e.g. 2026-01-31T12:00:00Z");
     if (q.actor) {
         f.actor = core::Uuid::parse(*q.actor);
         if (!f.actor) v.add("actor", "must be a user id (UUID)");
@@ -86,8 +63,7 @@ AuditFilter filter_of(const AuditQuery& q) {
 
 asio::awaitable<AuditEventList> Service::list(auth::Principal p, const AuditQuery& q) {
     const auto filter = filter_of(q);
-    const db::TenantScope scope{
-        .workspace_id = p.workspace, .user_id = p.user, .session_id = p.session, .min_role = "admin"};
+    const auto scope = auth::scope_of(p, p.workspace, "admin");
     std::vector<std::pair<AuditEvent, std::pair<std::string, core::Uuid>>> rows;
     try {
         rows = co_await audit::list(pool_, scope, filter);

@@ -15,6 +15,15 @@ INSERT INTO audit_events (workspace_id, id, actor_user_id, action, target_type, 
 SELECT s.active_workspace_id, $2, $3, $4, $5, $6, nullif($7, '')::inet, $8, $9::jsonb
   FROM auth_sessions s WHERE s.id = $1)sql";
 
+constexpr std::string_view kAuditInsertInWorkspace = R"sql(
+INSERT INTO audit_events (workspace_id, id, actor_user_id, action, target_type, target_id, ip, request_id, detail)
+VALUES ($1, $2, $3, $4, $5, $6, nullif($7, '')::inet, $8, $9::jsonb))sql";
+
+constexpr std::string_view kAuditInsertForUser = R"sql(
+INSERT INTO audit_events (workspace_id, id, actor_user_id, action, target_type, target_id, ip, request_id, detail)
+SELECT u.default_workspace_id, $2, $3, $4, $5, $6, nullif($7, '')::inet, $8, $9::jsonb
+  FROM users u WHERE u.id = $1 AND u.default_workspace_id IS NOT NULL)sql";
+
 constexpr std::string_view kAuditList = R"sql(
 SELECT id, action, actor_user_id, target_type, target_id, host(ip), request_id, detail::text,
        kiln_rfc3339(created_at), created_at::text
@@ -66,6 +75,16 @@ db::Query record(const Event& e, const Origin& origin) {
 db::Query record_for_session(const core::Uuid& session, const Event& e, const Origin& origin) {
     return {kAuditInsertForSession, db::params(session, core::Uuid::v7(), e.actor, e.action, e.target_type, e.target_id,
                                                origin.ip, origin.request_id, e.detail_json)};
+}
+
+db::Query record_in(const core::Uuid& workspace, const Event& e, const Origin& origin) {
+    return {kAuditInsertInWorkspace, db::params(workspace, core::Uuid::v7(), e.actor, e.action, e.target_type,
+                                                e.target_id, origin.ip, origin.request_id, e.detail_json)};
+}
+
+db::Query record_for_user(const core::Uuid& user, const Event& e, const Origin& origin) {
+    return {kAuditInsertForUser, db::params(user, core::Uuid::v7(), e.actor, e.action, e.target_type, e.target_id,
+                                            origin.ip, origin.request_id, e.detail_json)};
 }
 
 }  // namespace kiln::audit

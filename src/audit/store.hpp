@@ -31,6 +31,12 @@ db::Query record(const Event& e, const Origin& origin);
 // An event in the workspace of a session (sign-in events, before a workspace is set).
 db::Query record_for_session(const core::Uuid& session, const Event& e, const Origin& origin);
 
+// An event in a named workspace (platform administrators act outside any workspace).
+db::Query record_in(const core::Uuid& workspace, const Event& e, const Origin& origin);
+
+// An event in a user's default workspace (a platform administrator changed the account).
+db::Query record_for_user(const core::Uuid& user, const Event& e, const Origin& origin);
+
 // One page of the events of the scope's workspace, newest first; `limit` + 1 rows are asked
 // for so the caller knows whether another page follows. Each row's last element is its
 // cursor position. Throws db::Error 22007/22008 for a malformed time or cursor.

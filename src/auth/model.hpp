@@ -11,12 +11,14 @@
 
 namespace kiln::auth {
 
-// Who a valid access token (or API key, later) speaks for.
+// Who a valid access token or API key speaks for. For an API key, `session` is the key's id,
+// `user` its creator and `workspace` the one workspace it acts in.
 struct Principal {
     core::Uuid user;
     core::Uuid workspace;
     core::Uuid session;
     std::string role;
+    bool api_key = false;
 };
 
 // Shared field rules; each adds its findings to `v`.

@@ -43,7 +43,7 @@ asio::awaitable<http::Response> do_refresh(Service* s, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_logout(Service* s, http::Request& req) {
-    auto who = s->authenticate(req.header_value("Authorization"));
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
     std::optional<std::string> refresh_token;
     if (!req.body.empty()) refresh_token = http::bind_body<LogoutRequest>(req).refresh_token;
     const auto origin = origin_of(req);
@@ -52,20 +52,20 @@ asio::awaitable<http::Response> do_logout(Service* s, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_logout_all(Service* s, http::Request& req) {
-    auto who = s->authenticate(req.header_value("Authorization"));
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
     const auto origin = origin_of(req);
     co_await s->logout_all(who, origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_me(Service* s, http::Request& req) {
-    auto who = s->authenticate(req.header_value("Authorization"));
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
     auto user = co_await s->me(who);
     co_return http::json_response(200, http::to_json(user));
 }
 
 asio::awaitable<http::Response> do_update_me(Service* s, http::Request& req) {
-    auto who = s->authenticate(req.header_value("Authorization"));
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<UpdateMeRequest>(req);
     const auto origin = origin_of(req);
     auto user = co_await s->update_me(who, std::move(body), origin);
@@ -73,7 +73,7 @@ asio::awaitable<http::Response> do_update_me(Service* s, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_change_password(Service* s, http::Request& req) {
-    auto who = s->authenticate(req.header_value("Authorization"));
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<ChangePasswordRequest>(req);
     const auto origin = origin_of(req);
     co_await s->change_password(who, std::move(body), origin);
@@ -81,7 +81,7 @@ asio::awaitable<http::Response> do_change_password(Service* s, http::Request& re
 }
 
 asio::awaitable<http::Response> do_switch(Service* s, http::Request& req) {
-    auto who = s->authenticate(req.header_value("Authorization"));
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<SwitchWorkspaceRequest>(req);
     const auto origin = origin_of(req);
     auto reply = co_await s->switch_workspace(who, body.workspace_id, origin);
@@ -89,13 +89,13 @@ asio::awaitable<http::Response> do_switch(Service* s, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_sessions(Service* s, http::Request& req) {
-    auto who = s->authenticate(req.header_value("Authorization"));
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
     auto list = co_await s->sessions(who);
     co_return http::json_response(200, http::to_json(list));
 }
 
 asio::awaitable<http::Response> do_revoke_session(Service* s, http::Request& req) {
-    auto who = s->authenticate(req.header_value("Authorization"));
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
     // A malformed id names no session of the caller's: 404 like any other.
     const auto id = core::Uuid::parse(req.param("id"));
     if (!id) throw core::Problem::not_found("No such session.");

@@ -180,16 +180,31 @@ asio::awaitable<void> Service::revoke_session(Principal p, core::Uuid id, audit:
     if (!revoked) throw core::Problem::not_found("No such session.");
 }
 
-Principal Service::authenticate(std::string_view authorization) const {
+asio::awaitable<Principal> Service::authenticate(std::string_view authorization) const {
     constexpr std::string_view kScheme = "Bearer ";
     if (authorization.size() <= kScheme.size() || !boost::algorithm::istarts_with(authorization, kScheme)) {
         throw core::Problem::unauthorized("An access token is required (Authorization: Bearer …).");
     }
     auto token = authorization.substr(kScheme.size());
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    if (token.starts_with(kApiKeyScheme)) {
+        std::string key(token);
+        co_return co_await api_key_principal(std::move(key));
+    }
     const auto claims = jwt_.verify(token, unix_now());
     if (!claims) throw core::Problem::unauthorized("The access token is invalid or expired.");
-    return {claims->user, claims->workspace, claims->session, claims->role};
+    co_return Principal{claims->user, claims->workspace, claims->session, claims->role};
+}
+
+asio::awaitable<Principal> Service::api_key_principal(std::string key) const {
+    const auto prefix = api_key_prefix(key);
+    if (!prefix) throw core::Problem::unauthorized("The API key is malformed.");
+    const auto hash = core::sha256(key);
+    if (auto hit = api_keys_.find(hash)) co_return *hit;
+    auto found = co_await store_.find_api_key(*prefix, hash);
+    if (!found) throw core::Problem::unauthorized("The API key is invalid, revoked or expired.");
+    api_keys_.put(hash, *found);
+    co_return *found;
 }
 
 }  // namespace kiln::auth

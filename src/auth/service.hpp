@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "auth/api_key.hpp"
 #include "auth/jwt.hpp"
 #include "auth/model.hpp"
 #include "auth/password.hpp"
@@ -33,19 +34,23 @@ public:
     boost::asio::awaitable<TokenReply> switch_workspace(Principal p, core::Uuid workspace, audit::Origin origin);
     boost::asio::awaitable<void> revoke_session(Principal p, core::Uuid id, audit::Origin origin);
 
-    // The principal of an "Authorization: Bearer <access token>" header: signature, claims and
-    // expiry are checked here, the session with the request's first statement. 401 otherwise.
-    Principal authenticate(std::string_view authorization) const;
+    // The principal of an "Authorization: Bearer <access token | API key>" header. A token's
+    // signature, claims and expiry are checked here, an API key is looked up (or found in the
+    // cache); the session or key itself is checked live with the request's first statement.
+    // 401 otherwise.
+    boost::asio::awaitable<Principal> authenticate(std::string_view authorization) const;
 
 private:
     boost::asio::awaitable<RegisterReply> create(RegisterRequest r, bool platform_admin, std::string throttle_key,
                                                  audit::Origin origin);
     TokenReply tokens_for(const Principal& p, std::string refresh_token) const;
+    boost::asio::awaitable<Principal> api_key_principal(std::string key) const;
 
     Store& store_;
     const Passwords& passwords_;
     const Jwt& jwt_;
     const core::AuthConfig& config_;
+    mutable ApiKeyCache api_keys_;
 };
 
 }  // namespace kiln::auth

@@ -136,6 +136,12 @@ constexpr std::string_view kUserCredentials = "SELECT password_hash, email, name
 constexpr std::string_view kUserSetPassword = R"sql(
 UPDATE users SET password_hash = $2, must_change_password = false WHERE id = $1)sql";
 
+// The lookup policy shows the one row whose prefix is named (migration 0005).
+constexpr std::string_view kApiKeyLookup = "SELECT set_config('kiln.api_key_prefix', $1, true)";
+constexpr std::string_view kApiKeyFind = R"sql(
+SELECT workspace_id, id, role, created_by FROM api_keys
+ WHERE prefix = $1 AND key_hash = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()))sql";
+
 std::string bytea(const core::Digest& d) {
     return "\\x" + core::to_hex(d);
 }
@@ -157,7 +163,7 @@ User user_from(const db::Result& r) {
 }  // namespace
 
 db::TenantScope Store::scope_of(const Principal& p) {
-    return {.workspace_id = p.workspace, .user_id = p.user, .session_id = p.session};
+    return auth::scope_of(p, p.workspace);
 }
 
 asio::awaitable<void> Store::create_account(const NewAccount& a, const std::string& throttle_key, unsigned per_hour,
@@ -298,8 +304,7 @@ asio::awaitable<std::vector<SessionInfo>> Store::sessions(const Principal& p) {
 
 asio::awaitable<std::string> Store::switch_session(const Principal& p, const core::Uuid& workspace,
                                                    const core::Digest& refresh_hash, const audit::Origin& origin) {
-    const db::TenantScope scope{
-        .workspace_id = workspace, .user_id = p.user, .session_id = p.session, .min_role = "viewer"};
+    const auto scope = auth::scope_of(p, workspace, "viewer");
     std::vector<db::Query> q;
     q.push_back({kSessionSwitch, db::params(p.session)});
     q.push_back({kRefreshAdd, db::params(p.session, bytea(refresh_hash))});
@@ -341,6 +346,15 @@ asio::awaitable<void> Store::set_password(const Principal& p, const std::string&
     q.push_back({kSessionRevokeOthers, db::params(p.user, p.session)});
     q.push_back(audit::record({p.user, "auth.password_changed", "user", p.user.str()}, origin));
     co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<std::optional<Principal>> Store::find_api_key(std::string_view prefix, const core::Digest& hash) {
+    std::vector<db::Query> q;
+    q.push_back({kApiKeyLookup, db::params(prefix)});
+    q.push_back({kApiKeyFind, db::params(prefix, bytea(hash))});
+    auto r = co_await db::run(pool_, db::TenantScope{}, std::move(q));
+    if (r[1].empty()) co_return std::nullopt;
+    co_return Principal{r[1].uuid(0, 3), r[1].uuid(0, 0), r[1].uuid(0, 1), r[1].str(0, 2), true};
 }
 
 }  // namespace kiln::auth

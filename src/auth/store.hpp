@@ -8,6 +8,7 @@
 
 #include "audit/store.hpp"
 #include "auth/model.hpp"
+#include "auth/scope.hpp"
 #include "core/crypto.hpp"
 #include "db/transaction.hpp"
 
@@ -101,6 +102,9 @@ public:
     boost::asio::awaitable<std::tuple<std::string, std::string, std::string>> credentials(const Principal& p);
     // Sets the hash and revokes every other session of the user.
     boost::asio::awaitable<void> set_password(const Principal& p, const std::string& hash, const audit::Origin& origin);
+
+    // The live API key with this prefix and hash, as the principal it speaks for.
+    boost::asio::awaitable<std::optional<Principal>> find_api_key(std::string_view prefix, const core::Digest& hash);
 
 private:
     static db::TenantScope scope_of(const Principal& p);

@@ -53,6 +53,12 @@ Problem Problem::conflict(std::string detail) {
     return {409, "Conflict", std::move(detail)};
 }
 
+Problem Problem::plan_limit(std::string limit, std::string detail) {
+    Problem p(402, "Plan Limit Reached", std::move(detail), "https://kiln.dev/problems/plan-limit");
+    p.extensions_.emplace_back("limit", std::move(limit));
+    return p;
+}
+
 Problem& Problem::with_errors(std::vector<FieldError> errors) {
     errors_ = std::move(errors);
     return *this;

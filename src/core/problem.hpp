@@ -23,6 +23,9 @@ public:
     static Problem unauthorized(std::string detail);
     static Problem forbidden(std::string detail);
     static Problem conflict(std::string detail);
+    // 402: the workspace's plan does not allow more of `limit` ("members", "api_keys", …),
+    // named in the body's `limit` member so that a client can tell which.
+    static Problem plan_limit(std::string limit, std::string detail);
 
     int status() const noexcept { return status_; }
     const std::string& title() const noexcept { return title_; }
@@ -30,6 +33,8 @@ public:
     // A URI naming the problem type; "about:blank" when the status says it all.
     const std::string& type() const noexcept { return type_; }
     const std::vector<FieldError>& errors() const noexcept { return errors_; }
+    // Extension members of the body (RFC 9457 §3.2), string-valued.
+    const std::vector<std::pair<std::string, std::string>>& extensions() const noexcept { return extensions_; }
 
     Problem& with_errors(std::vector<FieldError> errors);
     // For `throw Problem(…).with_header(…)`: returns the problem itself, by value.
@@ -44,6 +49,7 @@ private:
     std::string type_;
     std::vector<FieldError> errors_;
     std::vector<std::pair<std::string, std::string>> headers_;
+    std::vector<std::pair<std::string, std::string>> extensions_;
 };
 
 // A dependency (the database, the CPU pool) cannot serve now: answered 503 with Retry-After.

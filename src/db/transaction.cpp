@@ -13,15 +13,18 @@ SELECT set_config('kiln.workspace_id', coalesce($1, ''), true),
        set_config('kiln.user_id', coalesce($2, ''), true),
        set_config('kiln.identity', $3, true))sql";
 constexpr std::string_view kRequireSession = "SELECT kiln_require_session($1, $2)";
+constexpr std::string_view kRequireApiKey = "SELECT kiln_require_api_key($1, $2, $3)";
 
 void add_scope(std::vector<Query>& out, const TenantScope& scope) {
     if (scope.workspace_id || scope.user_id || scope.identity_lookup) {
         out.push_back({kSetTenant, params(scope.workspace_id, scope.user_id, scope.identity_lookup ? "on" : "")});
     }
-    if (scope.session_id) {
-        out.push_back({kRequireSession,
-                       params(scope.session_id,
-                              scope.min_role != nullptr ? std::optional<std::string>(scope.min_role) : std::nullopt)});
+    const auto min_role =
+        scope.min_role != nullptr ? std::optional<std::string>(scope.min_role) : std::optional<std::string>();
+    if (scope.session_id && scope.api_key_workspace) {
+        out.push_back({kRequireApiKey, params(scope.session_id, scope.api_key_workspace, min_role)});
+    } else if (scope.session_id) {
+        out.push_back({kRequireSession, params(scope.session_id, min_role)});
     }
 }
 }  // namespace
@@ -35,6 +38,7 @@ void rethrow_translated(std::exception_ptr failure) {
         if (state == "KL403") throw core::Problem::forbidden(e.primary());
         if (state == "KL404") throw core::Problem::not_found(e.primary());
         if (state == "KL409") throw core::Problem::conflict(e.primary());
+        if (state == "KL402") throw core::Problem::plan_limit(e.detail(), e.primary());
         throw;
     }
 }

@@ -18,6 +18,9 @@ struct TenantScope {
     // An access token's session: checked live in the same round trip as the first statement
     // (a revoked session aborts the batch and the request is answered 401).
     std::optional<core::Uuid> session_id;
+    // Set when the credential is an API key: session_id then names a key of this workspace,
+    // checked live instead of a session (kiln_require_api_key, migration 0005).
+    std::optional<core::Uuid> api_key_workspace;
     // Lets the auth store find an account or a token before anyone is signed in.
     bool identity_lookup = false;
     // With a session: the least role ("viewer", "member", "admin", "owner") the user must hold

@@ -32,6 +32,7 @@ Response problem_response(const core::Problem& p, std::string_view instance, std
         for (const auto& e : p.errors()) errors.push_back(json::object{{"field", e.field}, {"message", e.message}});
         body["errors"] = std::move(errors);
     }
+    for (const auto& [name, value] : p.extensions()) body[name] = value;
     auto res = text_response(static_cast<unsigned>(p.status()), json::serialize(body), "application/problem+json");
     for (const auto& [name, value] : p.headers()) res.set(name, value);
     return res;

@@ -2,6 +2,7 @@
 
 #include "auth/model.hpp"
 #include "auth/password.hpp"
+#include "core/time.hpp"
 
 namespace kiln::tenancy {
 
@@ -34,6 +35,12 @@ void UpdateManagedUser::validate(core::Validator& v) const {
 
 void ChangeRole::validate(core::Validator& v) const {
     if (!is_role(role)) v.add("role", "must be one of owner, admin, member, viewer");
+}
+
+void CreateApiKey::validate(core::Validator& v) const {
+    auth::check_name(v, "name", name);
+    if (role != "admin" && role != "member" && role != "viewer") v.add("role", "must be one of admin, member, viewer");
+    if (expires_at && !core::is_rfc3339(*expires_at)) v.add("expires_at", "must be an RFC 3339 time");
 }
 
 }  // namespace kiln::tenancy

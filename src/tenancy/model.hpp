@@ -2,6 +2,7 @@
 // Workspaces and their members on the wire. Roles: owner > admin > member > viewer
 // (docs/permissions.md).
 #include <boost/describe.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,5 +88,65 @@ struct ChangeRole {
     void validate(core::Validator& v) const;
 };
 BOOST_DESCRIBE_STRUCT(ChangeRole, (), (role))
+
+// API keys: a workspace's credential for programs (`Authorization: Bearer kiln_…`).
+struct ApiKey {
+    core::Uuid id;
+    std::string name;
+    std::string prefix;  // "kiln_<prefix>_…": enough to recognise a key, not to use it
+    std::string role;
+    core::Uuid created_by;
+    std::string created_at;
+    std::optional<std::string> expires_at;
+    std::optional<std::string> last_used_at;
+};
+BOOST_DESCRIBE_STRUCT(ApiKey, (), (id, name, prefix, role, created_by, created_at, expires_at, last_used_at))
+
+struct ApiKeyList {
+    std::vector<ApiKey> items;
+    std::optional<std::string> next_cursor;
+};
+BOOST_DESCRIBE_STRUCT(ApiKeyList, (), (items, next_cursor))
+
+struct CreateApiKey {
+    std::string name;
+    std::string role;
+    std::optional<std::string> expires_at;  // RFC 3339, in the future; none: until revoked
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(CreateApiKey, (), (name, role, expires_at))
+
+struct ApiKeyCreated {
+    ApiKey api_key;
+    std::string key;  // shown this once; only its hash is kept
+};
+BOOST_DESCRIBE_STRUCT(ApiKeyCreated, (), (api_key, key))
+
+// A plan's limits (migration 0005); every one is enforced where it applies.
+struct PlanLimits {
+    std::string id;
+    std::string name;
+    std::int64_t max_members = 0;
+    std::int64_t max_api_keys = 0;
+    std::int64_t storage_bytes = 0;
+    std::int64_t max_file_bytes = 0;
+    std::int64_t max_concurrent_jobs = 0;
+    std::int64_t monthly_credits = 0;
+};
+BOOST_DESCRIBE_STRUCT(PlanLimits, (),
+                      (id, name, max_members, max_api_keys, storage_bytes, max_file_bytes, max_concurrent_jobs,
+                       monthly_credits))
+
+struct PlanUsage {
+    std::int64_t members = 0;
+    std::int64_t api_keys = 0;
+};
+BOOST_DESCRIBE_STRUCT(PlanUsage, (), (members, api_keys))
+
+struct PlanReply {
+    PlanLimits plan;
+    PlanUsage usage;
+};
+BOOST_DESCRIBE_STRUCT(PlanReply, (), (plan, usage))
 
 }  // namespace kiln::tenancy

@@ -30,13 +30,13 @@ http::Response no_content() {
 }
 
 asio::awaitable<http::Response> do_list(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     auto list = co_await d.tenancy->list(who);
     co_return http::json_response(200, http::to_json(list));
 }
 
 asio::awaitable<http::Response> do_create(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<CreateWorkspace>(req);
     const auto origin = origin_of(req);
     auto ws = co_await d.tenancy->create(who, std::move(body), origin);
@@ -44,14 +44,14 @@ asio::awaitable<http::Response> do_create(Deps d, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_get(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     auto ws = co_await d.tenancy->get(who, id);
     co_return http::json_response(200, http::to_json(ws));
 }
 
 asio::awaitable<http::Response> do_update(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     auto body = http::bind_body<UpdateWorkspace>(req);
     const auto origin = origin_of(req);
@@ -60,7 +60,7 @@ asio::awaitable<http::Response> do_update(Deps d, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_delete(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     const auto origin = origin_of(req);
     co_await d.tenancy->remove(who, id, origin);
@@ -68,14 +68,14 @@ asio::awaitable<http::Response> do_delete(Deps d, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_members(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     auto list = co_await d.tenancy->members(who, id);
     co_return http::json_response(200, http::to_json(list));
 }
 
 asio::awaitable<http::Response> do_create_user(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     auto body = http::bind_body<CreateManagedUser>(req);
     const auto origin = origin_of(req);
@@ -84,7 +84,7 @@ asio::awaitable<http::Response> do_create_user(Deps d, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_update_user(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     const auto user = id_param(req, "user_id", "No such managed user.");
     auto body = http::bind_body<UpdateManagedUser>(req);
@@ -94,7 +94,7 @@ asio::awaitable<http::Response> do_update_user(Deps d, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_deactivate_user(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     const auto user = id_param(req, "user_id", "No such managed user.");
     const auto origin = origin_of(req);
@@ -103,7 +103,7 @@ asio::awaitable<http::Response> do_deactivate_user(Deps d, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_set_role(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     const auto user = id_param(req, "user_id", "No such member.");
     auto body = http::bind_body<ChangeRole>(req);
@@ -113,12 +113,53 @@ asio::awaitable<http::Response> do_set_role(Deps d, http::Request& req) {
 }
 
 asio::awaitable<http::Response> do_remove_member(Deps d, http::Request& req) {
-    const auto who = d.auth->authenticate(req.header_value("Authorization"));
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req, "id", "No such workspace.");
     const auto user = id_param(req, "user_id", "No such member.");
     const auto origin = origin_of(req);
     co_await d.tenancy->remove_member(who, id, user, origin);
     co_return no_content();
+}
+
+asio::awaitable<http::Response> do_reactivate_user(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto user = id_param(req, "user_id", "No such managed user.");
+    const auto origin = origin_of(req);
+    co_await d.tenancy->reactivate_managed_user(who, id, user, origin);
+    co_return no_content();
+}
+
+asio::awaitable<http::Response> do_create_api_key(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    auto body = http::bind_body<CreateApiKey>(req);
+    const auto origin = origin_of(req);
+    auto created = co_await d.tenancy->create_api_key(who, id, std::move(body), origin);
+    co_return http::json_response(201, http::to_json(created));
+}
+
+asio::awaitable<http::Response> do_api_keys(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    auto list = co_await d.tenancy->api_keys(who, id);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_revoke_api_key(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto key = id_param(req, "key_id", "No such API key.");
+    const auto origin = origin_of(req);
+    co_await d.tenancy->revoke_api_key(who, id, key, origin);
+    co_return no_content();
+}
+
+asio::awaitable<http::Response> do_plan(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    auto plan = co_await d.tenancy->plan(who, id);
+    co_return http::json_response(200, http::to_json(plan));
 }
 
 }  // namespace
@@ -203,6 +244,43 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .status = 204,
                 .response = none,
                 .handler = [d](http::Request& r) { return do_remove_member(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/workspaces/{id}/users/{user_id}/reactivate",
+                .summary = "Let a deactivated managed account sign in again (admin)",
+                .tag = "workspaces",
+                .status = 204,
+                .response = none,
+                .handler = [d](http::Request& r) { return do_reactivate_user(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/workspaces/{id}/plan",
+                .summary = "The workspace's plan: its limits and how much of them is used",
+                .tag = "workspaces",
+                .response = http::json_body<PlanReply>(),
+                .handler = [d](http::Request& r) { return do_plan(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/workspaces/{id}/api-keys",
+                .summary = "Create an API key with a role (admin); the key is in this reply only",
+                .tag = "api-keys",
+                .request = http::json_body<CreateApiKey>(),
+                .status = 201,
+                .response = http::json_body<ApiKeyCreated>(),
+                .handler = [d](http::Request& r) { return do_create_api_key(d, r); },
+                .description = "Use it as `Authorization: Bearer kiln_…`. It acts in this workspace with the lesser "
+                               "of its role and its creator's current role, and stops working when revoked, "
+                               "expired, or when its creator leaves the workspace."});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/workspaces/{id}/api-keys",
+                .summary = "The workspace's live API keys: prefix, role, last use (admin)",
+                .tag = "api-keys",
+                .response = http::json_body<ApiKeyList>(),
+                .handler = [d](http::Request& r) { return do_api_keys(d, r); }});
+    router.add({.method = http::Verb::delete_,
+                .path = "/api/v1/workspaces/{id}/api-keys/{key_id}",
+                .summary = "Revoke an API key (admin); it stops working at once",
+                .tag = "api-keys",
+                .status = 204,
+                .response = none,
+                .handler = [d](http::Request& r) { return do_revoke_api_key(d, r); }});
 }
 
 }  // namespace kiln::tenancy

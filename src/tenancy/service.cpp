@@ -82,4 +82,42 @@ asio::awaitable<void> Service::deactivate_managed_user(auth::Principal p, core::
     co_await store_.deactivate_managed_user(p, id, user, origin);
 }
 
+asio::awaitable<void> Service::reactivate_managed_user(auth::Principal p, core::Uuid id, core::Uuid user,
+                                                       audit::Origin origin) {
+    co_await store_.reactivate_managed_user(p, id, user, origin);
+}
+
+asio::awaitable<ApiKeyCreated> Service::create_api_key(auth::Principal p, core::Uuid id, CreateApiKey r,
+                                                       audit::Origin origin) {
+    auto key = auth::generate_api_key();
+    const auto key_id = core::Uuid::v7();
+    std::optional<ApiKey> created;
+    try {
+        created = co_await store_.create_api_key(p, id, r, key, key_id, origin);
+    } catch (const db::Error& e) {
+        // A time PostgreSQL cannot represent (year 300000, …).
+        if (e.sqlstate().rfind("22", 0) != 0) throw;
+        throw core::Problem::validation({{"expires_at", "is out of range"}});
+    }
+    if (!created) throw core::Problem::validation({{"expires_at", "must be in the future"}});
+    ApiKeyCreated out;
+    out.api_key = std::move(*created);
+    out.key = std::move(key.key);
+    co_return out;
+}
+
+asio::awaitable<ApiKeyList> Service::api_keys(auth::Principal p, core::Uuid id) {
+    ApiKeyList out;
+    out.items = co_await store_.api_keys(p, id);
+    co_return out;
+}
+
+asio::awaitable<void> Service::revoke_api_key(auth::Principal p, core::Uuid id, core::Uuid key, audit::Origin origin) {
+    co_await store_.revoke_api_key(p, id, key, origin);
+}
+
+asio::awaitable<PlanReply> Service::plan(auth::Principal p, core::Uuid id) {
+    co_return co_await store_.plan(p, id);
+}
+
 }  // namespace kiln::tenancy

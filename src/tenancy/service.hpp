@@ -29,6 +29,17 @@ public:
     boost::asio::awaitable<void> deactivate_managed_user(auth::Principal p, core::Uuid id, core::Uuid user,
                                                          audit::Origin origin);
 
+    boost::asio::awaitable<void> reactivate_managed_user(auth::Principal p, core::Uuid id, core::Uuid user,
+                                                         audit::Origin origin);
+
+    // The key itself is in the reply and nowhere else: only its hash is stored.
+    boost::asio::awaitable<ApiKeyCreated> create_api_key(auth::Principal p, core::Uuid id, CreateApiKey r,
+                                                         audit::Origin origin);
+    boost::asio::awaitable<ApiKeyList> api_keys(auth::Principal p, core::Uuid id);
+    boost::asio::awaitable<void> revoke_api_key(auth::Principal p, core::Uuid id, core::Uuid key, audit::Origin origin);
+    // The workspace's plan, its limits and what of them is used.
+    boost::asio::awaitable<PlanReply> plan(auth::Principal p, core::Uuid id);
+
 private:
     Store& store_;
     const auth::Passwords& passwords_;

@@ -47,8 +47,48 @@ constexpr std::string_view kManagedUserDeactivate = "SELECT kiln_managed_user_de
 constexpr std::string_view kMemberSetRole = "SELECT kiln_member_set_role($1, $2)";
 constexpr std::string_view kMemberRemove = "SELECT kiln_member_remove($1)";
 
+constexpr std::string_view kManagedUserReactivate = R"sql(
+WITH changed AS (
+    UPDATE users SET deactivated_at = NULL WHERE id = $1 AND managed_by_workspace_id = kiln_current_workspace()
+    RETURNING id)
+SELECT kiln_found(count(*), 'No such managed user.') FROM changed)sql";
+
+// A key must expire in the future; no row back means it would not.
+constexpr std::string_view kApiKeyInsert = R"sql(
+INSERT INTO api_keys (workspace_id, id, name, prefix, key_hash, role, created_by, expires_at)
+SELECT kiln_current_workspace(), $1, $2, $3, $4, $5, kiln_current_user(), $6::timestamptz
+ WHERE $6::timestamptz IS NULL OR $6::timestamptz > now()
+RETURNING id, name, prefix, role, created_by, kiln_rfc3339(created_at), kiln_rfc3339(expires_at),
+          kiln_rfc3339(last_used_at))sql";
+// Live keys only: their number is bounded by the plan, so one page holds them all.
+constexpr std::string_view kApiKeyList = R"sql(
+SELECT id, name, prefix, role, created_by, kiln_rfc3339(created_at), kiln_rfc3339(expires_at),
+       kiln_rfc3339(last_used_at)
+  FROM api_keys
+ WHERE workspace_id = kiln_current_workspace() AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+ ORDER BY created_at DESC, id DESC)sql";
+constexpr std::string_view kApiKeyRevoke = R"sql(
+WITH changed AS (
+    UPDATE api_keys SET revoked_at = now()
+     WHERE workspace_id = kiln_current_workspace() AND id = $1 AND revoked_at IS NULL
+    RETURNING id)
+SELECT kiln_found(count(*), 'No such API key.') FROM changed)sql";
+constexpr std::string_view kPlanGet = R"sql(
+SELECT p.id, p.name, p.max_members, p.max_api_keys, p.storage_bytes, p.max_file_bytes, p.max_concurrent_jobs,
+       p.monthly_credits,
+       (SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id),
+       (SELECT count(*) FROM api_keys k
+         WHERE k.workspace_id = w.id AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()))
+  FROM workspaces w JOIN plans p ON p.id = w.plan
+ WHERE w.id = kiln_current_workspace())sql";
+
+ApiKey api_key_at(const db::Result& r, int i) {
+    return {r.uuid(i, 0), r.str(i, 1), r.str(i, 2),     r.str(i, 3),
+            r.uuid(i, 4), r.str(i, 5), r.opt_str(i, 6), r.opt_str(i, 7)};
+}
+
 db::TenantScope in(const auth::Principal& p, const core::Uuid& workspace, const char* min_role) {
-    return {.workspace_id = workspace, .user_id = p.user, .session_id = p.session, .min_role = min_role};
+    return auth::scope_of(p, workspace, min_role);
 }
 
 Workspace workspace_at(const db::Result& r, int i) {
@@ -72,7 +112,7 @@ Workspace one_workspace(const db::Result& r) {
 }  // namespace
 
 asio::awaitable<std::vector<Workspace>> Store::list(const auth::Principal& p) {
-    const db::TenantScope scope{.user_id = p.user, .session_id = p.session};
+    const auto scope = auth::scope_of(p, std::nullopt);
     auto r = co_await db::run(pool_, scope, kWorkspaceList);
     std::vector<Workspace> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
@@ -83,7 +123,7 @@ asio::awaitable<std::vector<Workspace>> Store::list(const auth::Principal& p) {
 asio::awaitable<Workspace> Store::create(const auth::Principal& p, const core::Uuid& id, const std::string& name,
                                          const audit::Origin& origin) {
     // Not a member yet: the scope names the new workspace without asking for a role.
-    const db::TenantScope scope{.workspace_id = id, .user_id = p.user, .session_id = p.session};
+    const auto scope = auth::scope_of(p, id);
     std::vector<db::Query> q;
     q.push_back({kWorkspaceInsert, db::params(name)});
     q.push_back({kOwnerInsert, {}});
@@ -185,6 +225,58 @@ asio::awaitable<void> Store::deactivate_managed_user(const auth::Principal& p, c
     q.push_back({kManagedUserDeactivate, db::params(user)});
     q.push_back(audit::record({p.user, "user.deactivate", "user", user.str()}, origin));
     co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<void> Store::reactivate_managed_user(const auth::Principal& p, const core::Uuid& workspace,
+                                                     const core::Uuid& user, const audit::Origin& origin) {
+    const auto scope = in(p, workspace, "admin");
+    std::vector<db::Query> q;
+    q.push_back({kManagedUserReactivate, db::params(user)});
+    q.push_back(audit::record({p.user, "user.reactivate", "user", user.str()}, origin));
+    co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<std::optional<ApiKey>> Store::create_api_key(const auth::Principal& p, const core::Uuid& workspace,
+                                                             const CreateApiKey& r, const auth::NewApiKey& key,
+                                                             const core::Uuid& id, const audit::Origin& origin) {
+    const auto scope = in(p, workspace, "admin");
+    std::vector<db::Query> q;
+    q.push_back(
+        {kApiKeyInsert, db::params(id, r.name, key.prefix, "\\x" + core::to_hex(key.hash), r.role, r.expires_at)});
+    q.push_back(
+        audit::record({p.user, "api_key.create", "api_key", id.str(), R"({"role":")" + r.role + "\"}"}, origin));
+    auto res = co_await db::run(pool_, scope, std::move(q));
+    if (res[0].empty()) co_return std::nullopt;
+    co_return api_key_at(res[0], 0);
+}
+
+asio::awaitable<std::vector<ApiKey>> Store::api_keys(const auth::Principal& p, const core::Uuid& workspace) {
+    const auto scope = in(p, workspace, "admin");
+    auto r = co_await db::run(pool_, scope, kApiKeyList);
+    std::vector<ApiKey> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(api_key_at(r, i));
+    co_return out;
+}
+
+asio::awaitable<void> Store::revoke_api_key(const auth::Principal& p, const core::Uuid& workspace, const core::Uuid& id,
+                                            const audit::Origin& origin) {
+    const auto scope = in(p, workspace, "admin");
+    std::vector<db::Query> q;
+    q.push_back({kApiKeyRevoke, db::params(id)});
+    q.push_back(audit::record({p.user, "api_key.revoke", "api_key", id.str()}, origin));
+    co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<PlanReply> Store::plan(const auth::Principal& p, const core::Uuid& workspace) {
+    const auto scope = in(p, workspace, "viewer");
+    auto r = co_await db::run(pool_, scope, kPlanGet);
+    if (r.empty()) throw core::Problem::not_found("No such workspace.");
+    PlanReply out;
+    out.plan = {r.str(0, 0),   r.str(0, 1),   r.int64(0, 2), r.int64(0, 3),
+                r.int64(0, 4), r.int64(0, 5), r.int64(0, 6), r.int64(0, 7)};
+    out.usage = {r.int64(0, 8), r.int64(0, 9)};
+    co_return out;
 }
 
 }  // namespace kiln::tenancy

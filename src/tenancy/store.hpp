@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "audit/store.hpp"
+#include "auth/api_key.hpp"
 #include "auth/model.hpp"
+#include "auth/scope.hpp"
 #include "db/transaction.hpp"
 #include "tenancy/model.hpp"
 
@@ -42,6 +44,21 @@ public:
                                                        const audit::Origin& origin);
     boost::asio::awaitable<void> deactivate_managed_user(const auth::Principal& p, const core::Uuid& workspace,
                                                          const core::Uuid& user, const audit::Origin& origin);
+
+    // 404 unless `user` is an account this workspace manages.
+    boost::asio::awaitable<void> reactivate_managed_user(const auth::Principal& p, const core::Uuid& workspace,
+                                                         const core::Uuid& user, const audit::Origin& origin);
+
+    // Admins and owners. nullopt when `expires_at` is not in the future; a 402 Problem past the
+    // plan's number of keys.
+    boost::asio::awaitable<std::optional<ApiKey>> create_api_key(const auth::Principal& p, const core::Uuid& workspace,
+                                                                 const CreateApiKey& r, const auth::NewApiKey& key,
+                                                                 const core::Uuid& id, const audit::Origin& origin);
+    boost::asio::awaitable<std::vector<ApiKey>> api_keys(const auth::Principal& p, const core::Uuid& workspace);
+    // 404 unless a live key of the workspace.
+    boost::asio::awaitable<void> revoke_api_key(const auth::Principal& p, const core::Uuid& workspace,
+                                                const core::Uuid& id, const audit::Origin& origin);
+    boost::asio::awaitable<PlanReply> plan(const auth::Principal& p, const core::Uuid& workspace);
 
 private:
     db::Pool& pool_;

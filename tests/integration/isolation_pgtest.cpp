@@ -41,6 +41,11 @@ INSERT INTO refresh_tokens (token_hash, session_id, user_id, expires_at) VALUES
     (sha256('a'), '0190a2b4-0000-7000-8000-0000000000a3', '0190a2b4-0000-7000-8000-0000000000a1', now() + interval '1 day'),
     (sha256('b'), '0190a2b4-0000-7000-8000-0000000000b3', '0190a2b4-0000-7000-8000-0000000000b1', now() + interval '1 day');
 INSERT INTO auth_throttle (key, failures) VALUES ('login:account:b@example.com', 3);
+INSERT INTO api_keys (workspace_id, id, name, prefix, key_hash, role, created_by) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a4', 'A', 'aaaaaaaaaaaa',
+     sha256('ka'), 'member', '0190a2b4-0000-7000-8000-0000000000a1'),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b4', 'B', 'bbbbbbbbbbbb',
+     sha256('kb'), 'member', '0190a2b4-0000-7000-8000-0000000000b1');
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {
@@ -135,6 +140,37 @@ TEST_F(IsolationTest, IdentityLookupFindsAccountsButNoWorkspaceData) {
     const TenantScope lookup{.identity_lookup = true};
     EXPECT_EQ(run(run_as(pool_.get(), lookup, "SELECT count(*) FROM users", {})), "2");
     EXPECT_EQ(run(run_as(pool_.get(), lookup, "SELECT count(*) FROM audit_events", {})), "0");
+}
+
+TEST_F(IsolationTest, AnApiKeyLookupSeesOnlyTheRowWithTheNamedPrefix) {
+    const std::string by_prefix =
+        "SELECT set_config('kiln.api_key_prefix', $1, true) || ':' || (SELECT string_agg(name, ',') FROM api_keys)";
+    EXPECT_EQ(run(run_as(pool_.get(), {}, by_prefix, params("bbbbbbbbbbbb"))), "bbbbbbbbbbbb:B");
+    EXPECT_EQ(run(run_as(pool_.get(), {}, "SELECT count(*) FROM api_keys", {})), "0");
+}
+
+// The platform scope as the admin store opens it: the check, then the query, in one batch.
+asio::awaitable<std::string> as_platform_admin(Pool* pool, TenantScope scope) {
+    std::vector<Query> q;
+    q.push_back({"SELECT kiln_require_platform_admin()", {}});
+    q.push_back({"SELECT (SELECT count(*) FROM workspaces) || '/' || (SELECT count(*) FROM users)", {}});
+    try {
+        auto r = co_await run(*pool, scope, std::move(q));
+        co_return r[1].str(0, 0);
+    } catch (const core::Problem& p) {
+        co_return std::to_string(p.status());
+    }
+}
+
+TEST_F(IsolationTest, OnlyAPlatformAdministratorOpensThePlatformScope) {
+    const TenantScope as_a{.user_id = core::Uuid::parse(kUserA)};
+    EXPECT_EQ(run(as_platform_admin(pool_.get(), as_a)), "403");
+    EXPECT_EQ(run(run_as(pool_.get(), as_a, "SELECT count(*) FROM workspaces", {})), "1");
+    AdminConnection su(superuser_conninfo());
+    su.exec(fmt::format("UPDATE users SET is_platform_admin = true WHERE id = '{}'", kUserA));
+    EXPECT_EQ(run(as_platform_admin(pool_.get(), as_a)), "2/2");
+    // The scope ends with the transaction.
+    EXPECT_EQ(run(run_as(pool_.get(), as_a, "SELECT count(*) FROM workspaces", {})), "1");
 }
 
 asio::awaitable<std::string> with_session(Pool* pool, TenantScope scope) {

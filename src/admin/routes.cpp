@@ -1,0 +1,135 @@
+// /api/v1/admin/…: every workspace and account, for platform administrators only (403 for
+// anyone else, API keys included).
+#include "admin/routes.hpp"
+
+#include "http/json.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::admin {
+
+namespace {
+
+struct Deps {
+    const auth::Service* auth;
+    Service* admin;
+};
+
+audit::Origin origin_of(const http::Request& req) {
+    return {std::string(req.client_ip), req.request_id};
+}
+
+core::Uuid id_param(const http::Request& req, const char* what) {
+    auto id = core::Uuid::parse(req.param("id"));
+    if (!id) throw core::Problem::not_found(what);
+    return *id;
+}
+
+ListQuery list_query(const http::Request& req) {
+    return {req.query_param("q"), req.query_param("limit"), req.query_param("cursor")};
+}
+
+asio::awaitable<http::Response> do_workspaces(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto q = list_query(req);
+    auto list = co_await d.admin->workspaces(who, q);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_workspace(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "No such workspace.");
+    auto ws = co_await d.admin->workspace(who, id);
+    co_return http::json_response(200, http::to_json(ws));
+}
+
+asio::awaitable<http::Response> do_update_workspace(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "No such workspace.");
+    auto body = http::bind_body<UpdateWorkspace>(req);
+    const auto origin = origin_of(req);
+    auto ws = co_await d.admin->update_workspace(who, id, std::move(body), origin);
+    co_return http::json_response(200, http::to_json(ws));
+}
+
+asio::awaitable<http::Response> do_users(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto q = list_query(req);
+    auto list = co_await d.admin->users(who, q);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_user(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "No such user.");
+    auto user = co_await d.admin->user(who, id);
+    co_return http::json_response(200, http::to_json(user));
+}
+
+asio::awaitable<http::Response> do_update_user(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "No such user.");
+    auto body = http::bind_body<UpdateUser>(req);
+    const auto origin = origin_of(req);
+    auto user = co_await d.admin->update_user(who, id, std::move(body), origin);
+    co_return http::json_response(200, http::to_json(user));
+}
+
+asio::awaitable<http::Response> do_plans(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    auto list = co_await d.admin->plans(who);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+}  // namespace
+
+void add_routes(http::Router& router, const auth::Service& auth, Service& service) {
+    const Deps d{&auth, &service};
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/workspaces",
+                .summary = "Every workspace, newest first (platform administrators; ?q=, ?limit=, ?cursor=)",
+                .tag = "admin",
+                .response = http::json_body<AdminWorkspaceList>(),
+                .handler = [d](http::Request& r) { return do_workspaces(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/workspaces/{id}",
+                .summary = "Any workspace, deleted ones included (platform administrators)",
+                .tag = "admin",
+                .response = http::json_body<AdminWorkspace>(),
+                .handler = [d](http::Request& r) { return do_workspace(d, r); }});
+    router.add({.method = http::Verb::patch,
+                .path = "/api/v1/admin/workspaces/{id}",
+                .summary = "Change a workspace's plan (platform administrators)",
+                .tag = "admin",
+                .request = http::json_body<UpdateWorkspace>(),
+                .response = http::json_body<AdminWorkspace>(),
+                .handler = [d](http::Request& r) { return do_update_workspace(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/users",
+                .summary = "Every account, newest first (platform administrators; ?q=, ?limit=, ?cursor=)",
+                .tag = "admin",
+                .response = http::json_body<AdminUserList>(),
+                .handler = [d](http::Request& r) { return do_users(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/users/{id}",
+                .summary = "Any account (platform administrators)",
+                .tag = "admin",
+                .response = http::json_body<AdminUser>(),
+                .handler = [d](http::Request& r) { return do_user(d, r); }});
+    router.add({.method = http::Verb::patch,
+                .path = "/api/v1/admin/users/{id}",
+                .summary = "Grant or take platform administration, deactivate (sessions end) or reactivate an "
+                           "account (platform administrators; not their own)",
+                .tag = "admin",
+                .request = http::json_body<UpdateUser>(),
+                .response = http::json_body<AdminUser>(),
+                .handler = [d](http::Request& r) { return do_update_user(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/plans",
+                .summary = "The plans and their limits (platform administrators)",
+                .tag = "admin",
+                .response = http::json_body<PlanList>(),
+                .handler = [d](http::Request& r) { return do_plans(d, r); }});
+}
+
+}  // namespace kiln::admin

@@ -1,0 +1,181 @@
+#include "admin/store.hpp"
+
+#include "auth/scope.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::admin {
+
+namespace {
+
+constexpr std::string_view kRequireAdmin = "SELECT kiln_require_platform_admin()";
+
+constexpr std::string_view kWorkspaceSelect = R"sql(
+SELECT w.id, w.name, w.plan, w.personal, (SELECT count(*) FROM memberships m WHERE m.workspace_id = w.id),
+       kiln_rfc3339(w.created_at), kiln_rfc3339(w.deleted_at)
+  FROM workspaces w)sql";
+// Ids are UUIDv7, so id order is creation order: the cursor is the last id of the page.
+constexpr std::string_view kWorkspaceFilter = R"sql(
+ WHERE ($1::text IS NULL OR strpos(lower(w.name), lower($1)) > 0)
+   AND ($2::uuid IS NULL OR w.id < $2)
+ ORDER BY w.id DESC
+ LIMIT $3)sql";
+constexpr std::string_view kWorkspaceById = " WHERE w.id = $1";
+constexpr std::string_view kWorkspaceSetPlan = R"sql(
+WITH changed AS (UPDATE workspaces SET plan = $2 WHERE id = $1 RETURNING id)
+SELECT kiln_found(count(*), 'No such workspace.') FROM changed)sql";
+
+constexpr std::string_view kUserSelect = R"sql(
+SELECT u.id, u.email, u.username, u.name, u.is_platform_admin, u.email_verified_at IS NOT NULL,
+       u.deactivated_at IS NOT NULL, (SELECT count(*) FROM memberships m WHERE m.user_id = u.id),
+       kiln_rfc3339(u.created_at)
+  FROM users u)sql";
+constexpr std::string_view kUserFilter = R"sql(
+ WHERE ($1::text IS NULL OR strpos(u.email, lower($1)) > 0 OR strpos(lower(u.name), lower($1)) > 0)
+   AND ($2::uuid IS NULL OR u.id < $2)
+ ORDER BY u.id DESC
+ LIMIT $3)sql";
+constexpr std::string_view kUserById = " WHERE u.id = $1";
+constexpr std::string_view kUserUpdate = R"sql(
+WITH changed AS (
+    UPDATE users
+       SET is_platform_admin = coalesce($2, is_platform_admin),
+           deactivated_at = CASE WHEN $3::boolean IS NULL THEN deactivated_at
+                                 WHEN $3::boolean THEN coalesce(deactivated_at, now()) END
+     WHERE id = $1
+    RETURNING id)
+SELECT kiln_found(count(*), 'No such user.') FROM changed)sql";
+constexpr std::string_view kUserEndSessions = R"sql(
+UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'deactivated'
+ WHERE user_id = $1 AND revoked_at IS NULL AND $2::boolean IS TRUE)sql";
+
+constexpr std::string_view kPlans = R"sql(
+SELECT id, name, max_members, max_api_keys, storage_bytes, max_file_bytes, max_concurrent_jobs, monthly_credits
+  FROM plans ORDER BY max_members, id)sql";
+
+// Platform administrators act as themselves, outside any workspace; API keys never get here.
+db::TenantScope platform(const auth::Principal& p) {
+    return auth::scope_of(p, std::nullopt);
+}
+
+std::string sql(std::string_view a, std::string_view b) {
+    std::string out(a);
+    out += b;
+    return out;
+}
+
+const std::string& workspace_page_sql() {
+    static const std::string s = sql(kWorkspaceSelect, kWorkspaceFilter);
+    return s;
+}
+const std::string& workspace_one_sql() {
+    static const std::string s = sql(kWorkspaceSelect, kWorkspaceById);
+    return s;
+}
+const std::string& user_page_sql() {
+    static const std::string s = sql(kUserSelect, kUserFilter);
+    return s;
+}
+const std::string& user_one_sql() {
+    static const std::string s = sql(kUserSelect, kUserById);
+    return s;
+}
+
+AdminWorkspace workspace_at(const db::Result& r, int i) {
+    return {r.uuid(i, 0), r.str(i, 1), r.str(i, 2), r.boolean(i, 3), r.int64(i, 4), r.str(i, 5), r.opt_str(i, 6)};
+}
+
+AdminUser user_at(const db::Result& r, int i) {
+    return {r.uuid(i, 0),    r.str(i, 1),     r.opt_str(i, 2), r.str(i, 3), r.boolean(i, 4),
+            r.boolean(i, 5), r.boolean(i, 6), r.int64(i, 7),   r.str(i, 8)};
+}
+
+template <typename T, typename F>
+std::vector<T> rows_of(const db::Result& r, F at) {
+    std::vector<T> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(at(r, i));
+    return out;
+}
+
+}  // namespace
+
+asio::awaitable<std::vector<AdminWorkspace>> Store::workspaces(const auth::Principal& p, const Page& page) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({workspace_page_sql(), db::params(page.q, page.after, page.limit + 1)});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    co_return rows_of<AdminWorkspace>(r[1], workspace_at);
+}
+
+asio::awaitable<AdminWorkspace> Store::workspace(const auth::Principal& p, const core::Uuid& id) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({workspace_one_sql(), db::params(id)});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    if (r[1].empty()) throw core::Problem::not_found("No such workspace.");
+    co_return workspace_at(r[1], 0);
+}
+
+asio::awaitable<AdminWorkspace> Store::set_plan(const auth::Principal& p, const core::Uuid& id, const std::string& plan,
+                                                const audit::Origin& origin) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kWorkspaceSetPlan, db::params(id, plan)});
+    q.push_back(audit::record_in(
+        id, {p.user, "admin.workspace_plan", "workspace", id.str(), R"({"plan":")" + plan + "\"}"}, origin));
+    q.push_back({workspace_one_sql(), db::params(id)});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    co_return workspace_at(r[3], 0);
+}
+
+asio::awaitable<std::vector<AdminUser>> Store::users(const auth::Principal& p, const Page& page) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({user_page_sql(), db::params(page.q, page.after, page.limit + 1)});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    co_return rows_of<AdminUser>(r[1], user_at);
+}
+
+asio::awaitable<AdminUser> Store::user(const auth::Principal& p, const core::Uuid& id) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({user_one_sql(), db::params(id)});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    if (r[1].empty()) throw core::Problem::not_found("No such user.");
+    co_return user_at(r[1], 0);
+}
+
+asio::awaitable<AdminUser> Store::update_user(const auth::Principal& p, const core::Uuid& id, const UpdateUser& r,
+                                              const audit::Origin& origin) {
+    std::string detail = "{";
+    if (r.is_platform_admin)
+        detail += std::string(R"("is_platform_admin":)") + (*r.is_platform_admin ? "true" : "false");
+    if (r.deactivated) {
+        if (detail.size() > 1) detail += ",";
+        detail += std::string(R"("deactivated":)") + (*r.deactivated ? "true" : "false");
+    }
+    detail += "}";
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kUserUpdate, db::params(id, r.is_platform_admin, r.deactivated)});
+    q.push_back({kUserEndSessions, db::params(id, r.deactivated)});
+    q.push_back(audit::record_for_user(id, {p.user, "admin.user_update", "user", id.str(), detail}, origin));
+    q.push_back({user_one_sql(), db::params(id)});
+    auto res = co_await db::run(pool_, platform(p), std::move(q));
+    co_return user_at(res[4], 0);
+}
+
+asio::awaitable<std::vector<tenancy::PlanLimits>> Store::plans(const auth::Principal& p) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kPlans, {}});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    auto at = [](const db::Result& res, int i) {
+        return tenancy::PlanLimits{res.str(i, 0),   res.str(i, 1),   res.int64(i, 2), res.int64(i, 3),
+                                   res.int64(i, 4), res.int64(i, 5), res.int64(i, 6), res.int64(i, 7)};
+    };
+    co_return rows_of<tenancy::PlanLimits>(r[1], at);
+}
+
+}  // namespace kiln::admin

@@ -1,0 +1,44 @@
+#pragma once
+// All SQL of the platform-admin routes. Every batch starts with kiln_require_platform_admin(),
+// which checks the caller live and only then opens the platform scope (migration 0005).
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "admin/model.hpp"
+#include "audit/store.hpp"
+#include "auth/model.hpp"
+#include "db/pool.hpp"
+
+namespace kiln::admin {
+
+// A validated list query: `limit` + 1 rows are asked for to know whether a page follows.
+struct Page {
+    std::optional<std::string> q;
+    std::optional<core::Uuid> after;
+    int limit = 50;
+};
+
+class Store {
+public:
+    explicit Store(db::Pool& pool) : pool_(pool) {}
+
+    boost::asio::awaitable<std::vector<AdminWorkspace>> workspaces(const auth::Principal& p, const Page& page);
+    // 404 when there is no such workspace.
+    boost::asio::awaitable<AdminWorkspace> workspace(const auth::Principal& p, const core::Uuid& id);
+    // Throws db::Error 23503 when the plan does not exist.
+    boost::asio::awaitable<AdminWorkspace> set_plan(const auth::Principal& p, const core::Uuid& id,
+                                                    const std::string& plan, const audit::Origin& origin);
+    boost::asio::awaitable<std::vector<AdminUser>> users(const auth::Principal& p, const Page& page);
+    boost::asio::awaitable<AdminUser> user(const auth::Principal& p, const core::Uuid& id);
+    // Deactivating ends every session of the account.
+    boost::asio::awaitable<AdminUser> update_user(const auth::Principal& p, const core::Uuid& id, const UpdateUser& r,
+                                                  const audit::Origin& origin);
+    boost::asio::awaitable<std::vector<tenancy::PlanLimits>> plans(const auth::Principal& p);
+
+private:
+    db::Pool& pool_;
+};
+
+}  // namespace kiln::admin
