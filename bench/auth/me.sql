@@ -2,10 +2,12 @@
 -- the pipeline on, src/auth/store.cpp Store::user): the tenant scope, the session check and the
 -- user query, in one pipeline with one Sync, i.e. one implicit transaction and one round trip.
 -- :sid, :uid and :wid are replaced by run.sh with one account's variables (-D sid_N=… etc.).
+-- Kiln sends every value as a parameter; two are literals here because pgbench's -D cannot
+-- define an empty string or NULL: kiln.identity's '' and the session check's NULL minimum role.
 \startpipeline
 SELECT set_config('kiln.workspace_id', coalesce(:wid, ''), true),
        set_config('kiln.user_id', coalesce(:uid, ''), true),
-       set_config('kiln.identity', :identity, true);
+       set_config('kiln.identity', '', true);
 SELECT kiln_require_session(:sid, NULL);
 SELECT u.id, u.email, u.username, u.name, u.email_verified_at IS NOT NULL, u.is_platform_admin,
        u.must_change_password, kiln_rfc3339(u.created_at), w.id, w.name, m.role

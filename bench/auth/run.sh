@@ -359,7 +359,7 @@ say "6/6 GET /auth/me vs pgbench with the same statements (C=$db_conns)"
 # One pgbench script per session (pgbench variables hold one value for all clients): script k
 # uses -D sid_k/uid_k/wid_k; pgbench picks a script at random per transaction, as wrk cycles
 # through the tokens.
-pg_args=(-D identity=)
+pg_args=()
 k=0
 while IFS=$'\t' read -r sid uid wid; do
     k=$((k + 1))
