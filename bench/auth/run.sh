@@ -15,7 +15,7 @@
 # Settings (environment), besides bench/http/run.sh's BENCH_DURATION, BENCH_WARMUP,
 # BENCH_THREADS, BENCH_DB_CONNECTIONS, BENCH_RESULTS and KILN_BIN:
 #   BENCH_AUTH_ACCOUNTS           accounts created and cycled through by the login storm (64)
-#   BENCH_AUTH_LOGIN_CONNECTIONS  wrk -c for the login storm (16)
+#   BENCH_AUTH_LOGIN_CONNECTIONS  wrk -c for the login storm (8)
 #   BENCH_AUTH_HEALTH_CONNECTIONS wrk -c for /health during the storm (2)
 #   BENCH_AUTH_HEALTH_DELAY_MS    pause per /health connection between requests (10)
 #   BENCH_AUTH_DATABASE           the throwaway database (kiln_bench_auth)
@@ -34,7 +34,7 @@ warmup=${BENCH_WARMUP:-3}
 threads=${BENCH_THREADS:-2}
 db_conns=${BENCH_DB_CONNECTIONS:-16}
 accounts=${BENCH_AUTH_ACCOUNTS:-64}
-login_conns=${BENCH_AUTH_LOGIN_CONNECTIONS:-16}
+login_conns=${BENCH_AUTH_LOGIN_CONNECTIONS:-8}
 health_conns=${BENCH_AUTH_HEALTH_CONNECTIONS:-2}
 health_delay=${BENCH_AUTH_HEALTH_DELAY_MS:-10}
 bench_db=${BENCH_AUTH_DATABASE:-kiln_bench_auth}
@@ -322,6 +322,10 @@ health_duration=$((duration - 2))
 login_opts=(-t"$threads" -c"$login_conns" --timeout 10s --latency -s "$tmp/login.lua" "$base_url")
 run_waited wrk -d"${warmup}s" "${login_opts[@]}" -- "$tmp/accounts.tsv" >"$tmp/wrk-login-warmup.txt" 2>&1 || true
 check_alive "during the login warm-up"
+# wrk stops with logins in flight; kiln still hashes them. Let its CPU pool drain (the in-flight
+# count over the raw rate, plus a second) so that they do not eat into the measured run.
+drain=$(calc "sprintf(\"%d\", $login_conns / $raw_rate + 2)")
+sleep "$drain"
 if [[ -z $crashed ]]; then
     wrk -d"${duration}s" "${login_opts[@]}" -- "$tmp/accounts.tsv" >"$tmp/wrk-login.txt" 2>&1 &
     login_wrk=$!
@@ -467,8 +471,8 @@ EOF
   right before the storm.
 - kiln: $accounts accounts (\`bench-auth-N@example.com\`, distinct random passwords) registered over HTTP before the
   runs; \`wrk -t$threads -c$login_conns -d${duration}s --timeout 10s --latency -s bench/auth/login.lua <url> -- accounts.tsv\`
-  after a discarded ${warmup}-second run; each request posts \`{"email","password"}\` for the next account (threads
-  start at different accounts). A login is a throttle check + account lookup, one Argon2id verification on the
+  after a discarded ${warmup}-second run and ${drain} s for kiln to finish the warm-up's last logins; each request
+  posts \`{"email","password"}\` for the next account (threads start at different accounts). A login is a throttle check + account lookup, one Argon2id verification on the
   CPU pool, then the session, refresh token and audit insert in one batch.
 
 ## 5. GET /health during the login storm
