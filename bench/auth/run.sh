@@ -213,6 +213,26 @@ stop_kiln() {
 }
 kiln_tail() { cat "$tmp/kiln-$1.log" "$tmp/kiln-$1.err" 2>/dev/null | tail -8; }
 
+# CPU accounting for the storm: user + system clock ticks of kiln and of the cluster's backends
+# (the postmaster's children; its pid is the first line of the socket's lock file).
+clk_tck=$(getconf CLK_TCK)
+pg_postmaster=$(head -1 "$KILN_DATABASE_HOST/.s.PGSQL.$KILN_DATABASE_PORT.lock" 2>/dev/null || true)
+ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }' || true; }
+cpu_snapshot() { # OUT: lines "kiln|pg PID TICKS"
+    local p
+    {
+        echo "kiln $kiln_pid $(ticks "$kiln_pid")"
+        if [[ -n $pg_postmaster ]]; then
+            for p in $(pgrep -P "$pg_postmaster" || true); do echo "pg $p $(ticks "$p")"; done
+        fi
+    } >"$1"
+}
+# cpu_ms_per WHO BEFORE AFTER COUNT: CPU milliseconds of kiln or PostgreSQL per COUNT events
+cpu_ms_per() {
+    awk -v who="$1" -v n="$4" -v hz="$clk_tck" 'FNR == NR { t[$2] = $3; next }
+        $1 == who && $3 != "" { d += $3 - t[$2] } END { printf "%.2f", d * 1000 / hz / n }' "$2" "$3"
+}
+
 # A crash during a wrk run: set `crashed` (checked after each run).
 crashed=
 check_alive() { # WHEN
@@ -333,6 +353,7 @@ check_alive "during the login warm-up"
 drain=$(calc "sprintf(\"%d\", $login_conns / $raw_before + 2)")
 sleep "$drain"
 if [[ -z $crashed ]]; then
+    cpu_snapshot "$tmp/cpu-before.txt"
     wrk -d"${duration}s" "${login_opts[@]}" -- "$tmp/accounts.tsv" >"$tmp/wrk-login.txt" 2>&1 &
     login_wrk=$!
     pids+=("$login_wrk")
@@ -341,6 +362,7 @@ if [[ -z $crashed ]]; then
         -- "$health_delay" >"$tmp/wrk-health.txt" 2>&1 || true
     wait "$login_wrk" || true
     forget_pid "$login_wrk"
+    cpu_snapshot "$tmp/cpu-after.txt"
     check_alive "during the login storm"
 fi
 login_crash=$crashed
@@ -350,6 +372,8 @@ raw_run "$duration" "$tmp/argon2-after.txt"
 cat "$tmp/argon2-after.txt" >&2
 raw_after=$(raw_rate_of "$tmp/argon2-after.txt")
 raw_rate=$(calc "sprintf(\"%.2f\", ($raw_before + $raw_after) / 2)")
+raw_cpu_of() { grep -o 'cpu_ms_per_verification=[0-9.]*' "$1" | cut -d= -f2; }
+raw_cpu_ms=$(calc "sprintf(\"%.2f\", ($(raw_cpu_of "$tmp/argon2-before.txt") + $(raw_cpu_of "$tmp/argon2-after.txt")) / 2)")
 raw_failed_of() { grep -o 'failed=[0-9]*' "$1" | cut -d= -f2; }
 raw_failed=$(($(raw_failed_of "$tmp/argon2-before.txt") + $(raw_failed_of "$tmp/argon2-after.txt")))
 
@@ -361,6 +385,11 @@ if [[ -z $login_crash ]]; then
     hk=$tmp/wrk-health.txt
     login_rps=$(wrk_rps "$lk")
     login_ratio=$(ratio "$login_rps" "$raw_rate")
+    # Per login, over the whole storm (its /health probe included: ~1% of kiln's work).
+    login_count=$(kv "$lk" requests)
+    kiln_cpu_ms=$(cpu_ms_per kiln "$tmp/cpu-before.txt" "$tmp/cpu-after.txt" "$login_count")
+    pg_cpu_ms=$(cpu_ms_per pg "$tmp/cpu-before.txt" "$tmp/cpu-after.txt" "$login_count")
+    [[ -n $pg_postmaster ]] || pg_cpu_ms="?"
     login_verdict=$(verdict "$login_ratio >= $target_login_ratio")
     login_err_verdict=$(verdict "$(kv "$lk" non2xx3xx) + $(wrk_sockerr "$lk") == 0")
     health_p99=$(kv "$hk" p99_us)
@@ -477,6 +506,7 @@ EOF
 | Metric | kiln login | raw \`crypto_pwhash_str_verify\` | Ratio (kiln ÷ raw) | Target | Result |
 |---|---:|---:|---:|---|:---:|
 | Throughput | $login_rps logins/s | $raw_rate verifications/s (mean of $raw_before before, $raw_after after) | $login_ratio | ≥ $target_login_ratio | **$login_verdict** |
+| CPU per login / verification | kiln $kiln_cpu_ms ms + PostgreSQL $pg_cpu_ms ms | $raw_cpu_ms ms | — | — | info |
 | p50 / p99 latency | $(ms "$(kv "$lk" p50_us)") / $(ms "$(kv "$lk" p99_us)") | — | — | — | info |
 | Errors | $(kv "$lk" non2xx3xx) non-2xx/3xx; $(wrk_sockerr "$lk") socket ($(wrk_sockerr_detail "$lk")) | $raw_failed failed | — | 0 | **$login_err_verdict** |
 
@@ -487,8 +517,12 @@ EOF
 - kiln: $accounts accounts (\`bench-auth-N@example.com\`, distinct random passwords) registered over HTTP before the
   runs; \`wrk -t$threads -c$login_conns -d${duration}s --timeout 10s --latency -s bench/auth/login.lua <url> -- accounts.tsv\`
   after a discarded ${warmup}-second run and ${drain} s for kiln to finish the warm-up's last logins; each request
-  posts \`{"email","password"}\` for the next account (threads start at different accounts). A login is a throttle check + account lookup, one Argon2id verification on the
-  CPU pool, then the session, refresh token and audit insert in one batch.
+  posts \`{"email","password"}\` for the next account (threads start at different accounts). A login is a throttle
+  check + account lookup, one Argon2id verification on the CPU pool, then the session, refresh token, throttle reset
+  and audit insert in one batch.
+- CPU per login: user + system time of kiln's process and of the cluster's backends (all of them, from
+  \`/proc/<pid>/stat\`) over the measured storm, divided by the logins; per verification: the reference program's
+  own CPU time (mean of its two runs). Their difference is what a login costs beyond its hash.
 
 ## 5. GET /health during the login storm
 
