@@ -389,7 +389,11 @@ if [[ -z $login_crash ]]; then
     login_count=$(kv "$lk" requests)
     kiln_cpu_ms=$(cpu_ms_per kiln "$tmp/cpu-before.txt" "$tmp/cpu-after.txt" "$login_count")
     pg_cpu_ms=$(cpu_ms_per pg "$tmp/cpu-before.txt" "$tmp/cpu-after.txt" "$login_count")
-    [[ -n $pg_postmaster ]] || pg_cpu_ms="?"
+    if [[ -n $pg_postmaster ]]; then
+        cpu_ratio=$(ratio "$raw_cpu_ms" "($kiln_cpu_ms + $pg_cpu_ms)")
+    else
+        pg_cpu_ms="?" cpu_ratio="—"
+    fi
     login_verdict=$(verdict "$login_ratio >= $target_login_ratio")
     login_err_verdict=$(verdict "$(kv "$lk" non2xx3xx) + $(wrk_sockerr "$lk") == 0")
     health_p99=$(kv "$hk" p99_us)
@@ -506,7 +510,7 @@ EOF
 | Metric | kiln login | raw \`crypto_pwhash_str_verify\` | Ratio (kiln ÷ raw) | Target | Result |
 |---|---:|---:|---:|---|:---:|
 | Throughput | $login_rps logins/s | $raw_rate verifications/s (mean of $raw_before before, $raw_after after) | $login_ratio | ≥ $target_login_ratio | **$login_verdict** |
-| CPU per login / verification | kiln $kiln_cpu_ms ms + PostgreSQL $pg_cpu_ms ms | $raw_cpu_ms ms | — | — | info |
+| CPU per login / verification | kiln $kiln_cpu_ms ms + PostgreSQL $pg_cpu_ms ms | $raw_cpu_ms ms | $cpu_ratio (raw ÷ kiln + PostgreSQL) | — | info |
 | p50 / p99 latency | $(ms "$(kv "$lk" p50_us)") / $(ms "$(kv "$lk" p99_us)") | — | — | — | info |
 | Errors | $(kv "$lk" non2xx3xx) non-2xx/3xx; $(wrk_sockerr "$lk") socket ($(wrk_sockerr_detail "$lk")) | $raw_failed failed | — | 0 | **$login_err_verdict** |
 
@@ -522,7 +526,8 @@ EOF
   and audit insert in one batch.
 - CPU per login: user + system time of kiln's process and of the cluster's backends (all of them, from
   \`/proc/<pid>/stat\`) over the measured storm, divided by the logins; per verification: the reference program's
-  own CPU time (mean of its two runs). Their difference is what a login costs beyond its hash.
+  own CPU time (mean of its two runs). Their difference is what a login costs beyond its hash; their ratio does not
+  depend on how much of the cores other work on the machine took, unlike the throughput ratio.
 
 ## 5. GET /health during the login storm
 
