@@ -20,9 +20,11 @@ describe('API keys and plan limits', { timeout: 120000 }, () => {
     return { ...account, token: access, ws: account.workspace.id, as: c.authed(access) };
   }
 
+  const issued = [];
   async function createKey(o, body) {
     const res = await o.as.post(`/workspaces/${o.ws}/api-keys`, body);
     assert.equal(res.status, 201, res.text);
+    issued.push(res.body.key);
     return res.body;
   }
 
@@ -166,5 +168,11 @@ describe('API keys and plan limits', { timeout: 120000 }, () => {
     assert.equal(problem.limit, 'api_keys');
     assert.equal((await o.as.delete(`/workspaces/${o.ws}/api-keys/${made[0].api_key.id}`)).status, 204);
     await createKey(o, { name: 'replacement', role: 'viewer' });
+  });
+
+  it('never writes a key to the log', () => {
+    assert.ok(issued.length > 5);
+    const log = kiln.output();
+    for (const key of issued) assert.ok(!log.includes(key.slice(18)), 'a key secret in the log');
   });
 });

@@ -1,0 +1,78 @@
+// Another workspace's resource is a 404 — never 403, never 500 — on every route that takes an
+// id. The routes come from /openapi.json, so a new route is probed as soon as it exists; a
+// path parameter this file does not know fails the test by name until it is added below.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { apiClient, assertProblem, launchForManyAccounts, uniqueEmail } from './lib/api.mjs';
+
+// Platform administrators see every workspace by design (admin.test.mjs); everyone else gets 403.
+const EXEMPT = [/^\/api\/v1\/admin\//];
+
+// A valid body per route, so that the answer is about the id and not about the body.
+const BODIES = {
+  'PATCH /api/v1/workspaces/{id}': { name: 'taken over' },
+  'POST /api/v1/workspaces/{id}/users': () => ({ email: uniqueEmail(), name: 'Intruder', role: 'viewer' }),
+  'PATCH /api/v1/workspaces/{id}/users/{user_id}': { name: 'Renamed' },
+  'PATCH /api/v1/workspaces/{id}/members/{user_id}': { role: 'viewer' },
+  'POST /api/v1/workspaces/{id}/api-keys': { name: 'stolen', role: 'admin' },
+};
+
+describe('foreign ids', { timeout: 120000 }, () => {
+  let kiln;
+  let c;
+  before(async () => {
+    kiln = await launchForManyAccounts();
+    c = apiClient(kiln);
+  });
+  after(async () => { if (kiln) assert.equal(await kiln.close(), 0, 'kiln exits 0 on SIGTERM'); });
+
+  async function owner() {
+    const account = await c.register();
+    const { access } = await c.login(account);
+    return { ...account, token: access, as: c.authed(access) };
+  }
+
+  it('answer 404 on every route that takes an id, and change nothing', async () => {
+    const a = await owner();
+    const b = await owner();
+    const ws = b.workspace.id;
+    // B's resources, one of each kind a path can name.
+    const managed = await b.as.post(`/workspaces/${ws}/users`, { email: uniqueEmail(), name: 'Managed', role: 'member' });
+    assert.equal(managed.status, 201, managed.text);
+    const key = await b.as.post(`/workspaces/${ws}/api-keys`, { name: 'b key', role: 'viewer' });
+    assert.equal(key.status, 201, key.text);
+    const session = (await b.as.get('/auth/sessions')).body.items[0].id;
+    const values = {
+      '/api/v1/auth/sessions/{id}': { id: session },
+      default: { id: ws, user_id: managed.body.member.user_id, key_id: key.body.api_key.id },
+    };
+
+    const doc = await (await fetch(`${kiln.url}/openapi.json`)).json();
+    const probed = [];
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      if (!path.includes('{') || EXEMPT.some((re) => re.test(path))) continue;
+      const names = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]);
+      const given = values[path] ?? values.default;
+      for (const n of names) assert.ok(given[n], `${path}: add a foreign value for {${n}} to this test`);
+      const url = path.replace(/\{([^}]+)\}/g, (_, n) => given[n]).replace('/api/v1', '');
+      for (const method of Object.keys(ops)) {
+        const route = `${method.toUpperCase()} ${path}`;
+        const body = BODIES[route];
+        const res = await c.call(method.toUpperCase(), url,
+          { token: a.token, body: typeof body === 'function' ? body() : body });
+        assert.equal(res.status, 404, `${route} with another workspace's ids: ${res.status} ${res.text}`);
+        assertProblem(res, 404);
+        probed.push(route);
+      }
+    }
+    assert.ok(probed.length >= 12, `probed ${probed.length} routes: ${probed.join(', ')}`);
+
+    // Nothing of B changed.
+    const seen = await b.as.get(`/workspaces/${ws}`);
+    assert.equal(seen.body.name, b.workspace.name);
+    assert.equal((await b.as.get(`/workspaces/${ws}/members`)).body.items.length, 2);
+    assert.equal((await b.as.get(`/workspaces/${ws}/api-keys`)).body.items.length, 1);
+    assert.equal((await b.as.get('/auth/sessions')).body.items.length, 1);
+    assert.equal((await c.authed(key.body.key).get(`/workspaces/${ws}`)).status, 200);
+  });
+});
