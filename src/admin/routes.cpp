@@ -71,7 +71,7 @@ asio::awaitable<http::Response> do_update_user(Deps d, http::Request& req) {
     const auto id = id_param(req, "No such user.");
     auto body = http::bind_body<UpdateUser>(req);
     const auto origin = origin_of(req);
-    auto user = co_await d.admin->update_user(who, id, std::move(body), origin);
+    auto user = co_await d.admin->update_user(who, id, body, origin);
     co_return http::json_response(200, http::to_json(user));
 }
 

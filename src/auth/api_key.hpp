@@ -19,7 +19,7 @@ inline constexpr std::string_view kApiKeyScheme = "kiln_";
 struct NewApiKey {
     std::string key;
     std::string prefix;
-    core::Digest hash;
+    core::Digest hash{};
 };
 
 NewApiKey generate_api_key();
