@@ -50,8 +50,11 @@ CREATE POLICY users_platform ON users USING (kiln_platform_scope()) WITH CHECK (
 CREATE POLICY memberships_platform ON memberships FOR SELECT USING (kiln_platform_scope());
 CREATE POLICY audit_events_platform ON audit_events FOR INSERT WITH CHECK (kiln_platform_scope());
 
--- Members are counted against the plan whenever one is added, under the workspace's row lock
--- (the same lock membership changes take), so two concurrent additions cannot both pass.
+-- Members are counted against the plan whenever one is added, under a lock on the workspace's
+-- row, so two concurrent additions cannot both pass. NO KEY UPDATE, not UPDATE: the same
+-- transaction may already hold the KEY SHARE lock a foreign key to the workspace takes (an
+-- admin-created account references it), and two such transactions upgrading to UPDATE would
+-- deadlock.
 CREATE FUNCTION kiln_check_member_limit() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -67,7 +70,7 @@ BEGIN
     SELECT p.max_members INTO lim
       FROM workspaces w JOIN plans p ON p.id = w.plan
      WHERE w.id = NEW.workspace_id
-       FOR UPDATE OF w;
+       FOR NO KEY UPDATE OF w;
     IF lim IS NULL THEN
         RAISE EXCEPTION 'The workspace has no plan; members cannot be added.' USING ERRCODE = 'KL402',
             DETAIL = 'members';
@@ -124,7 +127,7 @@ BEGIN
     SELECT p.max_api_keys INTO lim
       FROM workspaces w JOIN plans p ON p.id = w.plan
      WHERE w.id = NEW.workspace_id
-       FOR UPDATE OF w;
+       FOR NO KEY UPDATE OF w;
     SELECT count(*) INTO n FROM api_keys
      WHERE workspace_id = NEW.workspace_id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now());
     IF lim IS NULL OR n >= lim THEN

@@ -2,6 +2,11 @@
 // and that a role change or removal holds from the next statement on.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+#include <future>
+
 #include "pg_fixture.hpp"
 #include "tenancy/store.hpp"
 
@@ -148,6 +153,39 @@ TEST_F(TenancyTest, EveryChangeIsAudited) {
     EXPECT_EQ(su.exec("SELECT string_agg(action, ',' ORDER BY created_at, action) FROM audit_events WHERE ip = "
                       "'127.0.0.1' AND request_id = 'test'"),
               "member.role_change,member.remove,workspace.update");
+}
+
+// The plan's member limit holds under concurrency: the workspace has 4 members of the free
+// plan's 5, and three admins' additions race on separate connections. Exactly one gets in.
+TEST_F(TenancyTest, ConcurrentAdditionsCannotPassTheMemberLimit) {
+    // The connections live on ctx's reactor: ctx outlives the pool.
+    asio::io_context ctx;
+    db::Pool pool(pool_options(false, 3), blocking_);
+    Store store(pool);
+    std::vector<CreateManagedUser> requests;
+    std::vector<core::Uuid> ids;
+    for (int i = 0; i < 3; ++i) {
+        requests.push_back({fmt::format("racer{}@example.com", i), "Racer", std::nullopt, "viewer", std::nullopt});
+        ids.push_back(core::Uuid::v7());
+    }
+    // The store's coroutines hold references: everything they are given outlives ctx.run().
+    const auto admin = as(kAdmin);
+    const std::string hash = "x";
+    std::vector<std::future<int>> results;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        auto call = store.create_managed_user(admin, kWorkspace, ids[i], requests[i], hash, kOrigin);
+        results.push_back(asio::co_spawn(ctx, status_of(std::move(call)), asio::use_future));
+    }
+    ctx.run();
+    std::vector<int> statuses;
+    for (auto& f : results) statuses.push_back(f.get());
+    std::sort(statuses.begin(), statuses.end());
+    EXPECT_EQ(statuses, (std::vector<int>{200, 402, 402}));
+    AdminConnection su(superuser_conninfo());
+    EXPECT_EQ(su.exec(fmt::format("SELECT count(*) FROM memberships WHERE workspace_id = '{}'", kWorkspace.str())),
+              "5");
+    // Refused additions leave no account behind either.
+    EXPECT_EQ(su.exec("SELECT count(*) FROM users WHERE email LIKE 'racer%'"), "1");
 }
 
 }  // namespace
