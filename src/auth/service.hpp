@@ -15,7 +15,9 @@ namespace kiln::auth {
 
 class Service {
 public:
-    Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config);
+    // `public_url` is the base of the links mailed to users (server.public_url).
+    Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config,
+            std::string public_url);
 
     boost::asio::awaitable<RegisterReply> register_account(RegisterRequest r, audit::Origin origin);
     // The command line's way in: same rules, no rate limit, optionally a platform administrator.
@@ -33,19 +35,28 @@ public:
     boost::asio::awaitable<TokenReply> switch_workspace(Principal p, core::Uuid workspace, audit::Origin origin);
     boost::asio::awaitable<void> revoke_session(Principal p, core::Uuid id, audit::Origin origin);
 
+    // Always succeeds (202) for a well-formed address, account or not; 429 past the budgets.
+    boost::asio::awaitable<void> request_password_reset(PasswordResetRequest r, audit::Origin origin);
+    boost::asio::awaitable<void> confirm_password_reset(PasswordResetConfirm r, audit::Origin origin);
+    boost::asio::awaitable<void> verify_email(VerifyEmailRequest r, audit::Origin origin);
+    boost::asio::awaitable<void> resend_verification(Principal p, audit::Origin origin);
+
     // The principal of an "Authorization: Bearer <access token>" header: signature, claims and
     // expiry are checked here, the session with the request's first statement. 401 otherwise.
     Principal authenticate(std::string_view authorization) const;
 
 private:
     boost::asio::awaitable<RegisterReply> create(RegisterRequest r, bool platform_admin, std::string throttle_key,
-                                                 audit::Origin origin);
+                                                 audit::Origin origin, bool mail_verification);
+    // A fresh token (returned) whose hash and mail go into `out`.
+    std::string mailed_token(Mailed& out, const std::string& to, bool reset) const;
     TokenReply tokens_for(const Principal& p, std::string refresh_token) const;
 
     Store& store_;
     const Passwords& passwords_;
     const Jwt& jwt_;
     const core::AuthConfig& config_;
+    std::string public_url_;
 };
 
 }  // namespace kiln::auth

@@ -7,7 +7,9 @@
 
 #include "audit/store.hpp"
 #include "auth/model.hpp"
+#include "core/crypto.hpp"
 #include "db/transaction.hpp"
+#include "mail/model.hpp"
 #include "tenancy/model.hpp"
 
 namespace kiln::tenancy {
@@ -42,6 +44,21 @@ public:
                                                        const audit::Origin& origin);
     boost::asio::awaitable<void> deactivate_managed_user(const auth::Principal& p, const core::Uuid& workspace,
                                                          const core::Uuid& user, const audit::Origin& origin);
+
+    // Invitations (tenancy/invitations.cpp). Create: admin (owner for the owner role), 409 when
+    // the address is a member already; the mail is queued in the same batch.
+    boost::asio::awaitable<Invitation> create_invitation(const auth::Principal& p, const core::Uuid& workspace,
+                                                         const CreateInvitation& r, const core::Digest& token,
+                                                         unsigned ttl_s, const mail::Message& mail,
+                                                         const audit::Origin& origin);
+    // Pending ones (not accepted, revoked or expired), newest first; limit + 1 rows are read.
+    boost::asio::awaitable<std::vector<Invitation>> invitations(const auth::Principal& p, const core::Uuid& workspace,
+                                                                const Page& page);
+    boost::asio::awaitable<void> revoke_invitation(const auth::Principal& p, const core::Uuid& workspace,
+                                                   const core::Uuid& id, const audit::Origin& origin);
+    // Makes the caller a member of the invitation's workspace (its email must be the invited one).
+    boost::asio::awaitable<AcceptedInvitation> accept_invitation(const auth::Principal& p, const core::Digest& token,
+                                                                 const audit::Origin& origin);
 
 private:
     db::Pool& pool_;
