@@ -78,22 +78,33 @@ export function smtpServer({ reply = () => null } = {}) {
         buffer = buffer.slice(nl + 2);
         const verb = line.split(' ')[0].toUpperCase();
         if (pendingLogin) {
-          pendingLogin.push(Buffer.from(line, 'base64').toString('utf8'));
-          if (pendingLogin.length === 1) { say('334 UGFzc3dvcmQ6'); continue; }
-          logins.push({ user: pendingLogin[0], password: pendingLogin[1] });
+          // AUTH PLAIN without an initial response, or AUTH LOGIN's user name and password.
+          const text = Buffer.from(line, 'base64').toString('utf8');
+          if (pendingLogin.mech === 'PLAIN') {
+            const [, user, password] = text.split('\0');
+            logins.push({ user, password });
+          } else {
+            pendingLogin.parts.push(text);
+            if (pendingLogin.parts.length === 1) { say('334 UGFzc3dvcmQ6'); continue; }
+            logins.push({ user: pendingLogin.parts[0], password: pendingLogin.parts[1] });
+          }
           pendingLogin = null;
           say('235 2.7.0 authenticated');
         } else if (verb === 'EHLO' || verb === 'HELO') {
           socket.write('250-test-smtp\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n');
         } else if (verb === 'AUTH') {
-          const [, mech, initial] = line.split(' ');
-          if (mech.toUpperCase() === 'PLAIN') {
+          const [, mechanism, initial] = line.split(' ');
+          const mech = mechanism.toUpperCase();
+          if (mech === 'PLAIN' && initial) {
             const [, user, password] = Buffer.from(initial, 'base64').toString('utf8').split('\0');
             logins.push({ user, password });
             say('235 2.7.0 authenticated');
+          } else if (mech === 'PLAIN') {
+            pendingLogin = { mech, parts: [] };
+            say('334 ');
           } else {
-            pendingLogin = initial ? [Buffer.from(initial, 'base64').toString('utf8')] : [];
-            say(pendingLogin.length ? '334 UGFzc3dvcmQ6' : '334 VXNlcm5hbWU6');
+            pendingLogin = { mech, parts: initial ? [Buffer.from(initial, 'base64').toString('utf8')] : [] };
+            say(pendingLogin.parts.length ? '334 UGFzc3dvcmQ6' : '334 VXNlcm5hbWU6');
           }
         } else if (verb === 'MAIL') {
           envelope = { from: line.slice(line.indexOf(':') + 1).trim(), to: [] };
