@@ -108,8 +108,9 @@ int serve(const core::Config& config) {
     server.start();
     mail::Sender mailer(services.mail, services.cpu, core::conninfo(config.database, false), config.mail);
     mailer.start(io.at(0).get_executor());
-    core::log::info("mail sender started", {{"delivery", services.mail_delivery.smtp() ? "smtp" : "files"},
-                                            {"dir", services.mail_delivery.smtp() ? "" : services.mail_delivery.dir().string()}});
+    core::log::info("mail sender started",
+                    {{"delivery", services.mail_delivery.smtp() ? "smtp" : "files"},
+                     {"dir", services.mail_delivery.smtp() ? "" : services.mail_delivery.dir().string()}});
     asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer), [](std::exception_ptr e) {
         if (!e) return;
         try {

@@ -55,9 +55,9 @@ void RegisterRequest::validate(core::Validator& v) const {
 }
 
 void check_token(core::Validator& v, const std::string& field, const std::string& token) {
-    const bool shaped = !token.empty() && token.size() <= 128 && std::all_of(token.begin(), token.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '-' || c == '_';
-    });
+    const bool shaped = !token.empty() && token.size() <= 128 &&
+                        std::all_of(token.begin(), token.end(),
+                                    [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
     if (!shaped) v.add(field, "must be the token from the mail");
 }
 

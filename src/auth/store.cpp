@@ -187,9 +187,8 @@ db::TenantScope Store::scope_of(const Principal& p) {
     return {.workspace_id = p.workspace, .user_id = p.user, .session_id = p.session};
 }
 
-asio::awaitable<std::optional<WorkspaceRef>> Store::create_account(const NewAccount& a,
-                                                                   const std::string& throttle_key, unsigned per_hour,
-                                                                   const audit::Origin& origin) {
+asio::awaitable<std::optional<WorkspaceRef>> Store::create_account(const NewAccount& a, const std::string& throttle_key,
+                                                                   unsigned per_hour, const audit::Origin& origin) {
     std::vector<db::Query> q;
     if (!throttle_key.empty()) q.push_back({kThrottleTake, db::params(throttle_key, per_hour, 3600)});
     q.push_back({kUserInsert, db::params(a.user, a.email, a.username, a.name, a.password_hash)});
@@ -264,7 +263,8 @@ asio::awaitable<void> Store::reset_password(const core::Digest& token, const std
     const auto hash = bytea(token);
     std::vector<db::Query> q;
     q.push_back({kPasswordReset, db::params(hash, password_hash)});
-    q.push_back({kAuditByToken, db::params(hash, core::Uuid::v7(), "auth.password_reset", origin.ip, origin.request_id)});
+    q.push_back(
+        {kAuditByToken, db::params(hash, core::Uuid::v7(), "auth.password_reset", origin.ip, origin.request_id)});
     const db::TenantScope scope{.identity_lookup = true};
     co_await db::run(pool_, scope, std::move(q));
 }
@@ -273,7 +273,8 @@ asio::awaitable<void> Store::verify_email(const core::Digest& token, const audit
     const auto hash = bytea(token);
     std::vector<db::Query> q;
     q.push_back({kVerifyEmail, db::params(hash)});
-    q.push_back({kAuditByToken, db::params(hash, core::Uuid::v7(), "auth.email_verified", origin.ip, origin.request_id)});
+    q.push_back(
+        {kAuditByToken, db::params(hash, core::Uuid::v7(), "auth.email_verified", origin.ip, origin.request_id)});
     const db::TenantScope scope{.identity_lookup = true};
     co_await db::run(pool_, scope, std::move(q));
 }
@@ -286,8 +287,8 @@ asio::awaitable<bool> Store::send_verification(const Principal& p, const Mailed&
     q.push_back({kThrottleTake, db::params(budget.key, budget.per_hour, 3600)});
     q.push_back({kVerifyTokenInsert, db::params(bytea(m.hash), p.user, m.message.to, m.ttl_s)});
     q.push_back(mail::enqueue_if_token(m.message, m.hash));
-    q.push_back({kAuditByToken, db::params(bytea(m.hash), core::Uuid::v7(), "auth.verification_sent", origin.ip,
-                                           origin.request_id)});
+    q.push_back({kAuditByToken,
+                 db::params(bytea(m.hash), core::Uuid::v7(), "auth.verification_sent", origin.ip, origin.request_id)});
     std::vector<db::Result> r;
     try {
         r = co_await db::run(pool_, scope, std::move(q));

@@ -217,7 +217,8 @@ void validate(const Config& c) {
     if (!c.server.public_url.starts_with("http://") && !c.server.public_url.starts_with("https://")) {
         fail("server.public_url", "an http:// or https:// URL", "\"" + c.server.public_url + "\"");
     }
-    if (!c.mail.smtp_url.empty() && !c.mail.smtp_url.starts_with("smtp://") && !c.mail.smtp_url.starts_with("smtps://")) {
+    if (!c.mail.smtp_url.empty() && !c.mail.smtp_url.starts_with("smtp://") &&
+        !c.mail.smtp_url.starts_with("smtps://")) {
         fail("mail.smtp_url", "an smtp:// or smtps:// URL", "(not shown: it may hold credentials)");
     }
     if (c.cors.enabled && c.cors.allow_origins.empty()) {

@@ -100,7 +100,7 @@ struct MailConfig {
     bool smtp_require_tls = true;
     unsigned timeout_ms = 15000;
     unsigned max_attempts = 5;
-    unsigned retry_base_ms = 30000;  // the n-th retry waits retry_base_ms * 2^(n-1), at most an hour
+    unsigned retry_base_ms = 30000;    // the n-th retry waits retry_base_ms * 2^(n-1), at most an hour
     unsigned poll_interval_ms = 5000;  // LISTEN/NOTIFY wakes the sender at once; this is the fallback
     unsigned batch_size = 10;
 };

@@ -61,8 +61,8 @@ asio::awaitable<bool> Listener::wait() {
     for (;;) {
         if (PQconsumeInput(conn_) == 0) co_return false;
         if (drain()) co_return true;
-        auto [ec] = co_await socket_.async_wait(asio::posix::stream_descriptor::wait_read,
-                                                asio::as_tuple(asio::use_awaitable));
+        auto [ec] =
+            co_await socket_.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable));
         if (ec) co_return false;
     }
 }

@@ -49,7 +49,8 @@ void ensure_dir(const std::filesystem::path& dir) {
     if (ec) throw DeliveryError(fmt::format("cannot create the mail directory {}: {}", dir.string(), ec.message()));
     // Messages hold live links: only the server's user may read them.
     if (::chmod(dir.c_str(), S_IRWXU) != 0) {
-        throw DeliveryError(fmt::format("cannot restrict the mail directory {}: {}", dir.string(), std::strerror(errno)));
+        throw DeliveryError(
+            fmt::format("cannot restrict the mail directory {}: {}", dir.string(), std::strerror(errno)));
     }
 }
 
@@ -128,8 +129,8 @@ void Delivery::send_smtp(const Outgoing& m, const std::string& text) const {
         long reply = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply);
         // libcurl's messages name the step and the server's reply code, never the credentials.
-        throw DeliveryError(fmt::format("smtp: {} (reply {})", error[0] != '\0' ? error.data() : curl_easy_strerror(rc),
-                                        reply));
+        throw DeliveryError(
+            fmt::format("smtp: {} (reply {})", error[0] != '\0' ? error.data() : curl_easy_strerror(rc), reply));
     }
 }
 

@@ -26,7 +26,8 @@ std::string encode_header(const std::string& value) {
 
 // Header values never carry a line break (that would let a value add headers).
 std::string one_line(std::string s) {
-    std::replace_if(s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+    std::replace_if(
+        s.begin(), s.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
     return s;
 }
 
@@ -111,8 +112,7 @@ Message invitation_mail(const std::string& to, const std::string& workspace, con
             fmt::format("You are invited to join the workspace \"{}\" on Kiln as {} {}.\n\n"
                         "Accept the invitation here (sign in or create an account with this address, {}):\n\n{}\n\n"
                         "The link works once, for {}.\n",
-                        workspace, role == "admin" || role == "owner" ? "an" : "a", role, to, link,
-                        duration(ttl_s))};
+                        workspace, role == "admin" || role == "owner" ? "an" : "a", role, to, link, duration(ttl_s))};
 }
 
 }  // namespace kiln::mail

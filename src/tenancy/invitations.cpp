@@ -57,8 +57,8 @@ asio::awaitable<Invitation> Store::create_invitation(const auth::Principal& p, c
     q.push_back({kInvitationCheck, db::params(email)});
     q.push_back({kInvitationInsert, db::params(id, email, r.role, "\\x" + core::to_hex(token), ttl_s)});
     q.push_back(mail::enqueue(mail));
-    q.push_back(audit::record(
-        {p.user, "invitation.create", "invitation", id.str(), R"({"role":")" + r.role + "\"}"}, origin));
+    q.push_back(
+        audit::record({p.user, "invitation.create", "invitation", id.str(), R"({"role":")" + r.role + "\"}"}, origin));
     auto res = co_await db::run(pool_, scope, std::move(q));
     co_return invitation_at(res[2], 0);
 }

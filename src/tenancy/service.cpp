@@ -83,15 +83,15 @@ asio::awaitable<void> Service::deactivate_managed_user(auth::Principal p, core::
     co_await store_.deactivate_managed_user(p, id, user, origin);
 }
 
-asio::awaitable<Invitation> Service::invite(auth::Principal p, core::Uuid id, CreateInvitation r, audit::Origin origin) {
+asio::awaitable<Invitation> Service::invite(auth::Principal p, core::Uuid id, CreateInvitation r,
+                                            audit::Origin origin) {
     // The mail names the workspace: read it first (404 for a workspace the caller is not in).
     const auto ws = co_await store_.get(p, id);
     const auto token = core::random_token(32);
     const auto hash = core::sha256(token);
     r.email = auth::normalize_email(r.email);
-    const auto message = mail::invitation_mail(r.email, ws.name, r.role,
-                                               mail::link(invitations_.public_url, "/accept-invitation", token),
-                                               invitations_.ttl_s);
+    const auto message = mail::invitation_mail(
+        r.email, ws.name, r.role, mail::link(invitations_.public_url, "/accept-invitation", token), invitations_.ttl_s);
     co_return co_await store_.create_invitation(p, id, r, hash, invitations_.ttl_s, message, origin);
 }
 

@@ -177,9 +177,10 @@ protected:
     core::Digest token(const std::string& purpose, const std::string& expires_in) {
         const auto t = core::random_token(32);
         const auto h = core::sha256(t);
-        su(fmt::format("INSERT INTO user_tokens (token_hash, user_id, purpose, email, expires_at) "
-                       "VALUES ('\\x{}', '{}', '{}', 'c@example.com', now() + interval '{}')",
-                       core::to_hex(h), kUser.str(), purpose, expires_in));
+        su(
+            fmt::format("INSERT INTO user_tokens (token_hash, user_id, purpose, email, expires_at) "
+                        "VALUES ('\\x{}', '{}', '{}', 'c@example.com', now() + interval '{}')",
+                        core::to_hex(h), kUser.str(), purpose, expires_in));
         return h;
     }
     std::unique_ptr<auth::Store> auth_;

@@ -60,8 +60,8 @@ TEST(MailTemplates, CarryTheLinkAndHowLongItWorks) {
     EXPECT_EQ(reset.to, "ann@example.com");
     EXPECT_NE(reset.body.find("https://k/reset-password?token=T"), std::string::npos);
     EXPECT_NE(reset.body.find("30 minutes"), std::string::npos);
-    const auto invite = invitation_mail("bob@example.com", "Acme", "admin", "https://k/accept-invitation?token=I",
-                                        7 * 86400);
+    const auto invite =
+        invitation_mail("bob@example.com", "Acme", "admin", "https://k/accept-invitation?token=I", 7 * 86400);
     EXPECT_EQ(invite.subject, "You are invited to Acme on Kiln");
     EXPECT_NE(invite.body.find("as an admin"), std::string::npos);
     EXPECT_NE(invite.body.find("7 days"), std::string::npos);
