@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -24,14 +25,14 @@ std::filesystem::path mail_dir(const core::MailConfig& c, const std::string& hom
 
 // Feeds the message to libcurl's upload callback.
 struct Upload {
-    const std::string* text;
+    const std::string* text = nullptr;
     std::size_t sent = 0;
 };
 
 std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void* user) {
     auto* up = static_cast<Upload*>(user);
     const std::size_t n = std::min(size * count, up->text->size() - up->sent);
-    std::memcpy(buffer, up->text->data() + up->sent, n);
+    std::copy_n(up->text->data() + up->sent, n, buffer);
     up->sent += n;
     return n;
 }
