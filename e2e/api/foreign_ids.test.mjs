@@ -15,6 +15,7 @@ const BODIES = {
   'PATCH /api/v1/workspaces/{id}/users/{user_id}': { name: 'Renamed' },
   'PATCH /api/v1/workspaces/{id}/members/{user_id}': { role: 'viewer' },
   'POST /api/v1/workspaces/{id}/api-keys': { name: 'stolen', role: 'admin' },
+  'POST /api/v1/workspaces/{id}/invitations': () => ({ email: uniqueEmail(), role: 'admin' }),
 };
 
 describe('foreign ids', { timeout: 120000 }, () => {
@@ -41,10 +42,14 @@ describe('foreign ids', { timeout: 120000 }, () => {
     assert.equal(managed.status, 201, managed.text);
     const key = await b.as.post(`/workspaces/${ws}/api-keys`, { name: 'b key', role: 'viewer' });
     assert.equal(key.status, 201, key.text);
+    const invitation = await b.as.post(`/workspaces/${ws}/invitations`, { email: uniqueEmail(), role: 'viewer' });
+    assert.equal(invitation.status, 201, invitation.text);
     const session = (await b.as.get('/auth/sessions')).body.items[0].id;
     const values = {
       '/api/v1/auth/sessions/{id}': { id: session },
-      default: { id: ws, user_id: managed.body.member.user_id, key_id: key.body.api_key.id },
+      default: {
+        id: ws, user_id: managed.body.member.user_id, key_id: key.body.api_key.id, invitation_id: invitation.body.id,
+      },
     };
 
     const doc = await (await fetch(`${kiln.url}/openapi.json`)).json();
@@ -73,6 +78,7 @@ describe('foreign ids', { timeout: 120000 }, () => {
     assert.equal((await b.as.get(`/workspaces/${ws}/members`)).body.items.length, 2);
     assert.equal((await b.as.get(`/workspaces/${ws}/api-keys`)).body.items.length, 1);
     assert.equal((await b.as.get('/auth/sessions')).body.items.length, 1);
+    assert.deepEqual((await b.as.get(`/workspaces/${ws}/invitations`)).body.items.map((i) => i.id), [invitation.body.id]);
     assert.equal((await c.authed(key.body.key).get(`/workspaces/${ws}`)).status, 200);
   });
 });

@@ -34,7 +34,7 @@ struct AdminTools {
           passwords(cpu, {c.auth.argon2_memory_kib, c.auth.argon2_passes}),
           jwt(core::random_token(32), {}, c.auth.issuer, c.auth.audience, std::chrono::seconds(60)),
           store(db),
-          service(store, passwords, jwt, c.auth) {}
+          service(store, passwords, jwt, c.auth, c.server.public_url) {}
     core::ThreadPool cpu;
     db::Pool db;
     auth::Passwords passwords;

@@ -15,6 +15,7 @@
 #include "core/log.hpp"
 #include "db/migrate.hpp"
 #include "http/server.hpp"
+#include "mail/sender.hpp"
 #include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;
@@ -27,11 +28,18 @@ unsigned or_cores(unsigned n) {
     return n != 0 ? n : std::max(1U, std::thread::hardware_concurrency());
 }
 
-asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io) {
+std::string kiln_home() {
+    const char* home = std::getenv("KILN_HOME");
+    return home != nullptr ? home : "";
+}
+
+asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io, mail::Sender* mailer) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     core::log::info("shutting down", {{"signal", sig}, {"connections", server->connections()}});
     co_await server->shutdown();
+    // After the requests: mail they queued is delivered now or by the next start.
+    co_await mailer->stop();
     io->stop();
 }
 
@@ -54,12 +62,15 @@ Services::Services(const core::Config& c)
       jwt(c.auth.jwt_key, c.auth.jwt_previous_key, c.auth.issuer, c.auth.audience,
           std::chrono::seconds(c.auth.access_ttl_s)),
       auth_store(db),
-      auth(auth_store, passwords, jwt, c.auth),
+      auth(auth_store, passwords, jwt, c.auth, c.server.public_url),
       tenancy_store(db),
-      tenancy(tenancy_store, passwords),
+      tenancy(tenancy_store, passwords, {c.auth.invitation_ttl_s, c.server.public_url}),
       admin_store(db),
       admin(admin_store),
       audit(db),
+      mail_store(db),
+      mail_delivery(c.mail, kiln_home()),
+      mail(mail_store, mail_delivery, cpu, c.mail),
       schema_version(db::latest_version(db::embedded_migrations())) {}
 
 void add_routes(http::Router& router, Services& services) {
@@ -99,7 +110,12 @@ int serve(const core::Config& config) {
         return 1;
     }
     server.start();
-    asio::co_spawn(io.at(0), wait_for_signal(&server, &io), [](std::exception_ptr e) {
+    mail::Sender mailer(services.mail, services.cpu, core::conninfo(config.database, false), config.mail);
+    mailer.start(io.at(0).get_executor());
+    core::log::info("mail sender started",
+                    {{"delivery", services.mail_delivery.smtp() ? "smtp" : "files"},
+                     {"dir", services.mail_delivery.smtp() ? "" : services.mail_delivery.dir().string()}});
+    asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer), [](std::exception_ptr e) {
         if (!e) return;
         try {
             std::rethrow_exception(e);

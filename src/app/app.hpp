@@ -15,6 +15,9 @@
 #include "db/pool.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
+#include "mail/delivery.hpp"
+#include "mail/service.hpp"
+#include "mail/store.hpp"
 #include "tenancy/service.hpp"
 #include "tenancy/store.hpp"
 
@@ -37,6 +40,9 @@ struct Services {
     admin::Store admin_store;
     admin::Service admin;
     audit::Service audit;
+    mail::Store mail_store;
+    mail::Delivery mail_delivery;
+    mail::Service mail;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

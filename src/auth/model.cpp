@@ -51,6 +51,28 @@ void RegisterRequest::validate(core::Validator& v) const {
     check_name(v, "name", name);
     if (username) check_username(v, "username", *username);
     check_password_policy(v, "password", password, normalize_email(email), name);
+    if (invitation_token) check_token(v, "invitation_token", *invitation_token);
+}
+
+void check_token(core::Validator& v, const std::string& field, const std::string& token) {
+    const bool shaped = !token.empty() && token.size() <= 128 &&
+                        std::all_of(token.begin(), token.end(),
+                                    [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; });
+    if (!shaped) v.add(field, "must be the token from the mail");
+}
+
+void PasswordResetRequest::validate(core::Validator& v) const {
+    check_email(v, "email", email);
+}
+
+void PasswordResetConfirm::validate(core::Validator& v) const {
+    check_token(v, "token", token);
+    // The policy's checks against the email and name need the account: the service adds them.
+    if (new_password.empty()) v.add("new_password", "must not be empty");
+}
+
+void VerifyEmailRequest::validate(core::Validator& v) const {
+    check_token(v, "token", token);
 }
 
 void LoginRequest::validate(core::Validator& v) const {

@@ -33,9 +33,12 @@ struct RegisterRequest {
     std::string password;
     std::string name;
     std::optional<std::string> username;
+    // From an invitation mail: the new account joins that workspace too (its email must be the
+    // invited one).
+    std::optional<std::string> invitation_token;
     void validate(core::Validator& v) const;
 };
-BOOST_DESCRIBE_STRUCT(RegisterRequest, (), (email, password, name, username))
+BOOST_DESCRIBE_STRUCT(RegisterRequest, (), (email, password, name, username, invitation_token))
 
 struct LoginRequest {
     std::optional<std::string> email;
@@ -106,8 +109,31 @@ BOOST_DESCRIBE_STRUCT(User, (),
 struct RegisterReply {
     User user;
     WorkspaceRef workspace;
+    std::optional<WorkspaceRef> joined;  // the invitation's workspace, when registering with one
 };
-BOOST_DESCRIBE_STRUCT(RegisterReply, (), (user, workspace))
+BOOST_DESCRIBE_STRUCT(RegisterReply, (), (user, workspace, joined))
+
+struct PasswordResetRequest {
+    std::string email;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(PasswordResetRequest, (), (email))
+
+struct PasswordResetConfirm {
+    std::string token;
+    std::string new_password;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(PasswordResetConfirm, (), (token, new_password))
+
+struct VerifyEmailRequest {
+    std::string token;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(VerifyEmailRequest, (), (token))
+
+// Mailed tokens are 32 random bytes, base64url: anything else names no token.
+void check_token(core::Validator& v, const std::string& field, const std::string& token);
 
 struct SessionInfo {
     core::Uuid id;

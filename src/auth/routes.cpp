@@ -104,6 +104,38 @@ asio::awaitable<http::Response> do_revoke_session(Service* s, http::Request& req
     co_return no_content();
 }
 
+http::Response accepted() {
+    return http::Response{http::beast_http::status::accepted, 11};
+}
+
+asio::awaitable<http::Response> do_reset_request(Service* s, http::Request& req) {
+    auto body = http::bind_body<PasswordResetRequest>(req);
+    const auto origin = origin_of(req);
+    co_await s->request_password_reset(std::move(body), origin);
+    co_return accepted();
+}
+
+asio::awaitable<http::Response> do_reset_confirm(Service* s, http::Request& req) {
+    auto body = http::bind_body<PasswordResetConfirm>(req);
+    const auto origin = origin_of(req);
+    co_await s->confirm_password_reset(std::move(body), origin);
+    co_return no_content();
+}
+
+asio::awaitable<http::Response> do_verify_email(Service* s, http::Request& req) {
+    auto body = http::bind_body<VerifyEmailRequest>(req);
+    const auto origin = origin_of(req);
+    co_await s->verify_email(std::move(body), origin);
+    co_return no_content();
+}
+
+asio::awaitable<http::Response> do_resend_verification(Service* s, http::Request& req) {
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
+    const auto origin = origin_of(req);
+    co_await s->resend_verification(who, origin);
+    co_return accepted();
+}
+
 std::string path(std::string_view tail) {
     return std::string(kPrefix) + std::string(tail);
 }
@@ -192,6 +224,37 @@ void add_routes(http::Router& router, Service& service) {
                 .status = 204,
                 .response = none,
                 .handler = [s](http::Request& r) { return do_revoke_session(s, r); }});
+    router.add({.method = http::Verb::post,
+                .path = path("/password-reset"),
+                .summary = "Mail a single-use password reset link (always 202: whether the account exists is not told)",
+                .tag = "auth",
+                .request = http::json_body<PasswordResetRequest>(),
+                .status = 202,
+                .response = none,
+                .handler = [s](http::Request& r) { return do_reset_request(s, r); }});
+    router.add({.method = http::Verb::post,
+                .path = path("/password-reset/confirm"),
+                .summary = "Set a new password with the mailed token (spends it; ends every session of the account)",
+                .tag = "auth",
+                .request = http::json_body<PasswordResetConfirm>(),
+                .status = 204,
+                .response = none,
+                .handler = [s](http::Request& r) { return do_reset_confirm(s, r); }});
+    router.add({.method = http::Verb::post,
+                .path = path("/verify-email"),
+                .summary = "Confirm the account's email address with the mailed token (single use)",
+                .tag = "auth",
+                .request = http::json_body<VerifyEmailRequest>(),
+                .status = 204,
+                .response = none,
+                .handler = [s](http::Request& r) { return do_verify_email(s, r); }});
+    router.add({.method = http::Verb::post,
+                .path = path("/verify-email/resend"),
+                .summary = "Mail a new verification link to the caller (409 when verified already)",
+                .tag = "auth",
+                .status = 202,
+                .response = none,
+                .handler = [s](http::Request& r) { return do_resend_verification(s, r); }});
 }
 
 }  // namespace kiln::auth

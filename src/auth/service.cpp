@@ -3,6 +3,7 @@
 #include <boost/algorithm/string/predicate.hpp>
 
 #include "core/log.hpp"
+#include "mail/model.hpp"
 
 namespace asio = boost::asio;
 
@@ -27,8 +28,22 @@ bool is_unique_violation(const db::Error& e, std::string_view constraint) {
 
 }  // namespace
 
-Service::Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config)
-    : store_(store), passwords_(passwords), jwt_(jwt), config_(config) {}
+Service::Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config,
+                 std::string public_url)
+    : store_(store), passwords_(passwords), jwt_(jwt), config_(config), public_url_(std::move(public_url)) {}
+
+std::string Service::mailed_token(Mailed& out, const std::string& to, bool reset) const {
+    auto token = core::random_token(kRefreshTokenBytes);
+    out.hash = core::sha256(token);
+    if (reset) {
+        out.ttl_s = config_.reset_ttl_s;
+        out.message = mail::password_reset_mail(to, mail::link(public_url_, "/reset-password", token), out.ttl_s);
+    } else {
+        out.ttl_s = config_.verify_ttl_s;
+        out.message = mail::verification_mail(to, mail::link(public_url_, "/verify-email", token), out.ttl_s);
+    }
+    return token;
+}
 
 TokenReply Service::tokens_for(const Principal& p, std::string refresh_token) const {
     Claims c{.user = p.user, .workspace = p.workspace, .session = p.session, .role = p.role};
@@ -37,7 +52,7 @@ TokenReply Service::tokens_for(const Principal& p, std::string refresh_token) co
 
 asio::awaitable<RegisterReply> Service::register_account(RegisterRequest r, audit::Origin origin) {
     std::string throttle_key = "register:ip:" + origin.ip;
-    co_return co_await create(std::move(r), false, std::move(throttle_key), std::move(origin));
+    co_return co_await create(std::move(r), false, std::move(throttle_key), std::move(origin), true);
 }
 
 asio::awaitable<RegisterReply> Service::create_account(RegisterRequest r, bool platform_admin) {
@@ -46,7 +61,8 @@ asio::awaitable<RegisterReply> Service::create_account(RegisterRequest r, bool p
     r.validate(v);
     v.throw_if_failed();
     audit::Origin origin{"", "cli"};
-    co_return co_await create(std::move(r), platform_admin, std::string(), std::move(origin));
+    // Accounts made by an operator get no verification mail (there may be no mailbox behind them).
+    co_return co_await create(std::move(r), platform_admin, std::string(), std::move(origin), false);
 }
 
 asio::awaitable<bool> Service::platform_admin_exists() {
@@ -54,7 +70,7 @@ asio::awaitable<bool> Service::platform_admin_exists() {
 }
 
 asio::awaitable<RegisterReply> Service::create(RegisterRequest r, bool platform_admin, std::string throttle_key,
-                                               audit::Origin origin) {
+                                               audit::Origin origin, bool mail_verification) {
     r.email = normalize_email(r.email);  // the policy was checked on the request as given
     NewAccount a;
     a.user = core::Uuid::v7();
@@ -64,9 +80,17 @@ asio::awaitable<RegisterReply> Service::create(RegisterRequest r, bool platform_
     a.name = r.name;
     a.workspace_name = r.name + "'s workspace";
     a.platform_admin = platform_admin;
+    if (r.invitation_token) {
+        // Registering through an invitation proves the address: no verification mail.
+        a.invitation = core::sha256(*r.invitation_token);
+    } else if (mail_verification) {
+        a.verification.emplace();
+        mailed_token(*a.verification, a.email, false);
+    }
     a.password_hash = co_await passwords_.hash(std::move(r.password));
+    std::optional<WorkspaceRef> joined;
     try {
-        co_await store_.create_account(a, throttle_key, config_.registrations_per_ip_hour, origin);
+        joined = co_await store_.create_account(a, throttle_key, config_.registrations_per_ip_hour, origin);
     } catch (const db::Error& e) {
         if (is_unique_violation(e, "users_email_key")) {
             throw core::Problem::conflict("An account with this email exists.");
@@ -76,7 +100,8 @@ asio::awaitable<RegisterReply> Service::create(RegisterRequest r, bool platform_
     }
     RegisterReply out;
     out.workspace = {a.workspace, a.workspace_name, "owner"};
-    out.user = {a.user, a.email, a.username, a.name, false, platform_admin, false, "", out.workspace};
+    out.user = {a.user, a.email, a.username, a.name, joined.has_value(), platform_admin, false, "", out.workspace};
+    out.joined = std::move(joined);
     out.user.created_at = db::format_time(std::chrono::system_clock::now());
     co_return out;
 }
@@ -178,6 +203,40 @@ asio::awaitable<SessionList> Service::sessions(Principal p) {
 asio::awaitable<void> Service::revoke_session(Principal p, core::Uuid id, audit::Origin origin) {
     const bool revoked = co_await store_.revoke_one(p, id, origin);
     if (!revoked) throw core::Problem::not_found("No such session.");
+}
+
+asio::awaitable<void> Service::request_password_reset(PasswordResetRequest r, audit::Origin origin) {
+    const auto email = normalize_email(r.email);
+    Mailed m;
+    mailed_token(m, email, true);
+    const Budget per_email{"reset:email:" + email, config_.resets_per_email_hour};
+    const Budget per_ip{"reset:ip:" + origin.ip, config_.resets_per_ip_hour};
+    co_await store_.request_password_reset(email, m, per_email, per_ip, origin);
+}
+
+asio::awaitable<void> Service::confirm_password_reset(PasswordResetConfirm r, audit::Origin origin) {
+    const auto token = core::sha256(r.token);
+    auto account = co_await store_.reset_account(token);
+    core::Validator v;
+    check_password_policy(v, "new_password", r.new_password, account.first, account.second);
+    v.throw_if_failed();
+    const auto hash = co_await passwords_.hash(std::move(r.new_password));
+    co_await store_.reset_password(token, hash, origin);
+}
+
+asio::awaitable<void> Service::verify_email(VerifyEmailRequest r, audit::Origin origin) {
+    const auto token = core::sha256(r.token);  // named: no aggregate temporary in a co_await (g++ 12)
+    co_await store_.verify_email(token, origin);
+}
+
+asio::awaitable<void> Service::resend_verification(Principal p, audit::Origin origin) {
+    const auto user = co_await store_.user(p);
+    if (user.email_verified) throw core::Problem::conflict("The email address is verified already.");
+    Mailed m;
+    mailed_token(m, user.email, false);
+    const Budget budget{"verify:user:" + p.user.str(), config_.resets_per_email_hour};
+    const bool sent = co_await store_.send_verification(p, m, budget, origin);
+    if (!sent) throw core::Problem::conflict("The email address is verified already.");
 }
 
 asio::awaitable<Principal> Service::authenticate(std::string_view authorization) const {

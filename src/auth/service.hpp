@@ -16,7 +16,9 @@ namespace kiln::auth {
 
 class Service {
 public:
-    Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config);
+    // `public_url` is the base of the links mailed to users (server.public_url).
+    Service(Store& store, const Passwords& passwords, const Jwt& jwt, const core::AuthConfig& config,
+            std::string public_url);
 
     boost::asio::awaitable<RegisterReply> register_account(RegisterRequest r, audit::Origin origin);
     // The command line's way in: same rules, no rate limit, optionally a platform administrator.
@@ -40,9 +42,17 @@ public:
     // 401 otherwise.
     boost::asio::awaitable<Principal> authenticate(std::string_view authorization) const;
 
+    // Always succeeds (202) for a well-formed address, account or not; 429 past the budgets.
+    boost::asio::awaitable<void> request_password_reset(PasswordResetRequest r, audit::Origin origin);
+    boost::asio::awaitable<void> confirm_password_reset(PasswordResetConfirm r, audit::Origin origin);
+    boost::asio::awaitable<void> verify_email(VerifyEmailRequest r, audit::Origin origin);
+    boost::asio::awaitable<void> resend_verification(Principal p, audit::Origin origin);
+
 private:
     boost::asio::awaitable<RegisterReply> create(RegisterRequest r, bool platform_admin, std::string throttle_key,
-                                                 audit::Origin origin);
+                                                 audit::Origin origin, bool mail_verification);
+    // A fresh token (returned) whose hash and mail go into `out`.
+    std::string mailed_token(Mailed& out, const std::string& to, bool reset) const;
     TokenReply tokens_for(const Principal& p, std::string refresh_token) const;
     boost::asio::awaitable<Principal> api_key_principal(std::string key) const;
 
@@ -51,6 +61,7 @@ private:
     const Jwt& jwt_;
     const core::AuthConfig& config_;
     mutable ApiKeyCache api_keys_;
+    std::string public_url_;
 };
 
 }  // namespace kiln::auth

@@ -1,6 +1,7 @@
 #include "auth/store.hpp"
 
 #include "core/problem.hpp"
+#include "mail/store.hpp"
 
 namespace asio = boost::asio;
 
@@ -141,6 +142,31 @@ constexpr std::string_view kApiKeyLookup = "SELECT set_config('kiln.api_key_pref
 constexpr std::string_view kApiKeyFind = R"sql(
 SELECT workspace_id, id, role, created_by FROM api_keys
  WHERE prefix = $1 AND key_hash = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()))sql";
+constexpr std::string_view kTokenInsert = R"sql(
+INSERT INTO user_tokens (token_hash, user_id, purpose, email, expires_at)
+VALUES ($1, $2, 'email_verify', $3, now() + make_interval(secs => $4)))sql";
+constexpr std::string_view kInvitationName = "SELECT set_config('kiln.invitation', $1, true)";
+constexpr std::string_view kInvitationAccept = R"sql(
+SELECT workspace_id, workspace_name, role FROM kiln_invitation_accept())sql";
+
+constexpr std::string_view kResetTokenInsert = R"sql(
+INSERT INTO user_tokens (token_hash, user_id, purpose, email, expires_at)
+SELECT $1, id, 'password_reset', email, now() + make_interval(secs => $3)
+  FROM users WHERE email = $2 AND deactivated_at IS NULL)sql";
+// Events about an account found by a token go to that account's personal workspace.
+constexpr std::string_view kAuditByToken = R"sql(
+INSERT INTO audit_events (workspace_id, id, actor_user_id, action, target_type, target_id, ip, request_id)
+SELECT u.default_workspace_id, $2, u.id, $3, 'user', u.id::text, nullif($4, '')::inet, $5
+  FROM user_tokens t JOIN users u ON u.id = t.user_id
+ WHERE t.token_hash = $1 AND u.default_workspace_id IS NOT NULL)sql";
+constexpr std::string_view kResetAccount = R"sql(
+SELECT u.email, u.name FROM kiln_user_token_check($1, 'password_reset') t JOIN users u ON u.id = t.user_id)sql";
+constexpr std::string_view kPasswordReset = "SELECT kiln_password_reset($1, $2)";
+constexpr std::string_view kVerifyEmail = "SELECT kiln_verify_email($1)";
+constexpr std::string_view kVerifyTokenInsert = R"sql(
+INSERT INTO user_tokens (token_hash, user_id, purpose, email, expires_at)
+SELECT $1, id, 'email_verify', email, now() + make_interval(secs => $4)
+  FROM users WHERE id = $2 AND email = $3 AND email_verified_at IS NULL)sql";
 
 std::string bytea(const core::Digest& d) {
     return "\\x" + core::to_hex(d);
@@ -166,8 +192,8 @@ db::TenantScope Store::scope_of(const Principal& p) {
     return auth::scope_of(p, p.workspace);
 }
 
-asio::awaitable<void> Store::create_account(const NewAccount& a, const std::string& throttle_key, unsigned per_hour,
-                                            const audit::Origin& origin) {
+asio::awaitable<std::optional<WorkspaceRef>> Store::create_account(const NewAccount& a, const std::string& throttle_key,
+                                                                   unsigned per_hour, const audit::Origin& origin) {
     std::vector<db::Query> q;
     if (!throttle_key.empty()) q.push_back({kThrottleTake, db::params(throttle_key, per_hour, 3600)});
     q.push_back({kUserInsert, db::params(a.user, a.email, a.username, a.name, a.password_hash)});
@@ -176,14 +202,106 @@ asio::awaitable<void> Store::create_account(const NewAccount& a, const std::stri
     q.push_back({kUserSetDefaultWorkspace, db::params(a.user, a.workspace)});
     if (a.platform_admin) q.push_back({kUserSetPlatformAdmin, db::params(a.user)});
     q.push_back(audit::record({a.user, "auth.register", "user", a.user.str()}, origin));
+    if (a.verification) {
+        const auto& v = *a.verification;
+        q.push_back({kTokenInsert, db::params(bytea(v.hash), a.user, a.email, v.ttl_s)});
+        q.push_back(mail::enqueue(v.message));
+    }
+    const std::size_t accepted = q.size() + 1;
+    if (a.invitation) {
+        // Last: accepting moves the transaction into the invitation's workspace.
+        q.push_back({kInvitationName, db::params(core::to_hex(*a.invitation))});
+        q.push_back({kInvitationAccept, {}});
+        q.push_back(audit::record({a.user, "invitation.accept", "user", a.user.str()}, origin));
+    }
+    std::vector<db::Result> r;
     try {
         const db::TenantScope scope{.workspace_id = a.workspace, .user_id = a.user, .identity_lookup = true};
-        co_await db::run(pool_, scope, std::move(q));
+        r = co_await db::run(pool_, scope, std::move(q));
     } catch (const db::Error& e) {
         if (e.sqlstate() != "KL429") throw;
         throw core::Problem(429, "Too Many Requests", "Too many registrations from this address; try again later.")
             .with_header("Retry-After", e.detail().empty() ? "3600" : e.detail());
     }
+    if (!a.invitation) co_return std::nullopt;
+    const auto& joined = r[accepted];
+    co_return WorkspaceRef{joined.uuid(0, 0), joined.str(0, 1), joined.str(0, 2)};
+}
+
+namespace {
+
+core::Problem too_many(const db::Error& e, const char* what) {
+    return core::Problem(429, "Too Many Requests", what)
+        .with_header("Retry-After", e.detail().empty() ? "3600" : e.detail());
+}
+
+}  // namespace
+
+asio::awaitable<void> Store::request_password_reset(const std::string& email, const Mailed& m, const Budget& per_email,
+                                                    const Budget& per_ip, const audit::Origin& origin) {
+    const auto hash = bytea(m.hash);
+    std::vector<db::Query> q;
+    q.push_back({kThrottleTake, db::params(per_email.key, per_email.per_hour, 3600)});
+    q.push_back({kThrottleTake, db::params(per_ip.key, per_ip.per_hour, 3600)});
+    q.push_back({kResetTokenInsert, db::params(hash, email, m.ttl_s)});
+    q.push_back(mail::enqueue_if_token(m.message, m.hash));
+    q.push_back({kAuditByToken,
+                 db::params(hash, core::Uuid::v7(), "auth.password_reset_requested", origin.ip, origin.request_id)});
+    try {
+        const db::TenantScope scope{.identity_lookup = true};
+        co_await db::run(pool_, scope, std::move(q));
+    } catch (const db::Error& e) {
+        if (e.sqlstate() != "KL429") throw;
+        throw too_many(e, "Too many password reset requests; try again later.");
+    }
+}
+
+asio::awaitable<std::pair<std::string, std::string>> Store::reset_account(const core::Digest& token) {
+    const db::TenantScope scope{.identity_lookup = true};
+    auto r = co_await db::run(pool_, scope, kResetAccount, db::params(bytea(token)));
+    if (r.empty()) throw core::Problem::bad_request("The link is not valid.");
+    co_return std::pair{r.str(0, 0), r.str(0, 1)};
+}
+
+asio::awaitable<void> Store::reset_password(const core::Digest& token, const std::string& password_hash,
+                                            const audit::Origin& origin) {
+    const auto hash = bytea(token);
+    std::vector<db::Query> q;
+    q.push_back({kPasswordReset, db::params(hash, password_hash)});
+    q.push_back(
+        {kAuditByToken, db::params(hash, core::Uuid::v7(), "auth.password_reset", origin.ip, origin.request_id)});
+    const db::TenantScope scope{.identity_lookup = true};
+    co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<void> Store::verify_email(const core::Digest& token, const audit::Origin& origin) {
+    const auto hash = bytea(token);
+    std::vector<db::Query> q;
+    q.push_back({kVerifyEmail, db::params(hash)});
+    q.push_back(
+        {kAuditByToken, db::params(hash, core::Uuid::v7(), "auth.email_verified", origin.ip, origin.request_id)});
+    const db::TenantScope scope{.identity_lookup = true};
+    co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<bool> Store::send_verification(const Principal& p, const Mailed& m, const Budget& budget,
+                                               const audit::Origin& origin) {
+    auto scope = scope_of(p);
+    scope.identity_lookup = true;  // the throttle counters
+    std::vector<db::Query> q;
+    q.push_back({kThrottleTake, db::params(budget.key, budget.per_hour, 3600)});
+    q.push_back({kVerifyTokenInsert, db::params(bytea(m.hash), p.user, m.message.to, m.ttl_s)});
+    q.push_back(mail::enqueue_if_token(m.message, m.hash));
+    q.push_back({kAuditByToken,
+                 db::params(bytea(m.hash), core::Uuid::v7(), "auth.verification_sent", origin.ip, origin.request_id)});
+    std::vector<db::Result> r;
+    try {
+        r = co_await db::run(pool_, scope, std::move(q));
+    } catch (const db::Error& e) {
+        if (e.sqlstate() != "KL429") throw;
+        throw too_many(e, "Too many verification mails; try again later.");
+    }
+    co_return r[1].affected() == 1;
 }
 
 asio::awaitable<bool> Store::platform_admin_exists() {

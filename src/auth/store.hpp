@@ -11,8 +11,22 @@
 #include "auth/scope.hpp"
 #include "core/crypto.hpp"
 #include "db/transaction.hpp"
+#include "mail/model.hpp"
 
 namespace kiln::auth {
+
+// A single-use token to store (its hash) and the mail that carries it.
+struct Mailed {
+    core::Digest hash{};
+    unsigned ttl_s = 0;
+    mail::Message message;
+};
+
+// A per-hour budget counted in auth_throttle.
+struct Budget {
+    std::string key;
+    unsigned per_hour = 0;
+};
 
 struct NewAccount {
     core::Uuid user;
@@ -23,6 +37,8 @@ struct NewAccount {
     std::string password_hash;
     std::string workspace_name;
     bool platform_admin = false;
+    std::optional<Mailed> verification;      // mailed when the address is not proven otherwise
+    std::optional<core::Digest> invitation;  // accepted in the same batch
 };
 
 struct Throttle {
@@ -62,8 +78,10 @@ public:
     // Throws db::Error 23505 (constraint users_email_key / users_username_key) when taken,
     // and a 429 Problem when the address registered too often (no limit when `throttle_key`
     // is empty: the command line).
-    boost::asio::awaitable<void> create_account(const NewAccount& a, const std::string& throttle_key, unsigned per_hour,
-                                                const audit::Origin& origin);
+    // Returns the invitation's workspace when one was accepted (KL400/KL410/KL403 otherwise).
+    boost::asio::awaitable<std::optional<WorkspaceRef>> create_account(const NewAccount& a,
+                                                                       const std::string& throttle_key,
+                                                                       unsigned per_hour, const audit::Origin& origin);
     boost::asio::awaitable<bool> platform_admin_exists();
 
     // Seconds to wait before any of the keys may try again, and the account (if any).
@@ -105,6 +123,20 @@ public:
 
     // The live API key with this prefix and hash, as the principal it speaks for.
     boost::asio::awaitable<std::optional<Principal>> find_api_key(std::string_view prefix, const core::Digest& hash);
+    // Stores the reset token and queues its mail when an active account has `email`; nothing
+    // otherwise. The same single round trip either way. 429 past either budget.
+    boost::asio::awaitable<void> request_password_reset(const std::string& email, const Mailed& m,
+                                                        const Budget& per_email, const Budget& per_ip,
+                                                        const audit::Origin& origin);
+    // (email, name) of the account a live reset token belongs to; 400 unknown, 410 spent/expired.
+    boost::asio::awaitable<std::pair<std::string, std::string>> reset_account(const core::Digest& token);
+    // Spends the token, sets the password, ends every session of the user.
+    boost::asio::awaitable<void> reset_password(const core::Digest& token, const std::string& password_hash,
+                                                const audit::Origin& origin);
+    boost::asio::awaitable<void> verify_email(const core::Digest& token, const audit::Origin& origin);
+    // Queues a new verification mail; false when the address is verified already.
+    boost::asio::awaitable<bool> send_verification(const Principal& p, const Mailed& m, const Budget& budget,
+                                                   const audit::Origin& origin);
 
 private:
     static db::TenantScope scope_of(const Principal& p);

@@ -142,6 +142,7 @@ const std::vector<Field>& fields() {
         ms_field("server.shutdown_grace_ms", &Config::server, &ServerConfig::shutdown_grace, 0),
         field("server.access_log", &Config::server, &ServerConfig::access_log),
         field("server.trust_request_id", &Config::server, &ServerConfig::trust_request_id),
+        field("server.public_url", &Config::server, &ServerConfig::public_url),
         field("cors.enabled", &Config::cors, &CorsConfig::enabled),
         field("cors.allow_origins", &Config::cors, &CorsConfig::allow_origins),
         field("cors.allow_headers", &Config::cors, &CorsConfig::allow_headers),
@@ -180,6 +181,23 @@ const std::vector<Field>& fields() {
         int_field("auth.lock_max_s", &Config::auth, &AuthConfig::lock_max_s, 1, 86400),
         int_field("auth.registrations_per_ip_hour", &Config::auth, &AuthConfig::registrations_per_ip_hour, 1,
                   1'000'000),
+        int_field("auth.reset_ttl_s", &Config::auth, &AuthConfig::reset_ttl_s, 1, 7LL * 86400),
+        int_field("auth.verify_ttl_s", &Config::auth, &AuthConfig::verify_ttl_s, 1, 30LL * 86400),
+        int_field("auth.invitation_ttl_s", &Config::auth, &AuthConfig::invitation_ttl_s, 1, 90LL * 86400),
+        int_field("auth.resets_per_email_hour", &Config::auth, &AuthConfig::resets_per_email_hour, 1, 1'000'000),
+        int_field("auth.resets_per_ip_hour", &Config::auth, &AuthConfig::resets_per_ip_hour, 1, 1'000'000),
+        field("mail.from", &Config::mail, &MailConfig::from),
+        field("mail.dir", &Config::mail, &MailConfig::dir),
+        field("mail.smtp_url", &Config::mail, &MailConfig::smtp_url),
+        field("mail.smtp_user", &Config::mail, &MailConfig::smtp_user),
+        field("mail.smtp_password", &Config::mail, &MailConfig::smtp_password),
+        field("mail.smtp_password_file", &Config::mail, &MailConfig::smtp_password_file),
+        field("mail.smtp_require_tls", &Config::mail, &MailConfig::smtp_require_tls),
+        int_field("mail.timeout_ms", &Config::mail, &MailConfig::timeout_ms, 100, 600'000),
+        int_field("mail.max_attempts", &Config::mail, &MailConfig::max_attempts, 1, 100),
+        int_field("mail.retry_base_ms", &Config::mail, &MailConfig::retry_base_ms, 10, 3'600'000),
+        int_field("mail.poll_interval_ms", &Config::mail, &MailConfig::poll_interval_ms, 10, 3'600'000),
+        int_field("mail.batch_size", &Config::mail, &MailConfig::batch_size, 1, 1000),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;
@@ -196,6 +214,13 @@ void validate(const Config& c) {
         fail("log.level", "one of trace, debug, info, warn, error, critical, off", "\"" + c.log.level + "\"");
     }
     if (c.database.user.empty()) fail("database.user", "a role name", "\"\"");
+    if (!c.server.public_url.starts_with("http://") && !c.server.public_url.starts_with("https://")) {
+        fail("server.public_url", "an http:// or https:// URL", "\"" + c.server.public_url + "\"");
+    }
+    if (!c.mail.smtp_url.empty() && !c.mail.smtp_url.starts_with("smtp://") &&
+        !c.mail.smtp_url.starts_with("smtps://")) {
+        fail("mail.smtp_url", "an smtp:// or smtps:// URL", "(not shown: it may hold credentials)");
+    }
     if (c.cors.enabled && c.cors.allow_origins.empty()) {
         fail("cors.allow_origins", "at least one origin when cors.enabled is true", "[]");
     }
@@ -278,6 +303,9 @@ void Config::resolve_secrets() {
     }
     if (auth.jwt_key.empty() && !auth.jwt_key_file.empty()) {
         auth.jwt_key = read_secret_file("auth.jwt_key_file", auth.jwt_key_file);
+    }
+    if (mail.smtp_password.empty() && !mail.smtp_password_file.empty()) {
+        mail.smtp_password = read_secret_file("mail.smtp_password_file", mail.smtp_password_file);
     }
     if (auth.jwt_previous_key.empty() && !auth.jwt_previous_key_file.empty()) {
         auth.jwt_previous_key = read_secret_file("auth.jwt_previous_key_file", auth.jwt_previous_key_file);

@@ -26,6 +26,8 @@ struct ServerConfig {
     Millis shutdown_grace{10000};
     bool access_log = true;
     bool trust_request_id = true;
+    // Where users reach this deployment: the base of links in mail (reset, verification, invitations).
+    std::string public_url = "http://127.0.0.1:8080";
 };
 
 struct CorsConfig {
@@ -77,6 +79,30 @@ struct AuthConfig {
     unsigned lock_base_s = 15;
     unsigned lock_max_s = 900;
     unsigned registrations_per_ip_hour = 20;
+    // Single-use mailed tokens: password reset, email verification, workspace invitation.
+    unsigned reset_ttl_s = 30 * 60;
+    unsigned verify_ttl_s = 24 * 3600;
+    unsigned invitation_ttl_s = 7 * 24 * 3600;
+    // Password-reset requests (and verification resends) per address and per client address.
+    unsigned resets_per_email_hour = 5;
+    unsigned resets_per_ip_hour = 50;
+};
+
+struct MailConfig {
+    std::string from = "Kiln <no-reply@kiln.local>";
+    // Without smtp_url, messages are written as .eml files here ("": $KILN_HOME/mail, else .kiln/mail).
+    std::string dir;
+    std::string smtp_url;  // smtp://host:587 or smtps://host:465
+    std::string smtp_user;
+    std::string smtp_password;  // secret
+    std::string smtp_password_file;
+    // STARTTLS must succeed on smtp:// (smtps:// is TLS from the start). Off only for a local relay.
+    bool smtp_require_tls = true;
+    unsigned timeout_ms = 15000;
+    unsigned max_attempts = 5;
+    unsigned retry_base_ms = 30000;    // the n-th retry waits retry_base_ms * 2^(n-1), at most an hour
+    unsigned poll_interval_ms = 5000;  // LISTEN/NOTIFY wakes the sender at once; this is the fallback
+    unsigned batch_size = 10;
 };
 
 struct LogConfig {
@@ -88,6 +114,7 @@ struct Config {
     CorsConfig cors;
     DatabaseConfig database;
     AuthConfig auth;
+    MailConfig mail;
     LogConfig log;
     unsigned cpu_threads = 0;  // 0: one per core
     std::string source;        // where the config came from, for messages

@@ -39,6 +39,8 @@ void rethrow_translated(std::exception_ptr failure) {
         if (state == "KL404") throw core::Problem::not_found(e.primary());
         if (state == "KL409") throw core::Problem::conflict(e.primary());
         if (state == "KL402") throw core::Problem::plan_limit(e.detail(), e.primary());
+        if (state == "KL400") throw core::Problem::bad_request(e.primary());
+        if (state == "KL410") throw core::Problem(410, "Gone", e.primary());
         throw;
     }
 }

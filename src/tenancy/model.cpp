@@ -33,6 +33,15 @@ void UpdateManagedUser::validate(core::Validator& v) const {
     if (username) auth::check_username(v, "username", *username);
 }
 
+void CreateInvitation::validate(core::Validator& v) const {
+    auth::check_email(v, "email", email);
+    if (!is_role(role)) v.add("role", "must be one of owner, admin, member, viewer");
+}
+
+void AcceptInvitation::validate(core::Validator& v) const {
+    auth::check_token(v, "token", token);
+}
+
 void ChangeRole::validate(core::Validator& v) const {
     if (!is_role(role)) v.add("role", "must be one of owner, admin, member, viewer");
 }

@@ -148,5 +148,47 @@ struct PlanReply {
     PlanUsage usage;
 };
 BOOST_DESCRIBE_STRUCT(PlanReply, (), (plan, usage))
+struct CreateInvitation {
+    std::string email;
+    std::string role;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(CreateInvitation, (), (email, role))
+
+// A pending invitation; its token is only ever in the mail.
+struct Invitation {
+    core::Uuid id;
+    std::string email;
+    std::string role;
+    std::optional<core::Uuid> invited_by;
+    std::string created_at;
+    std::string expires_at;
+};
+BOOST_DESCRIBE_STRUCT(Invitation, (), (id, email, role, invited_by, created_at, expires_at))
+
+struct InvitationList {
+    std::vector<Invitation> items;
+    std::optional<std::string> next_cursor;
+};
+BOOST_DESCRIBE_STRUCT(InvitationList, (), (items, next_cursor))
+
+struct AcceptInvitation {
+    std::string token;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(AcceptInvitation, (), (token))
+
+struct AcceptedInvitation {
+    core::Uuid workspace_id;
+    std::string workspace_name;
+    std::string role;
+};
+BOOST_DESCRIBE_STRUCT(AcceptedInvitation, (), (workspace_id, workspace_name, role))
+
+// A page request: `limit` 1–200 (default 50), `cursor` the previous page's next_cursor.
+struct Page {
+    unsigned limit = 50;
+    std::optional<core::Uuid> cursor;
+};
 
 }  // namespace kiln::tenancy

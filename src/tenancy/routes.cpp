@@ -1,6 +1,8 @@
 // /api/v1/workspaces/…: the caller's workspaces and their members.
 #include "tenancy/routes.hpp"
 
+#include <charconv>
+
 #include "http/json.hpp"
 
 namespace asio = boost::asio;
@@ -162,6 +164,59 @@ asio::awaitable<http::Response> do_plan(Deps d, http::Request& req) {
     co_return http::json_response(200, http::to_json(plan));
 }
 
+Page page_of(const http::Request& req) {
+    Page page;
+    core::Validator v;
+    if (auto limit = req.query_param("limit")) {
+        unsigned n = 0;
+        auto [end, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), n);
+        if (ec != std::errc{} || end != limit->data() + limit->size() || n < 1 || n > 200) {
+            v.add("limit", "must be an integer from 1 to 200");
+        }
+        page.limit = n;
+    }
+    if (auto cursor = req.query_param("cursor")) {
+        page.cursor = core::Uuid::parse(*cursor);
+        if (!page.cursor) v.add("cursor", "must be a next_cursor from a previous page");
+    }
+    v.throw_if_failed();
+    return page;
+}
+
+asio::awaitable<http::Response> do_invite(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    auto body = http::bind_body<CreateInvitation>(req);
+    const auto origin = origin_of(req);
+    auto invitation = co_await d.tenancy->invite(who, id, std::move(body), origin);
+    co_return http::json_response(201, http::to_json(invitation));
+}
+
+asio::awaitable<http::Response> do_invitations(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto page = page_of(req);
+    auto list = co_await d.tenancy->invitations(who, id, page);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_revoke_invitation(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = id_param(req, "id", "No such workspace.");
+    const auto invitation = id_param(req, "invitation_id", "No such pending invitation.");
+    const auto origin = origin_of(req);
+    co_await d.tenancy->revoke_invitation(who, id, invitation, origin);
+    co_return no_content();
+}
+
+asio::awaitable<http::Response> do_accept(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    auto body = http::bind_body<AcceptInvitation>(req);
+    const auto origin = origin_of(req);
+    auto accepted = co_await d.tenancy->accept_invitation(who, std::move(body), origin);
+    co_return http::json_response(200, http::to_json(accepted));
+}
+
 }  // namespace
 
 void add_routes(http::Router& router, const auth::Service& auth, Service& service) {
@@ -281,6 +336,36 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .status = 204,
                 .response = none,
                 .handler = [d](http::Request& r) { return do_revoke_api_key(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/workspaces/{id}/invitations",
+                .summary = "Invite an email address with a role; a single-use, expiring link is mailed (admin; the "
+                           "owner role: owner)",
+                .tag = "workspaces",
+                .request = http::json_body<CreateInvitation>(),
+                .status = 201,
+                .response = http::json_body<Invitation>(),
+                .handler = [d](http::Request& r) { return do_invite(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/workspaces/{id}/invitations",
+                .summary = "Pending invitations, newest first (admin; ?limit=&cursor=)",
+                .tag = "workspaces",
+                .response = http::json_body<InvitationList>(),
+                .handler = [d](http::Request& r) { return do_invitations(d, r); }});
+    router.add({.method = http::Verb::delete_,
+                .path = "/api/v1/workspaces/{id}/invitations/{invitation_id}",
+                .summary = "Revoke a pending invitation (admin)",
+                .tag = "workspaces",
+                .status = 204,
+                .response = none,
+                .handler = [d](http::Request& r) { return do_revoke_invitation(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/invitations/accept",
+                .summary = "Accept an invitation with the mailed token: the caller (whose email must be the invited "
+                           "one) becomes a member with its role",
+                .tag = "workspaces",
+                .request = http::json_body<AcceptInvitation>(),
+                .response = http::json_body<AcceptedInvitation>(),
+                .handler = [d](http::Request& r) { return do_accept(d, r); }});
 }
 
 }  // namespace kiln::tenancy

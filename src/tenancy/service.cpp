@@ -1,6 +1,7 @@
 #include "tenancy/service.hpp"
 
 #include "core/crypto.hpp"
+#include "mail/model.hpp"
 
 namespace asio = boost::asio;
 
@@ -118,6 +119,39 @@ asio::awaitable<void> Service::revoke_api_key(auth::Principal p, core::Uuid id, 
 
 asio::awaitable<PlanReply> Service::plan(auth::Principal p, core::Uuid id) {
     co_return co_await store_.plan(p, id);
+}
+
+asio::awaitable<Invitation> Service::invite(auth::Principal p, core::Uuid id, CreateInvitation r,
+                                            audit::Origin origin) {
+    // The mail names the workspace: read it first (404 for a workspace the caller is not in).
+    const auto ws = co_await store_.get(p, id);
+    const auto token = core::random_token(32);
+    const auto hash = core::sha256(token);
+    r.email = auth::normalize_email(r.email);
+    const auto message = mail::invitation_mail(
+        r.email, ws.name, r.role, mail::link(invitations_.public_url, "/accept-invitation", token), invitations_.ttl_s);
+    co_return co_await store_.create_invitation(p, id, r, hash, invitations_.ttl_s, message, origin);
+}
+
+asio::awaitable<InvitationList> Service::invitations(auth::Principal p, core::Uuid id, Page page) {
+    InvitationList out;
+    out.items = co_await store_.invitations(p, id, page);
+    if (out.items.size() > page.limit) {
+        out.items.resize(page.limit);
+        out.next_cursor = out.items.back().id.str();
+    }
+    co_return out;
+}
+
+asio::awaitable<void> Service::revoke_invitation(auth::Principal p, core::Uuid id, core::Uuid invitation,
+                                                 audit::Origin origin) {
+    co_await store_.revoke_invitation(p, id, invitation, origin);
+}
+
+asio::awaitable<AcceptedInvitation> Service::accept_invitation(auth::Principal p, AcceptInvitation r,
+                                                               audit::Origin origin) {
+    const auto token = core::sha256(r.token);
+    co_return co_await store_.accept_invitation(p, token, origin);
 }
 
 }  // namespace kiln::tenancy

@@ -7,9 +7,16 @@
 
 namespace kiln::tenancy {
 
+// What invitations need from the configuration.
+struct InvitationSettings {
+    unsigned ttl_s = 7 * 24 * 3600;
+    std::string public_url;  // base of the mailed link
+};
+
 class Service {
 public:
-    Service(Store& store, const auth::Passwords& passwords) : store_(store), passwords_(passwords) {}
+    Service(Store& store, const auth::Passwords& passwords, InvitationSettings invitations)
+        : store_(store), passwords_(passwords), invitations_(std::move(invitations)) {}
 
     boost::asio::awaitable<WorkspaceList> list(auth::Principal p);
     boost::asio::awaitable<Workspace> create(auth::Principal p, CreateWorkspace r, audit::Origin origin);
@@ -39,10 +46,18 @@ public:
     boost::asio::awaitable<void> revoke_api_key(auth::Principal p, core::Uuid id, core::Uuid key, audit::Origin origin);
     // The workspace's plan, its limits and what of them is used.
     boost::asio::awaitable<PlanReply> plan(auth::Principal p, core::Uuid id);
+    boost::asio::awaitable<Invitation> invite(auth::Principal p, core::Uuid id, CreateInvitation r,
+                                              audit::Origin origin);
+    boost::asio::awaitable<InvitationList> invitations(auth::Principal p, core::Uuid id, Page page);
+    boost::asio::awaitable<void> revoke_invitation(auth::Principal p, core::Uuid id, core::Uuid invitation,
+                                                   audit::Origin origin);
+    boost::asio::awaitable<AcceptedInvitation> accept_invitation(auth::Principal p, AcceptInvitation r,
+                                                                 audit::Origin origin);
 
 private:
     Store& store_;
     const auth::Passwords& passwords_;
+    InvitationSettings invitations_;
 };
 
 }  // namespace kiln::tenancy

@@ -9,7 +9,9 @@
 #include "auth/api_key.hpp"
 #include "auth/model.hpp"
 #include "auth/scope.hpp"
+#include "core/crypto.hpp"
 #include "db/transaction.hpp"
+#include "mail/model.hpp"
 #include "tenancy/model.hpp"
 
 namespace kiln::tenancy {
@@ -59,6 +61,20 @@ public:
     boost::asio::awaitable<void> revoke_api_key(const auth::Principal& p, const core::Uuid& workspace,
                                                 const core::Uuid& id, const audit::Origin& origin);
     boost::asio::awaitable<PlanReply> plan(const auth::Principal& p, const core::Uuid& workspace);
+    // Invitations (tenancy/invitations.cpp). Create: admin (owner for the owner role), 409 when
+    // the address is a member already; the mail is queued in the same batch.
+    boost::asio::awaitable<Invitation> create_invitation(const auth::Principal& p, const core::Uuid& workspace,
+                                                         const CreateInvitation& r, const core::Digest& token,
+                                                         unsigned ttl_s, const mail::Message& mail,
+                                                         const audit::Origin& origin);
+    // Pending ones (not accepted, revoked or expired), newest first; limit + 1 rows are read.
+    boost::asio::awaitable<std::vector<Invitation>> invitations(const auth::Principal& p, const core::Uuid& workspace,
+                                                                const Page& page);
+    boost::asio::awaitable<void> revoke_invitation(const auth::Principal& p, const core::Uuid& workspace,
+                                                   const core::Uuid& id, const audit::Origin& origin);
+    // Makes the caller a member of the invitation's workspace (its email must be the invited one).
+    boost::asio::awaitable<AcceptedInvitation> accept_invitation(const auth::Principal& p, const core::Digest& token,
+                                                                 const audit::Origin& origin);
 
 private:
     db::Pool& pool_;

@@ -46,6 +46,16 @@ INSERT INTO api_keys (workspace_id, id, name, prefix, key_hash, role, created_by
      sha256('ka'), 'member', '0190a2b4-0000-7000-8000-0000000000a1'),
     ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b4', 'B', 'bbbbbbbbbbbb',
      sha256('kb'), 'member', '0190a2b4-0000-7000-8000-0000000000b1');
+INSERT INTO invitations (workspace_id, id, email, role, token_hash, expires_at) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a4', 'x@example.com', 'member',
+     sha256('invite-a'), now() + interval '1 day'),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b4', 'x@example.com', 'member',
+     sha256('invite-b'), now() + interval '1 day');
+INSERT INTO user_tokens (token_hash, user_id, purpose, email, expires_at) VALUES
+    (sha256('ta'), '0190a2b4-0000-7000-8000-0000000000a1', 'email_verify', 'a@example.com', now() + interval '1 day'),
+    (sha256('tb'), '0190a2b4-0000-7000-8000-0000000000b1', 'email_verify', 'b@example.com', now() + interval '1 day');
+INSERT INTO mail_outbox (id, recipient, subject, body) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a5', 'a@example.com', 'A', 'token a');
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {
@@ -194,6 +204,25 @@ TEST_F(IsolationTest, ARevokedOrForeignSessionStopsTheStatementWith401) {
     AdminConnection su(superuser_conninfo());
     su.exec("UPDATE auth_sessions SET revoked_at = now() WHERE id = '0190a2b4-0000-7000-8000-0000000000a3'");
     EXPECT_EQ(run(with_session(pool_.get(), live)), "401");
+}
+
+asio::awaitable<std::string> holding_invitation(Pool* pool, TenantScope scope, std::string token) {
+    std::vector<Query> q;
+    q.push_back({"SELECT set_config('kiln.invitation', encode(sha256(convert_to($1, 'UTF8')), 'hex'), true)",
+                 params(std::move(token))});
+    q.push_back({"SELECT coalesce(string_agg(id::text, ','), '') FROM invitations", {}});
+    auto r = co_await run(*pool, scope, std::move(q));
+    co_return r[1].str(0, 0);
+}
+
+TEST_F(IsolationTest, MailAndTokensStayWithTheirOwnersAndInvitationsWithTheirTokenHolder) {
+    const TenantScope as_a{.workspace_id = core::Uuid::parse(kWorkspaceA), .user_id = core::Uuid::parse(kUserA)};
+    EXPECT_EQ(run(run_as(pool_.get(), as_a, "SELECT count(*) FROM user_tokens", {})), "1");
+    EXPECT_EQ(run(run_as(pool_.get(), as_a, "SELECT count(*) FROM mail_outbox", {})), "0");
+    // Holding B's invitation token shows that one invitation (to accept it), nothing else of B.
+    const TenantScope outsider{.user_id = core::Uuid::parse(kUserA)};
+    EXPECT_EQ(run(holding_invitation(pool_.get(), outsider, "invite-b")), "0190a2b4-0000-7000-8000-0000000000b4");
+    EXPECT_EQ(run(holding_invitation(pool_.get(), outsider, "no such token")), "");
 }
 
 }  // namespace

@@ -55,6 +55,7 @@ export async function startKiln({ database, env: extra = {}, timeoutMs = 20000 }
       KILN_SERVER_HOST: '127.0.0.1',
       KILN_LOG_LEVEL: 'info', // the "listening" and access log lines are info
       KILN_SERVER_ACCESS_LOG: 'true',
+      KILN_MAIL_DIR: path.join(dir, 'mail'), // each kiln its own outbox folder (read by mail tests)
       ...(database ? { KILN_DATABASE_NAME: database } : {}),
       ...extra,
     },
@@ -119,6 +120,7 @@ export async function startKiln({ database, env: extra = {}, timeoutMs = 20000 }
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    mailDir: extra.KILN_MAIL_DIR ?? path.join(dir, 'mail'),
     proc,
     logs,
     exited, // resolves with the exit code (or the signal's name)

@@ -1,0 +1,39 @@
+#pragma once
+// A dedicated connection that LISTENs on one channel and waits, on an Asio reactor, for its
+// notifications. Not pooled: it holds no transaction and is only ever read.
+#include <libpq-fe.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <memory>
+#include <string>
+
+#include "core/thread_pool.hpp"
+
+namespace kiln::db {
+
+class Listener {
+public:
+    // Connects and LISTENs on the blocking pool; `channel` is a plain identifier ([a-z_]+).
+    // Throws Unavailable when the database cannot be reached.
+    static boost::asio::awaitable<std::unique_ptr<Listener>> open(std::string conninfo, std::string channel,
+                                                                  core::ThreadPool& blocking);
+    ~Listener();
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+
+    // Resolves true once at least one notification arrived (all pending ones are consumed),
+    // false when the connection broke or cancel() was called.
+    boost::asio::awaitable<bool> wait();
+    void cancel();
+
+private:
+    Listener(PGconn* conn, const boost::asio::any_io_executor& ex, core::ThreadPool& blocking);
+    bool drain();
+
+    PGconn* conn_;
+    boost::asio::posix::stream_descriptor socket_;
+    core::ThreadPool& blocking_;
+};
+
+}  // namespace kiln::db
