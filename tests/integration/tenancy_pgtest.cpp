@@ -178,6 +178,7 @@ TEST_F(TenancyTest, ConcurrentAdditionsCannotPassTheMemberLimit) {
     }
     ctx.run();
     std::vector<int> statuses;
+    statuses.reserve(results.size());
     for (auto& f : results) statuses.push_back(f.get());
     std::sort(statuses.begin(), statuses.end());
     EXPECT_EQ(statuses, (std::vector<int>{200, 402, 402}));
