@@ -22,11 +22,13 @@ int main(int argc, char** argv) {
     std::optional<std::string> host;
     std::optional<int> port;
     std::optional<unsigned> io_threads;
+    std::optional<unsigned> workers;
     bool migrate_first = false;
     serve->add_option("--host", host, "Address to listen on (server.host)");
     serve->add_option("--port", port, "Port to listen on, 0 for any free port (server.port)")
         ->check(CLI::Range(0, 65535));
     serve->add_option("--io-threads", io_threads, "I/O threads, 0 for one per core (server.io_threads)");
+    serve->add_option("--workers", workers, "jobs run at once by this process, 0 for none (jobs.workers)");
     serve->add_flag("--migrate", migrate_first, "Apply pending migrations (as the owner role) before serving");
 
     auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations as the owner role");
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
         if (host) config.server.host = *host;
         if (port) config.server.port = static_cast<std::uint16_t>(*port);
         if (io_threads) config.server.io_threads = *io_threads;
+        if (workers) config.jobs.workers = *workers;
         config.resolve_secrets();
     } catch (const kiln::core::ConfigError& e) {
         std::cerr << "kiln: " << e.what() << "\n";

@@ -15,6 +15,9 @@
 #include "core/log.hpp"
 #include "db/migrate.hpp"
 #include "http/server.hpp"
+#include "jobs/diagnostic.hpp"
+#include "jobs/routes.hpp"
+#include "jobs/worker.hpp"
 #include "mail/sender.hpp"
 #include "tenancy/routes.hpp"
 
@@ -33,11 +36,39 @@ std::string kiln_home() {
     return home != nullptr ? home : "";
 }
 
-asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io, mail::Sender* mailer) {
+// Runs the job worker on its own thread, so that handlers never hold up an I/O thread.
+class JobThread {
+public:
+    JobThread(Services& s, const core::Config& c)
+        : worker_(s.jobs_store, s.job_kinds, c.jobs, s.cpu, core::conninfo(c.database, false)),
+          guard_(asio::make_work_guard(ctx_)) {
+        worker_.start(ctx_.get_executor());
+        thread_ = std::thread([this] { ctx_.run(); });
+    }
+    JobThread(const JobThread&) = delete;
+    JobThread& operator=(const JobThread&) = delete;
+    ~JobThread() {
+        guard_.reset();
+        ctx_.stop();
+        if (thread_.joinable()) thread_.join();
+    }
+    asio::awaitable<void> stop() { co_await asio::co_spawn(ctx_, worker_.stop(), asio::use_awaitable); }
+
+private:
+    asio::io_context ctx_{1};
+    jobs::Worker worker_;
+    asio::executor_work_guard<asio::io_context::executor_type> guard_;
+    std::thread thread_;
+};
+
+asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io, mail::Sender* mailer,
+                                      JobThread* jobs) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     core::log::info("shutting down", {{"signal", sig}, {"connections", server->connections()}});
     co_await server->shutdown();
+    // Then the jobs: running ones finish within jobs.shutdown_grace_ms or are handed back.
+    if (jobs != nullptr) co_await jobs->stop();
     // After the requests: mail they queued is delivered now or by the next start.
     co_await mailer->stop();
     io->stop();
@@ -71,13 +102,18 @@ Services::Services(const core::Config& c)
       mail_store(db),
       mail_delivery(c.mail, kiln_home()),
       mail(mail_store, mail_delivery, cpu, c.mail),
-      schema_version(db::latest_version(db::embedded_migrations())) {}
+      jobs_store(db),
+      jobs(jobs_store, job_kinds, c.jobs),
+      schema_version(db::latest_version(db::embedded_migrations())) {
+    if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
+}
 
 void add_routes(http::Router& router, Services& services) {
     add_system_routes(router, services);
     auth::add_routes(router, services.auth);
     tenancy::add_routes(router, services.auth, services.tenancy);
     admin::add_routes(router, services.auth, services.admin);
+    jobs::add_routes(router, services.auth, services.jobs);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);
@@ -115,7 +151,9 @@ int serve(const core::Config& config) {
     core::log::info("mail sender started",
                     {{"delivery", services.mail_delivery.smtp() ? "smtp" : "files"},
                      {"dir", services.mail_delivery.smtp() ? "" : services.mail_delivery.dir().string()}});
-    asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer), [](std::exception_ptr e) {
+    std::unique_ptr<JobThread> job_thread;
+    if (config.jobs.workers > 0) job_thread = std::make_unique<JobThread>(services, config);
+    asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer, job_thread.get()), [](std::exception_ptr e) {
         if (!e) return;
         try {
             std::rethrow_exception(e);

@@ -15,6 +15,9 @@
 #include "db/pool.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
+#include "jobs/registry.hpp"
+#include "jobs/service.hpp"
+#include "jobs/store.hpp"
 #include "mail/delivery.hpp"
 #include "mail/service.hpp"
 #include "mail/store.hpp"
@@ -43,6 +46,9 @@ struct Services {
     mail::Store mail_store;
     mail::Delivery mail_delivery;
     mail::Service mail;
+    jobs::Registry job_kinds;  // every domain's kinds, registered by the constructor
+    jobs::Store jobs_store;
+    jobs::Service jobs;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

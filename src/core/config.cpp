@@ -198,6 +198,17 @@ const std::vector<Field>& fields() {
         int_field("mail.retry_base_ms", &Config::mail, &MailConfig::retry_base_ms, 10, 3'600'000),
         int_field("mail.poll_interval_ms", &Config::mail, &MailConfig::poll_interval_ms, 10, 3'600'000),
         int_field("mail.batch_size", &Config::mail, &MailConfig::batch_size, 1, 1000),
+        int_field("jobs.workers", &Config::jobs, &JobsConfig::workers, 0, 10000),
+        int_field("jobs.claim_batch", &Config::jobs, &JobsConfig::claim_batch, 1, 1000),
+        int_field("jobs.claim_workspaces", &Config::jobs, &JobsConfig::claim_workspaces, 1, 1000),
+        int_field("jobs.lease_ms", &Config::jobs, &JobsConfig::lease_ms, 100, 3'600'000),
+        int_field("jobs.heartbeat_ms", &Config::jobs, &JobsConfig::heartbeat_ms, 10, 600'000),
+        int_field("jobs.poll_interval_ms", &Config::jobs, &JobsConfig::poll_interval_ms, 10, 600'000),
+        int_field("jobs.shutdown_grace_ms", &Config::jobs, &JobsConfig::shutdown_grace_ms, 0, 3'600'000),
+        int_field("jobs.default_max_attempts", &Config::jobs, &JobsConfig::default_max_attempts, 1, 100),
+        int_field("jobs.default_timeout_ms", &Config::jobs, &JobsConfig::default_timeout_ms, 1, 86'400'000),
+        int_field("jobs.retry_base_ms", &Config::jobs, &JobsConfig::retry_base_ms, 1, 3'600'000),
+        field("jobs.diagnostic_kinds", &Config::jobs, &JobsConfig::diagnostic_kinds),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;
@@ -220,6 +231,10 @@ void validate(const Config& c) {
     if (!c.mail.smtp_url.empty() && !c.mail.smtp_url.starts_with("smtp://") &&
         !c.mail.smtp_url.starts_with("smtps://")) {
         fail("mail.smtp_url", "an smtp:// or smtps:// URL", "(not shown: it may hold credentials)");
+    }
+    if (c.jobs.heartbeat_ms * 2 > c.jobs.lease_ms) {
+        fail("jobs.heartbeat_ms", "at most half of jobs.lease_ms, so a live worker renews its leases in time",
+             std::to_string(c.jobs.heartbeat_ms));
     }
     if (c.cors.enabled && c.cors.allow_origins.empty()) {
         fail("cors.allow_origins", "at least one origin when cors.enabled is true", "[]");

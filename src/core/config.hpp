@@ -105,6 +105,21 @@ struct MailConfig {
     unsigned batch_size = 10;
 };
 
+// The job engine (docs/jobs.md). Times in milliseconds.
+struct JobsConfig {
+    unsigned workers = 8;  // jobs this process runs at once; 0: none (kiln serve --workers)
+    unsigned claim_batch = 32;
+    unsigned claim_workspaces = 16;    // workspaces served per claim, in turn (fairness)
+    unsigned lease_ms = 30000;         // a running job's lease; heartbeats extend it
+    unsigned heartbeat_ms = 2000;      // lease extension, cancel requests, worker registration
+    unsigned poll_interval_ms = 1000;  // fallback wake-up: due retries, expired leases, lost NOTIFYs
+    unsigned shutdown_grace_ms = 10000;
+    unsigned default_max_attempts = 5;
+    unsigned default_timeout_ms = 300000;
+    unsigned retry_base_ms = 1000;  // attempt n waits retry_base_ms * 2^(n-1) ± 25%, at most an hour
+    bool diagnostic_kinds = false;  // system.sleep and system.fail, for operators and tests
+};
+
 struct LogConfig {
     std::string level = "info";
 };
@@ -115,6 +130,7 @@ struct Config {
     DatabaseConfig database;
     AuthConfig auth;
     MailConfig mail;
+    JobsConfig jobs;
     LogConfig log;
     unsigned cpu_threads = 0;  // 0: one per core
     std::string source;        // where the config came from, for messages

@@ -56,6 +56,9 @@ INSERT INTO user_tokens (token_hash, user_id, purpose, email, expires_at) VALUES
     (sha256('tb'), '0190a2b4-0000-7000-8000-0000000000b1', 'email_verify', 'b@example.com', now() + interval '1 day');
 INSERT INTO mail_outbox (id, recipient, subject, body) VALUES
     ('0190a2b4-0000-7000-8000-0000000000a5', 'a@example.com', 'A', 'token a');
+INSERT INTO jobs (workspace_id, id, kind, state, max_attempts, timeout_ms) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a5', 'system.sleep', 'available', 1, 1000),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b5', 'system.sleep', 'available', 1, 1000);
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {

@@ -1,0 +1,12 @@
+#pragma once
+#include "jobs/registry.hpp"
+
+namespace kiln::jobs {
+
+// system.sleep {"ms": n} sleeps n ms in steps, reporting progress and honouring cancel;
+// system.fail {"message": "…", "fail_attempts": n} fails (only its first n attempts, when given).
+// Registered when jobs.diagnostic_kinds is on: operators and black-box tests exercise the
+// engine with them.
+void add_diagnostic_kinds(Registry& registry);
+
+}  // namespace kiln::jobs

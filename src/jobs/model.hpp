@@ -1,0 +1,75 @@
+#pragma once
+// Jobs on the wire. States: scheduled (waits for run_at), available (may be claimed), running
+// (leased to a worker), succeeded, failed (waits to be retried), dead (out of attempts),
+// cancelled. docs/jobs.md.
+#include <boost/describe.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/problem.hpp"
+#include "core/uuid.hpp"
+
+namespace kiln::jobs {
+
+struct Progress {
+    std::int64_t percent = 0;
+    std::string message;
+    boost::json::value detail;
+};
+BOOST_DESCRIBE_STRUCT(Progress, (), (percent, message, detail))
+
+struct Job {
+    core::Uuid id;
+    std::string kind;
+    std::string queue;
+    boost::json::value args;
+    std::int64_t priority = 2;
+    std::string state;
+    std::int64_t attempt = 0;
+    std::int64_t max_attempts = 0;
+    Progress progress;
+    boost::json::value result;
+    boost::json::value errors;  // [{attempt, error, at}], one per failed attempt
+    std::optional<std::string> unique_key;
+    bool cancel_requested = false;
+    std::string run_at;
+    std::string created_at;
+    std::optional<std::string> attempted_at;
+    std::optional<std::string> finished_at;
+};
+BOOST_DESCRIBE_STRUCT(Job, (),
+                      (id, kind, queue, args, priority, state, attempt, max_attempts, progress, result, errors,
+                       unique_key, cancel_requested, run_at, created_at, attempted_at, finished_at))
+
+struct JobList {
+    std::vector<Job> items;
+    std::optional<std::string> next_cursor;
+};
+BOOST_DESCRIBE_STRUCT(JobList, (), (items, next_cursor))
+
+struct EnqueueRequest {
+    std::string kind;
+    std::optional<boost::json::value> args;  // an object; {} when absent
+    std::optional<std::string> queue;
+    std::optional<std::int64_t> priority;
+    std::optional<std::string> run_at;  // RFC 3339; in the past or absent: now
+    std::optional<std::int64_t> max_attempts;
+    std::optional<std::string> unique_key;
+    void validate(core::Validator& v) const;
+};
+BOOST_DESCRIBE_STRUCT(EnqueueRequest, (), (kind, args, queue, priority, run_at, max_attempts, unique_key))
+
+// GET /jobs?state=&kind=&limit=&cursor=, as given (validated by the service).
+struct ListQuery {
+    std::optional<std::string> state;
+    std::optional<std::string> kind;
+    std::optional<std::string> limit;
+    std::optional<std::string> cursor;
+};
+
+bool is_state(std::string_view s);
+
+}  // namespace kiln::jobs

@@ -1,0 +1,83 @@
+#pragma once
+// Job kinds: each domain registers its handlers (its jobs.cpp) with their defaults. A handler is
+// a coroutine given the job's context; what it returns is the job's result. It throws to fail
+// the attempt (retried with backoff until max_attempts, then dead).
+#include <atomic>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/uuid.hpp"
+
+namespace kiln::jobs {
+
+class Context;
+using Handler = std::function<boost::asio::awaitable<boost::json::value>(Context&)>;
+
+struct Kind {
+    std::string name;  // "domain.verb", e.g. "images.resize"
+    Handler handler;
+    unsigned max_attempts = 0;             // 0: jobs.default_max_attempts
+    std::chrono::milliseconds timeout{0};  // 0: jobs.default_timeout_ms
+    bool api_enqueue = false;              // may be enqueued with POST /jobs
+};
+
+// What a handler sees of its job.
+class Context {
+public:
+    Context(core::Uuid workspace, core::Uuid id, std::string kind, boost::json::value args, int attempt,
+            std::function<boost::asio::awaitable<void>(int, std::string)> report)
+        : workspace_(workspace),
+          id_(id),
+          kind_(std::move(kind)),
+          args_(std::move(args)),
+          attempt_(attempt),
+          report_(std::move(report)) {}
+
+    const core::Uuid& workspace() const noexcept { return workspace_; }
+    const core::Uuid& id() const noexcept { return id_; }
+    const std::string& kind() const noexcept { return kind_; }
+    const boost::json::value& args() const noexcept { return args_; }
+    int attempt() const noexcept { return attempt_; }
+
+    // Records progress (0–100 and a short message); subscribers see it live. Reports closer
+    // than 100 ms to the previous one are dropped, except 100 %.
+    boost::asio::awaitable<void> progress(int percent, std::string message);
+
+    // Set when the job is cancelled, times out or the worker shuts down past its grace period:
+    // the handler should stop at its next check. Throwing Cancelled ends the attempt as such.
+    bool cancelled() const noexcept { return cancelled_.load(); }
+    void cancel() noexcept { cancelled_.store(true); }
+
+private:
+    core::Uuid workspace_;
+    core::Uuid id_;
+    std::string kind_;
+    boost::json::value args_;
+    int attempt_;
+    std::function<boost::asio::awaitable<void>(int, std::string)> report_;
+    std::atomic<bool> cancelled_{false};
+    std::chrono::steady_clock::time_point last_report_{};
+};
+
+// A handler throws this when it saw cancelled(): the job ends `cancelled`, not failed.
+struct Cancelled : std::exception {
+    const char* what() const noexcept override { return "cancelled"; }
+};
+
+class Registry {
+public:
+    void add(Kind kind);
+    const Kind* find(std::string_view name) const;
+    std::vector<std::string> names() const;
+
+private:
+    std::map<std::string, Kind, std::less<>> kinds_;
+};
+
+}  // namespace kiln::jobs

@@ -1,0 +1,10 @@
+#pragma once
+#include "auth/service.hpp"
+#include "http/router.hpp"
+#include "jobs/service.hpp"
+
+namespace kiln::jobs {
+
+void add_routes(http::Router& router, const auth::Service& auth, Service& service);
+
+}  // namespace kiln::jobs

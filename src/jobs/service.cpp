@@ -1,0 +1,98 @@
+#include "jobs/service.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <charconv>
+
+#include "auth/scope.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::jobs {
+
+namespace {
+constexpr int kMaxPage = 200;
+constexpr int kDefaultPage = 50;
+}  // namespace
+
+asio::awaitable<std::pair<Job, bool>> Service::enqueue(auth::Principal p, EnqueueRequest r,
+                                                       std::optional<std::string> idempotency_key,
+                                                       audit::Origin origin) {
+    const Kind* kind = registry_.find(r.kind);
+    if (kind == nullptr || !kind->api_enqueue) {
+        throw core::Problem::validation({{"kind", "is not a kind that can be enqueued here"}});
+    }
+    if (idempotency_key && (idempotency_key->empty() || idempotency_key->size() > 200)) {
+        throw core::Problem::validation({{"Idempotency-Key", "must be 1 to 200 characters"}});
+    }
+    NewJob j;
+    j.id = core::Uuid::v7();
+    j.kind = r.kind;
+    j.queue = r.queue.value_or("default");
+    j.args_json = r.args ? boost::json::serialize(*r.args) : "{}";
+    j.priority = static_cast<int>(r.priority.value_or(2));
+    j.run_at = r.run_at;
+    j.max_attempts = static_cast<int>(
+        r.max_attempts.value_or(kind->max_attempts != 0 ? kind->max_attempts : config_.default_max_attempts));
+    j.timeout_ms = static_cast<int>(kind->timeout.count() != 0 ? kind->timeout.count() : config_.default_timeout_ms);
+    j.unique_key = r.unique_key;
+    if (!j.unique_key && idempotency_key) j.unique_key = "idempotency:" + *idempotency_key;
+    const auto scope = auth::scope_of(p, p.workspace, "member");
+    const audit::Event e{p.user, "job.enqueue", "job", j.id.str(), R"({"kind":")" + j.kind + "\"}"};
+    Job job;
+    try {
+        job = co_await store_.enqueue(scope, j, e, origin);
+    } catch (const db::Error& err) {
+        if (err.sqlstate().rfind("22", 0) != 0) throw;  // a time out of range
+    }
+    if (job.kind.empty()) throw core::Problem::validation({{"run_at", "is out of range"}});
+    const bool created = job.id == j.id;
+    co_return std::pair{std::move(job), created};
+}
+
+asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
+    core::Validator v;
+    if (q.state && !is_state(*q.state))
+        v.add("state", "must be one of scheduled, available, running, succeeded, failed, dead, cancelled");
+    int limit = kDefaultPage;
+    if (q.limit) {
+        const auto* end = q.limit->data() + q.limit->size();
+        const auto [ptr, ec] = std::from_chars(q.limit->data(), end, limit);
+        if (ec != std::errc{} || ptr != end || limit < 1 || limit > kMaxPage) {
+            v.add("limit", "must be a whole number from 1 to 200");
+        }
+    }
+    std::optional<core::Uuid> before;
+    if (q.cursor) {
+        before = core::Uuid::parse(*q.cursor);
+        if (!before) v.add("cursor", "is not a cursor this server gave");
+    }
+    v.throw_if_failed();
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
+    auto rows = co_await store_.list(scope, q.state, q.kind, before, limit + 1);
+    JobList out;
+    if (rows.size() > static_cast<std::size_t>(limit)) {
+        rows.resize(static_cast<std::size_t>(limit));
+        out.next_cursor = rows.back().id.str();
+    }
+    out.items = std::move(rows);
+    co_return out;
+}
+
+asio::awaitable<Job> Service::get(auth::Principal p, core::Uuid id) {
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
+    co_return co_await store_.get(scope, id);
+}
+
+asio::awaitable<Job> Service::cancel(auth::Principal p, core::Uuid id, audit::Origin origin) {
+    const auto scope = auth::scope_of(p, p.workspace, "member");
+    const audit::Event e{p.user, "job.cancel", "job", id.str()};
+    co_return co_await store_.cancel(scope, id, e, origin);
+}
+
+asio::awaitable<Job> Service::retry(auth::Principal p, core::Uuid id, audit::Origin origin) {
+    const auto scope = auth::scope_of(p, p.workspace, "member");
+    const audit::Event e{p.user, "job.retry", "job", id.str()};
+    co_return co_await store_.retry(scope, id, e, origin);
+}
+
+}  // namespace kiln::jobs

@@ -1,0 +1,35 @@
+#pragma once
+// Jobs through the API: the token's workspace, viewers read, members enqueue, cancel and retry.
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "auth/model.hpp"
+#include "core/config.hpp"
+#include "jobs/registry.hpp"
+#include "jobs/store.hpp"
+
+namespace kiln::jobs {
+
+class Service {
+public:
+    Service(Store& store, const Registry& registry, const core::JobsConfig& config)
+        : store_(store), registry_(registry), config_(config) {}
+
+    // The job, and whether it is new (false: a live job already held the unique key).
+    boost::asio::awaitable<std::pair<Job, bool>> enqueue(auth::Principal p, EnqueueRequest r,
+                                                         std::optional<std::string> idempotency_key,
+                                                         audit::Origin origin);
+    boost::asio::awaitable<JobList> list(auth::Principal p, ListQuery q);
+    boost::asio::awaitable<Job> get(auth::Principal p, core::Uuid id);
+    boost::asio::awaitable<Job> cancel(auth::Principal p, core::Uuid id, audit::Origin origin);
+    boost::asio::awaitable<Job> retry(auth::Principal p, core::Uuid id, audit::Origin origin);
+
+private:
+    Store& store_;
+    const Registry& registry_;
+    const core::JobsConfig& config_;
+};
+
+}  // namespace kiln::jobs

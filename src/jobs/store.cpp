@@ -1,0 +1,363 @@
+#include "jobs/store.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include "db/transaction.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::jobs {
+
+namespace {
+
+constexpr std::string_view kColumns = R"sql(
+id, kind, queue, args::text, priority, state, attempt, max_attempts, progress_percent, progress_message,
+progress_detail::text, result::text, errors::text, unique_key, cancel_requested_at IS NOT NULL,
+kiln_rfc3339(run_at), kiln_rfc3339(created_at), kiln_rfc3339(attempted_at), kiln_rfc3339(finished_at))sql";
+
+std::string select_from(std::string_view where) {
+    std::string s = "SELECT ";
+    s += kColumns;
+    s += " FROM jobs WHERE workspace_id = kiln_current_workspace() AND ";
+    s += where;
+    return s;
+}
+
+const std::string& get_sql() {
+    static const std::string s = select_from("id = $1");
+    return s;
+}
+const std::string& list_sql() {
+    static const std::string s = select_from(R"sql(($1::text IS NULL OR state = $1)
+   AND ($2::text IS NULL OR kind = $2)
+   AND ($3::uuid IS NULL OR id < $3)
+ ORDER BY id DESC
+ LIMIT $4)sql");
+    return s;
+}
+// The job a unique enqueue ended with: the new one, or the live one holding the key.
+const std::string& enqueued_sql() {
+    static const std::string s = select_from("(id = $1 OR ($2::text IS NOT NULL AND unique_key = $2))");
+    return s;
+}
+
+// A unique key is held for a window; past it, the key is free for a new job.
+constexpr std::string_view kReleaseKey = R"sql(
+UPDATE jobs SET unique_key = NULL
+ WHERE workspace_id = kiln_current_workspace() AND unique_key = $1 AND unique_until <= now())sql";
+constexpr std::string_view kInsert = R"sql(
+INSERT INTO jobs (workspace_id, id, kind, queue, args, priority, state, max_attempts, run_at, timeout_ms,
+                  unique_key, unique_until, created_by)
+VALUES (kiln_current_workspace(), $1, $2, $3, $4::jsonb, $5,
+        CASE WHEN $6::timestamptz > now() THEN 'scheduled' ELSE 'available' END,
+        $7, greatest(coalesce($6::timestamptz, now()), now()), $8,
+        $9, CASE WHEN $9::text IS NULL THEN NULL ELSE now() + make_interval(secs => $10) END,
+        kiln_current_user())
+ON CONFLICT (workspace_id, unique_key) WHERE unique_key IS NOT NULL DO NOTHING)sql";
+
+constexpr std::string_view kCancel = "SELECT kiln_job_cancel($1)";
+constexpr std::string_view kRetry = "SELECT kiln_job_retry($1)";
+
+constexpr std::string_view kWorkerScope = "SELECT set_config('kiln.worker', 'on', true)";
+// Claims are serialized (one transaction-scoped lock), so the per-workspace caps are exact
+// and the round robin is not raced; a claim is one short statement, so this costs little.
+constexpr std::string_view kClaimLock = "SELECT pg_advisory_xact_lock(7160921)";
+// Walks the workspaces that have available work, in id order after the cursor (a skip scan on
+// jobs_available: one index probe per workspace, whatever the queue's length), takes each
+// one's next jobs by priority up to an equal share of the batch and its plan's concurrency
+// cap, and leases them.
+constexpr std::string_view kClaim = R"sql(
+WITH RECURSIVE ws(workspace_id, n) AS (
+    (SELECT j.workspace_id, 1 FROM jobs j
+      WHERE j.state = 'available' AND j.workspace_id > $1
+      ORDER BY j.workspace_id LIMIT 1)
+    UNION ALL
+    SELECT nxt.workspace_id, ws.n + 1
+      FROM ws CROSS JOIN LATERAL (
+           SELECT j.workspace_id FROM jobs j
+            WHERE j.state = 'available' AND j.workspace_id > ws.workspace_id
+            ORDER BY j.workspace_id LIMIT 1) nxt
+     WHERE ws.n < $2),
+room AS (
+    SELECT ws.workspace_id, ws.n,
+           greatest(0, least(ceil($3::numeric / (SELECT count(*) FROM ws))::integer,
+                    (SELECT p.max_concurrent_jobs FROM workspaces w JOIN plans p ON p.id = w.plan
+                      WHERE w.id = ws.workspace_id)
+                    - (SELECT count(*) FROM jobs r WHERE r.workspace_id = ws.workspace_id AND r.state = 'running')))
+               AS share
+      FROM ws),
+picked AS (
+    SELECT c.workspace_id, c.id
+      FROM room CROSS JOIN LATERAL (
+           SELECT j.workspace_id, j.id FROM jobs j
+            WHERE j.state = 'available' AND j.workspace_id = room.workspace_id AND j.kind = ANY($4::text[])
+            ORDER BY j.priority, j.run_at, j.id
+            LIMIT room.share
+              FOR UPDATE SKIP LOCKED) c
+     ORDER BY room.n
+     LIMIT $5)
+UPDATE jobs j
+   SET state = 'running', attempt = j.attempt + 1, attempted_at = now(), lease_token = gen_random_uuid(),
+       lease_owner = $6, lease_expires_at = now() + make_interval(secs => $7 / 1000.0)
+  FROM picked
+ WHERE j.workspace_id = picked.workspace_id AND j.id = picked.id
+RETURNING j.workspace_id, j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.timeout_ms, j.lease_token)sql";
+
+constexpr std::string_view kSucceed = R"sql(
+UPDATE jobs
+   SET state = 'succeeded', result = $4::jsonb, finished_at = now(), progress_percent = 100,
+       lease_token = NULL, lease_expires_at = NULL
+ WHERE workspace_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running'
+RETURNING id)sql";
+constexpr std::string_view kFail = R"sql(
+UPDATE jobs
+   SET state = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END,
+       run_at = CASE WHEN attempt >= max_attempts THEN run_at ELSE now() + make_interval(secs => $5 / 1000.0) END,
+       errors = errors || jsonb_build_array(jsonb_build_object('attempt', attempt, 'error', left($4, 2000),
+                                                              'at', kiln_rfc3339(now()))),
+       finished_at = CASE WHEN attempt >= max_attempts THEN now() END,
+       lease_token = NULL, lease_expires_at = NULL
+ WHERE workspace_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running'
+RETURNING state)sql";
+constexpr std::string_view kCancelled = R"sql(
+UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_token = NULL, lease_expires_at = NULL
+ WHERE workspace_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running'
+RETURNING id)sql";
+constexpr std::string_view kProgress = R"sql(
+UPDATE jobs SET progress_percent = $4, progress_message = left($5, 500)
+ WHERE workspace_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running')sql";
+constexpr std::string_view kHeartbeat = R"sql(
+UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $4 / 1000.0)
+  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS h(workspace_id, id, token)
+ WHERE j.workspace_id = h.workspace_id AND j.id = h.id AND j.lease_token = h.token AND j.state = 'running'
+RETURNING j.id, j.cancel_requested_at IS NOT NULL)sql";
+constexpr std::string_view kWorkerSeen = R"sql(
+INSERT INTO workers (id, host, pid, kinds, running) VALUES ($1, $2, $3, $4::text[], $5)
+ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), running = excluded.running)sql";
+constexpr std::string_view kRelease = R"sql(
+UPDATE jobs j SET state = 'available', attempt = j.attempt - 1, run_at = now(), lease_token = NULL,
+       lease_expires_at = NULL
+  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS h(workspace_id, id, token)
+ WHERE j.workspace_id = h.workspace_id AND j.id = h.id AND j.lease_token = h.token AND j.state = 'running')sql";
+constexpr std::string_view kPromote = R"sql(
+WITH due AS (
+    SELECT workspace_id, id FROM jobs
+     WHERE state IN ('scheduled', 'failed') AND run_at <= now()
+     ORDER BY run_at LIMIT 1000
+       FOR UPDATE SKIP LOCKED)
+UPDATE jobs j SET state = 'available' FROM due WHERE j.workspace_id = due.workspace_id AND j.id = due.id)sql";
+constexpr std::string_view kRescue = R"sql(
+WITH expired AS (
+    SELECT workspace_id, id FROM jobs
+     WHERE state = 'running' AND lease_expires_at < now()
+     ORDER BY lease_expires_at LIMIT 1000
+       FOR UPDATE SKIP LOCKED)
+UPDATE jobs j
+   SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead' ELSE 'available' END,
+       errors = j.errors || jsonb_build_array(jsonb_build_object(
+                    'attempt', j.attempt, 'error', 'the worker stopped answering (lease expired)',
+                    'at', kiln_rfc3339(now()))),
+       finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+       run_at = now(), lease_token = NULL, lease_expires_at = NULL
+  FROM expired WHERE j.workspace_id = expired.workspace_id AND j.id = expired.id)sql";
+constexpr std::string_view kForgetWorkers = "DELETE FROM workers WHERE last_seen_at < now() - interval '5 minutes'";
+
+boost::json::value parse_or_null(const db::Result& r, int row, int col) {
+    if (r.is_null(row, col)) return nullptr;
+    return boost::json::parse(r.text(row, col));
+}
+
+// Three parallel arrays, as PostgreSQL array literals.
+std::string uuid_array(const std::vector<Lease>& leases, core::Uuid Lease::*member) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < leases.size(); ++i) {
+        if (i != 0) out += ',';
+        out += (leases[i].*member).str();
+    }
+    out += '}';
+    return out;
+}
+
+std::string text_array(const std::vector<std::string>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i != 0) out += ',';
+        out += '"';
+        for (const char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+db::TenantScope worker_scope() {
+    return {};
+}
+
+std::vector<db::Query> as_worker(std::string_view sql, db::Params p) {
+    std::vector<db::Query> q;
+    q.push_back({kWorkerScope, {}});
+    q.push_back({sql, std::move(p)});
+    return q;
+}
+
+}  // namespace
+
+std::vector<db::Query> enqueue(const NewJob& j) {
+    std::vector<db::Query> q;
+    if (j.unique_key) q.push_back({kReleaseKey, db::params(j.unique_key)});
+    q.push_back({kInsert, db::params(j.id, j.kind, j.queue, j.args_json, j.priority, j.run_at, j.max_attempts,
+                                     j.timeout_ms, j.unique_key, j.unique_window_s)});
+    q.push_back({enqueued_sql(), db::params(j.id, j.unique_key)});
+    return q;
+}
+
+Job Store::job_at(const db::Result& r, int i) const {
+    Job j;
+    j.id = r.uuid(i, 0);
+    j.kind = r.str(i, 1);
+    j.queue = r.str(i, 2);
+    j.args = boost::json::parse(r.text(i, 3));
+    j.priority = r.int64(i, 4);
+    j.state = r.str(i, 5);
+    j.attempt = r.int64(i, 6);
+    j.max_attempts = r.int64(i, 7);
+    j.progress.percent = r.int64(i, 8);
+    j.progress.message = r.str(i, 9);
+    j.progress.detail = boost::json::parse(r.text(i, 10));
+    j.result = parse_or_null(r, i, 11);
+    j.errors = boost::json::parse(r.text(i, 12));
+    j.unique_key = r.opt_str(i, 13);
+    j.cancel_requested = r.boolean(i, 14);
+    j.run_at = r.str(i, 15);
+    j.created_at = r.str(i, 16);
+    j.attempted_at = r.opt_str(i, 17);
+    j.finished_at = r.opt_str(i, 18);
+    return j;
+}
+
+asio::awaitable<Job> Store::get(const db::TenantScope& scope, const core::Uuid& id) {
+    auto r = co_await db::run(pool_, scope, get_sql(), db::params(id));
+    if (r.empty()) throw core::Problem::not_found("No such job.");
+    co_return job_at(r, 0);
+}
+
+asio::awaitable<std::vector<Job>> Store::list(const db::TenantScope& scope, const std::optional<std::string>& state,
+                                              const std::optional<std::string>& kind,
+                                              const std::optional<core::Uuid>& before, int limit) {
+    auto r = co_await db::run(pool_, scope, list_sql(), db::params(state, kind, before, limit));
+    std::vector<Job> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out.push_back(job_at(r, i));
+    co_return out;
+}
+
+asio::awaitable<Job> Store::cancel(const db::TenantScope& scope, const core::Uuid& id, const audit::Event& e,
+                                   const audit::Origin& origin) {
+    std::vector<db::Query> q;
+    q.push_back({kCancel, db::params(id)});
+    q.push_back(audit::record(e, origin));
+    q.push_back({get_sql(), db::params(id)});
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    co_return job_at(r[2], 0);
+}
+
+asio::awaitable<Job> Store::retry(const db::TenantScope& scope, const core::Uuid& id, const audit::Event& e,
+                                  const audit::Origin& origin) {
+    std::vector<db::Query> q;
+    q.push_back({kRetry, db::params(id)});
+    q.push_back(audit::record(e, origin));
+    q.push_back({get_sql(), db::params(id)});
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    co_return job_at(r[2], 0);
+}
+
+asio::awaitable<Job> Store::enqueue(const db::TenantScope& scope, const NewJob& j, const audit::Event& e,
+                                    const audit::Origin& origin) {
+    auto q = jobs::enqueue(j);
+    const std::size_t last = q.size() - 1;
+    q.push_back(audit::record(e, origin));
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    co_return job_at(r[last], 0);
+}
+
+asio::awaitable<std::vector<Claimed>> Store::claim(const ClaimRequest& c) {
+    std::vector<db::Query> q;
+    q.push_back({kWorkerScope, {}});
+    q.push_back({kClaimLock, {}});
+    const auto cursor = c.after_workspace ? *c.after_workspace : core::Uuid{};
+    q.push_back(
+        {kClaim, db::params(cursor, c.workspaces, c.limit, text_array(c.kinds), c.limit, c.worker, c.lease.count())});
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    const auto& rows = r[2];
+    std::vector<Claimed> out;
+    out.reserve(static_cast<std::size_t>(rows.rows()));
+    for (int i = 0; i < rows.rows(); ++i) {
+        out.push_back({rows.uuid(i, 0), rows.uuid(i, 1), rows.str(i, 2), rows.str(i, 3),
+                       static_cast<int>(rows.int64(i, 4)), static_cast<int>(rows.int64(i, 5)),
+                       std::chrono::milliseconds(rows.int64(i, 6)), rows.uuid(i, 7)});
+    }
+    co_return out;
+}
+
+asio::awaitable<bool> Store::succeed(const Lease& l, const std::string& result_json) {
+    auto q = as_worker(kSucceed, db::params(l.workspace, l.id, l.token, result_json));
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    co_return !r[1].empty();
+}
+
+asio::awaitable<std::optional<std::string>> Store::fail(const Lease& l, const std::string& error,
+                                                        std::chrono::milliseconds retry_in) {
+    auto q = as_worker(kFail, db::params(l.workspace, l.id, l.token, error, retry_in.count()));
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    if (r[1].empty()) co_return std::nullopt;
+    co_return r[1].str(0, 0);
+}
+
+asio::awaitable<bool> Store::cancelled(const Lease& l) {
+    auto q = as_worker(kCancelled, db::params(l.workspace, l.id, l.token));
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    co_return !r[1].empty();
+}
+
+asio::awaitable<void> Store::progress(const Lease& l, int percent, const std::string& message) {
+    auto q = as_worker(kProgress, db::params(l.workspace, l.id, l.token, percent, message));
+    co_await db::run(pool_, worker_scope(), std::move(q));
+}
+
+asio::awaitable<std::vector<std::pair<core::Uuid, bool>>> Store::heartbeat(const std::vector<Lease>& leases,
+                                                                           std::chrono::milliseconds lease,
+                                                                           const std::string& worker,
+                                                                           const std::string& host, int pid,
+                                                                           const std::vector<std::string>& kinds) {
+    std::vector<db::Query> q;
+    q.push_back({kWorkerScope, {}});
+    q.push_back({kHeartbeat, db::params(uuid_array(leases, &Lease::workspace), uuid_array(leases, &Lease::id),
+                                        uuid_array(leases, &Lease::token), lease.count())});
+    q.push_back({kWorkerSeen, db::params(worker, host, pid, text_array(kinds), static_cast<int>(leases.size()))});
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    std::vector<std::pair<core::Uuid, bool>> out;
+    for (int i = 0; i < r[1].rows(); ++i) out.emplace_back(r[1].uuid(i, 0), r[1].boolean(i, 1));
+    co_return out;
+}
+
+asio::awaitable<void> Store::release(const std::vector<Lease>& leases) {
+    auto q = as_worker(kRelease, db::params(uuid_array(leases, &Lease::workspace), uuid_array(leases, &Lease::id),
+                                            uuid_array(leases, &Lease::token)));
+    co_await db::run(pool_, worker_scope(), std::move(q));
+}
+
+asio::awaitable<std::int64_t> Store::maintain() {
+    std::vector<db::Query> q;
+    q.push_back({kWorkerScope, {}});
+    q.push_back({kPromote, {}});
+    q.push_back({kRescue, {}});
+    q.push_back({kForgetWorkers, {}});
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    co_return r[1].affected() + r[2].affected();
+}
+
+}  // namespace kiln::jobs

@@ -1,0 +1,363 @@
+#include "jobs/worker.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <cmath>
+#include <random>
+
+#include "core/log.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::jobs {
+
+namespace {
+
+constexpr std::string_view kWorkChannel = "kiln_jobs";
+constexpr std::string_view kCancelChannel = "kiln_job_cancel";
+
+std::string describe(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown error";
+    }
+}
+
+std::string hostname() {
+    std::array<char, 256> buf{};
+    if (gethostname(buf.data(), buf.size() - 1) != 0) return "unknown";
+    return buf.data();
+}
+
+asio::awaitable<void> pause(asio::steady_timer& timer, std::chrono::milliseconds d) {
+    timer.expires_after(d);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace
+
+Worker::Worker(Store& store, const Registry& registry, const core::JobsConfig& config, core::ThreadPool& blocking,
+               std::string conninfo)
+    : store_(store),
+      registry_(registry),
+      config_(config),
+      blocking_(blocking),
+      conninfo_(std::move(conninfo)),
+      host_(hostname()) {
+    id_ = host_ + ":" + std::to_string(getpid()) + ":" + core::Uuid::v7().str().substr(0, 8);
+}
+
+void Worker::spawn(asio::awaitable<void> task, const char* what) {
+    ++tasks_;
+    auto done = [this, what](std::exception_ptr e) {
+        if (e) core::log::error(what, {{"error", describe(e)}});
+        finished();
+    };
+    asio::co_spawn(ex_, std::move(task), done);
+}
+
+void Worker::finished() {
+    --tasks_;
+    if (done_timer_) done_timer_->cancel();
+    if (!stopping_) wake();  // a slot is free
+}
+
+void Worker::start(const asio::any_io_executor& ex) {
+    ex_ = ex;
+    wake_timer_.emplace(ex);
+    heartbeat_timer_.emplace(ex);
+    maintain_timer_.emplace(ex);
+    done_timer_.emplace(ex);
+    spawn(claim_loop(), "job claim loop stopped by an error");
+    spawn(heartbeat_loop(), "job heartbeat loop stopped by an error");
+    spawn(maintain_loop(), "job maintenance loop stopped by an error");
+    spawn(listen_loop(std::string(kWorkChannel)), "job listener stopped by an error");
+    spawn(listen_loop(std::string(kCancelChannel)), "job cancel listener stopped by an error");
+    core::log::info("job worker started", {{"worker", id_}, {"slots", config_.workers}});
+}
+
+void Worker::wake() {
+    woken_ = true;
+    if (wake_timer_) wake_timer_->cancel();
+}
+
+std::vector<Lease> Worker::leases() const {
+    std::vector<Lease> out;
+    out.reserve(running_.size());
+    for (const auto& [id, r] : running_) {
+        if (!r.settled) out.push_back(r.lease);
+    }
+    return out;
+}
+
+std::chrono::milliseconds Worker::backoff(int attempt) const {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    const double base = static_cast<double>(config_.retry_base_ms) * std::pow(2.0, std::max(0, attempt - 1));
+    std::uniform_real_distribution<double> jitter(0.75, 1.25);
+    const double ms = std::min(base * jitter(rng), 3'600'000.0);
+    return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
+asio::awaitable<void> Worker::claim_loop() {
+    const auto kinds = registry_.names();
+    while (!stopping_) {
+        woken_ = false;
+        const auto slots = config_.workers > running_.size() ? config_.workers - running_.size() : 0;
+        std::size_t asked = 0;
+        std::size_t got = 0;
+        if (slots > 0) {
+            ClaimRequest c;
+            c.after_workspace = cursor_;
+            c.workspaces = config_.claim_workspaces;
+            c.limit = static_cast<unsigned>(std::min<std::size_t>(slots, config_.claim_batch));
+            c.kinds = kinds;
+            c.worker = id_;
+            c.lease = std::chrono::milliseconds(config_.lease_ms);
+            asked = c.limit;
+            std::vector<Claimed> claimed;
+            std::exception_ptr failure;
+            try {
+                claimed = co_await store_.claim(c);
+            } catch (...) {
+                failure = std::current_exception();
+            }
+            if (failure) {
+                core::log::warn("job claim failed; retrying", {{"error", describe(failure)}});
+                co_await pause(*wake_timer_, std::chrono::milliseconds(config_.poll_interval_ms));
+                continue;
+            }
+            got = claimed.size();
+            // Round robin: the next claim starts after the last workspace served; a short
+            // claim means the end of the list was reached, so the next starts over.
+            std::optional<core::Uuid> last;
+            for (auto& job : claimed) {
+                if (!last || *last < job.workspace) last = job.workspace;
+                spawn(run(std::move(job)), "job runner failed");
+            }
+            const bool had_cursor = cursor_.has_value();
+            cursor_ = got == asked ? last : std::nullopt;
+            if (got == 0 && had_cursor) continue;  // nothing after the cursor: look from the start
+            // Claimed something with slots to spare: there may be more (shares are per claim).
+            if (got > 0 && !stopping_) continue;
+        }
+        if (woken_ || stopping_) continue;
+        co_await pause(*wake_timer_, std::chrono::milliseconds(config_.poll_interval_ms));
+    }
+}
+
+asio::awaitable<void> Worker::run(Claimed job) {
+    const Kind* kind = registry_.find(job.kind);
+    const Lease lease{job.workspace, job.id, job.lease};
+    auto report = [this, lease](int percent, std::string message) -> asio::awaitable<void> {
+        co_await store_.progress(lease, percent, message);
+    };
+    boost::json::value args;
+    std::error_code ec;
+    args = boost::json::parse(job.args_json, ec);
+    auto context = std::make_shared<Context>(job.workspace, job.id, job.kind, std::move(args), job.attempt, report);
+    auto& r = running_[job.id];
+    r.lease = lease;
+    r.context = context;
+    const auto timeout = job.timeout.count() > 0 ? job.timeout : std::chrono::milliseconds(config_.default_timeout_ms);
+    r.deadline = std::make_unique<asio::steady_timer>(ex_, timeout);
+    r.deadline->async_wait([this, id = job.id](boost::system::error_code e) {
+        if (!e) spawn(time_out(id), "job timeout handling failed");
+    });
+
+    boost::json::value result;
+    std::exception_ptr failure;
+    if (kind == nullptr) {
+        failure = std::make_exception_ptr(std::runtime_error("no handler for kind " + job.kind + " in this worker"));
+    } else {
+        try {
+            result = co_await kind->handler(*context);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    }
+    auto& done = running_[job.id];
+    done.deadline->cancel();
+    std::exception_ptr settle_failure;
+    try {
+        co_await settle(done, failure, result);
+    } catch (...) {
+        // The outcome could not be recorded (the database is away): the lease expires and the
+        // job is rescued and run again — at least once, never lost.
+        settle_failure = std::current_exception();
+    }
+    if (settle_failure)
+        core::log::warn("job outcome not recorded", {{"job", job.id.str()}, {"error", describe(settle_failure)}});
+    running_.erase(job.id);
+}
+
+asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, const boost::json::value& result) {
+    if (r.settled) co_return;
+    r.settled = true;
+    if (!failure) {
+        const bool ok = co_await store_.succeed(r.lease, boost::json::serialize(result));
+        if (!ok) core::log::warn("job finished after losing its lease; result dropped", {{"job", r.lease.id.str()}});
+        co_return;
+    }
+    bool cancelled = false;
+    try {
+        std::rethrow_exception(failure);
+    } catch (const Cancelled&) {
+        cancelled = true;
+    } catch (...) {  // NOLINT(bugprone-empty-catch): any other failure fails the attempt
+    }
+    if (cancelled && (r.cancel_requested || stopping_)) {
+        co_await store_.cancelled(r.lease);
+        co_return;
+    }
+    const auto message = describe(failure);
+    const auto state = co_await store_.fail(r.lease, message, backoff(r.context->attempt()));
+    core::log::info(
+        "job attempt failed",
+        {{"job", r.lease.id.str()}, {"attempt", r.context->attempt()}, {"state", state ? *state : "lease lost"}});
+}
+
+asio::awaitable<void> Worker::time_out(core::Uuid id) {
+    const auto it = running_.find(id);
+    if (it == running_.end() || it->second.settled) co_return;
+    auto& r = it->second;
+    r.context->cancel();
+    r.settled = true;
+    const auto state = co_await store_.fail(r.lease, "timed out", backoff(r.context->attempt()));
+    core::log::warn("job timed out", {{"job", id.str()}, {"state", state ? *state : "lease lost"}});
+}
+
+asio::awaitable<void> Worker::heartbeat_loop() {
+    const auto kinds = registry_.names();
+    const int pid = static_cast<int>(getpid());
+    while (!heartbeats_done_) {
+        const auto held = leases();
+        std::vector<std::pair<core::Uuid, bool>> live;
+        std::exception_ptr failure;
+        try {
+            live = co_await store_.heartbeat(held, std::chrono::milliseconds(config_.lease_ms), id_, host_, pid, kinds);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) {
+            core::log::warn("job heartbeat failed", {{"error", describe(failure)}});
+        } else {
+            std::map<core::Uuid, bool> by_id(live.begin(), live.end());
+            for (const auto& l : held) {
+                const auto it = running_.find(l.id);
+                if (it == running_.end() || it->second.settled) continue;
+                const auto found = by_id.find(l.id);
+                if (found == by_id.end()) {
+                    // Taken back (expired and rescued): another attempt owns the job now.
+                    it->second.settled = true;
+                    it->second.context->cancel();
+                    core::log::warn("job lease lost", {{"job", l.id.str()}});
+                } else if (found->second && !it->second.cancel_requested) {
+                    it->second.cancel_requested = true;
+                    it->second.context->cancel();
+                }
+            }
+        }
+        co_await pause(*heartbeat_timer_, std::chrono::milliseconds(config_.heartbeat_ms));
+    }
+}
+
+asio::awaitable<void> Worker::maintain_loop() {
+    while (!stopping_) {
+        std::int64_t moved = 0;
+        std::exception_ptr failure;
+        try {
+            moved = co_await store_.maintain();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) core::log::warn("job maintenance failed", {{"error", describe(failure)}});
+        if (moved > 0) wake();
+        co_await pause(*maintain_timer_, std::chrono::milliseconds(config_.poll_interval_ms));
+    }
+}
+
+// One LISTEN connection per channel, reconnecting with a growing pause. New work wakes the
+// claim loop; a cancel request for a job running here reaches its handler at once (the
+// heartbeat would find it too, later).
+asio::awaitable<void> Worker::listen_loop(std::string channel) {
+    auto backoff_pause = std::chrono::milliseconds(500);
+    asio::steady_timer retry(ex_);
+    while (!stopping_) {
+        std::unique_ptr<db::Listener> listener;
+        std::exception_ptr failure;
+        try {
+            listener = co_await db::Listener::open(conninfo_, channel, blocking_);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (stopping_) break;
+        if (failure) {
+            co_await pause(retry, backoff_pause);
+            backoff_pause = std::min<std::chrono::milliseconds>(backoff_pause * 2, std::chrono::seconds(30));
+            continue;
+        }
+        backoff_pause = std::chrono::milliseconds(500);
+        listeners_.push_back(listener.get());
+        wake();  // notifications may have been missed while disconnected
+        for (;;) {
+            const bool notified = co_await listener->wait();
+            if (!notified || stopping_) break;
+            if (channel == kCancelChannel) {
+                heartbeat_timer_->cancel();  // the heartbeat reads cancel requests now
+            } else {
+                wake();
+            }
+        }
+        std::erase(listeners_, listener.get());
+    }
+}
+
+asio::awaitable<void> Worker::stop() {
+    stopping_ = true;
+    wake_timer_->cancel();
+    maintain_timer_->cancel();
+    for (auto* l : listeners_) l->cancel();
+    const auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
+    // The heartbeat keeps running jobs' leases alive during the grace period.
+    while (!running_.empty() && std::chrono::steady_clock::now() < grace_end) {
+        done_timer_->expires_at(grace_end);
+        co_await done_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (!running_.empty()) {
+        const auto held = leases();
+        for (auto& [id, r] : running_) {
+            r.settled = true;
+            r.context->cancel();
+        }
+        std::exception_ptr failure;
+        try {
+            co_await store_.release(held);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) core::log::warn("job leases not released; they will expire", {{"error", describe(failure)}});
+        core::log::info("jobs handed back at shutdown", {{"jobs", held.size()}});
+    }
+    heartbeats_done_ = true;
+    heartbeat_timer_->cancel();
+    // Handlers were told to stop; one that does not is left to the executor's end.
+    const auto loops_end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (tasks_ > 0 && std::chrono::steady_clock::now() < loops_end) {
+        for (auto* l : listeners_) l->cancel();
+        done_timer_->expires_after(std::chrono::milliseconds(100));
+        co_await done_timer_->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    core::log::info("job worker stopped", {{"worker", id_}});
+}
+
+}  // namespace kiln::jobs

@@ -1,0 +1,76 @@
+#pragma once
+// Runs jobs in this process: claims batches as slots free up (woken by LISTEN/NOTIFY, with a
+// polling fallback), runs each handler, records the outcome with the job's lease token, renews
+// leases with heartbeats, and hands unfinished jobs back on shutdown. Everything of one Worker
+// runs on one single-threaded executor, so its state needs no locks.
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/config.hpp"
+#include "core/thread_pool.hpp"
+#include "db/listener.hpp"
+#include "jobs/registry.hpp"
+#include "jobs/store.hpp"
+
+namespace kiln::jobs {
+
+class Worker {
+public:
+    Worker(Store& store, const Registry& registry, const core::JobsConfig& config, core::ThreadPool& blocking,
+           std::string conninfo);
+
+    const std::string& id() const noexcept { return id_; }
+    void start(const boost::asio::any_io_executor& ex);
+    // On the same executor: stops claiming, lets running jobs finish for the grace period, then
+    // cancels the rest and hands their leases back so that other workers take them at once.
+    boost::asio::awaitable<void> stop();
+
+private:
+    struct Running {
+        Lease lease;
+        std::shared_ptr<Context> context;
+        bool cancel_requested = false;
+        bool settled = false;  // the outcome is recorded (timed out) or no longer ours (lease lost)
+        std::unique_ptr<boost::asio::steady_timer> deadline;
+    };
+
+    boost::asio::awaitable<void> claim_loop();
+    boost::asio::awaitable<void> heartbeat_loop();
+    boost::asio::awaitable<void> maintain_loop();
+    boost::asio::awaitable<void> listen_loop(std::string channel);
+    boost::asio::awaitable<void> run(Claimed job);
+    boost::asio::awaitable<void> settle(Running& r, std::exception_ptr failure, const boost::json::value& result);
+    boost::asio::awaitable<void> time_out(core::Uuid id);
+    std::chrono::milliseconds backoff(int attempt) const;
+    std::vector<Lease> leases() const;
+    void wake();
+    void spawn(boost::asio::awaitable<void> task, const char* what);
+    void finished();
+
+    Store& store_;
+    const Registry& registry_;
+    const core::JobsConfig& config_;
+    core::ThreadPool& blocking_;
+    std::string conninfo_;
+    std::string id_;
+    std::string host_;
+    boost::asio::any_io_executor ex_;
+    std::optional<boost::asio::steady_timer> wake_timer_;
+    std::optional<boost::asio::steady_timer> heartbeat_timer_;
+    std::optional<boost::asio::steady_timer> maintain_timer_;
+    std::optional<boost::asio::steady_timer> done_timer_;
+    std::vector<db::Listener*> listeners_;
+    std::map<core::Uuid, Running> running_;
+    std::optional<core::Uuid> cursor_;
+    bool woken_ = false;
+    bool stopping_ = false;
+    bool heartbeats_done_ = false;
+    int tasks_ = 0;  // loops and jobs still running on ex_
+};
+
+}  // namespace kiln::jobs

@@ -1,0 +1,241 @@
+// The job queue against PostgreSQL: enqueue in the caller's transaction, claims with leases,
+// the lease token guard against zombie workers, rescue of expired leases, fairness across
+// workspaces, plan concurrency caps, retries, unique keys and cancel requests.
+#include <fmt/format.h>
+
+#include "db/transaction.hpp"
+#include "jobs/store.hpp"
+#include "pg_fixture.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::jobs {
+namespace {
+
+using kiln::testing::AdminConnection;
+
+const auto kUser = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000c1");
+const auto kSmall = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000c2");  // sorts first
+const auto kBig = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000c3");
+
+class JobsTest : public kiln::testing::PgTest {
+protected:
+    void SetUp() override {
+        PgTest::SetUp();
+        AdminConnection su(superuser_conninfo());
+        su.exec(
+            fmt::format("INSERT INTO users (id, email, name, password_hash) VALUES ('{}', 'j@example.com', 'J', 'x')",
+                        kUser.str()));
+        for (const auto& ws : {kSmall, kBig}) {
+            su.exec(fmt::format("INSERT INTO workspaces (id, name, plan) VALUES ('{}', 'W', 'enterprise')", ws.str()));
+        }
+        pool_ = std::make_unique<db::Pool>(pool_options(true, 2), blocking_);
+        store_ = std::make_unique<Store>(*pool_);
+    }
+    void TearDown() override {
+        store_.reset();
+        pool_.reset();
+        PgTest::TearDown();
+    }
+
+    static db::TenantScope in(const core::Uuid& ws) { return {.workspace_id = ws, .user_id = kUser}; }
+
+    // Inserts `n` jobs of kind test.noop into `ws` directly (fast), returns nothing.
+    void seed(const core::Uuid& ws, int n, const char* state = "available") {
+        AdminConnection su(superuser_conninfo());
+        su.exec(
+            fmt::format("INSERT INTO jobs (workspace_id, id, kind, state, max_attempts, timeout_ms) "
+                        "SELECT '{}', gen_random_uuid(), 'test.noop', '{}', 3, 60000 FROM generate_series(1, {})",
+                        ws.str(), state, n));
+    }
+
+    Job enqueue(const core::Uuid& ws, NewJob j) {
+        auto q = jobs::enqueue(j);
+        const auto last = q.size() - 1;
+        auto r = run(db::run(*pool_, in(ws), std::move(q)));
+        return store_->job_at(r[last], 0);
+    }
+
+    std::vector<Claimed> claim(unsigned limit, std::optional<core::Uuid> after = std::nullopt,
+                               std::chrono::milliseconds lease = std::chrono::seconds(30)) {
+        ClaimRequest c;
+        c.after_workspace = after;
+        c.workspaces = 16;
+        c.limit = limit;
+        c.kinds = {"test.noop", "test.other"};
+        c.worker = "test-worker";
+        c.lease = lease;
+        return run(store_->claim(c));
+    }
+
+    std::string sql(const std::string& q) {
+        AdminConnection su(superuser_conninfo());
+        return su.exec(q);
+    }
+
+    static Lease lease_of(const Claimed& c) { return {c.workspace, c.id, c.lease}; }
+
+    std::unique_ptr<db::Pool> pool_;
+    std::unique_ptr<Store> store_;
+};
+
+NewJob noop(std::optional<std::string> unique_key = std::nullopt) {
+    NewJob j;
+    j.id = core::Uuid::v7();
+    j.kind = "test.noop";
+    j.max_attempts = 3;
+    j.timeout_ms = 60000;
+    j.unique_key = std::move(unique_key);
+    return j;
+}
+
+asio::awaitable<std::string> enqueue_then_fail(db::Pool* pool, db::TenantScope scope, NewJob j) {
+    auto q = jobs::enqueue(j);
+    q.push_back({"SELECT 1/0", {}});
+    try {
+        co_await db::run(*pool, scope, std::move(q));
+        co_return "committed";
+    } catch (const db::Error& e) {
+        co_return e.sqlstate();
+    }
+}
+
+TEST_F(JobsTest, AJobExistsIffItsTransactionCommits) {
+    EXPECT_EQ(run(enqueue_then_fail(pool_.get(), in(kSmall), noop())), "22012");
+    EXPECT_EQ(sql("SELECT count(*) FROM jobs"), "0");
+    const auto job = enqueue(kSmall, noop());
+    EXPECT_EQ(job.state, "available");
+    EXPECT_EQ(sql("SELECT count(*) FROM jobs"), "1");
+    // The trigger recorded the event in the same transaction.
+    EXPECT_EQ(sql("SELECT string_agg(type, ',') FROM job_events"), "job.available");
+}
+
+TEST_F(JobsTest, OnlyTheCurrentLeaseRecordsTheOutcome) {
+    enqueue(kSmall, noop());
+    const auto first = claim(1);
+    ASSERT_EQ(first.size(), 1U);
+    EXPECT_EQ(first[0].attempt, 1);
+    // The first worker stalls past its lease; the job is rescued and claimed again.
+    sql("UPDATE jobs SET lease_expires_at = now() - interval '1 second'");
+    EXPECT_EQ(run(store_->maintain()), 1);
+    const auto second = claim(1);
+    ASSERT_EQ(second.size(), 1U);
+    EXPECT_EQ(second[0].id, first[0].id);
+    EXPECT_EQ(second[0].attempt, 2);
+    EXPECT_NE(second[0].lease, first[0].lease);
+    // The zombie's late completion, failure or progress changes nothing.
+    EXPECT_FALSE(run(store_->succeed(lease_of(first[0]), R"({"by":"zombie"})")));
+    EXPECT_FALSE(run(store_->fail(lease_of(first[0]), "zombie", std::chrono::milliseconds(0))).has_value());
+    run(store_->progress(lease_of(first[0]), 50, "zombie"));
+    EXPECT_TRUE(run(store_->succeed(lease_of(second[0]), R"({"by":"second"})")));
+    EXPECT_EQ(sql("SELECT state || ' ' || result::text || ' ' || progress_message FROM jobs"),
+              R"(succeeded {"by": "second"} )");
+    EXPECT_EQ(sql("SELECT jsonb_array_length(errors) FROM jobs"), "1");  // the expired attempt
+}
+
+TEST_F(JobsTest, AClaimedJobIsClaimedOnce) {
+    seed(kSmall, 50);
+    std::set<core::Uuid> seen;
+    for (int i = 0; i < 10; ++i) {
+        for (const auto& c : claim(8)) EXPECT_TRUE(seen.insert(c.id).second) << "claimed twice: " << c.id.str();
+    }
+    EXPECT_EQ(seen.size(), 50U);
+    EXPECT_TRUE(claim(8).empty());
+}
+
+TEST_F(JobsTest, ABigWorkspaceDoesNotStarveASmallOne) {
+    seed(kBig, 5000);
+    seed(kSmall, 10);
+    // Both are served from the first claim on, in equal shares.
+    const auto first = claim(10);
+    ASSERT_EQ(first.size(), 10U);
+    const auto small =
+        std::count_if(first.begin(), first.end(), [](const Claimed& c) { return c.workspace == kSmall; });
+    EXPECT_EQ(small, 5);
+    // And the round robin reaches the small one however the cursor stands.
+    const auto after_small = claim(4, kSmall);
+    ASSERT_FALSE(after_small.empty());
+    for (const auto& c : after_small) EXPECT_EQ(c.workspace, kBig);
+}
+
+TEST_F(JobsTest, ThePlansConcurrencyCapHolds) {
+    sql(fmt::format("UPDATE workspaces SET plan = 'free' WHERE id = '{}'", kSmall.str()));  // 2 at once
+    seed(kSmall, 5);
+    const auto first = claim(10);
+    EXPECT_EQ(first.size(), 2U);
+    EXPECT_TRUE(claim(10).empty());
+    EXPECT_TRUE(run(store_->succeed(lease_of(first[0]), "{}")));
+    EXPECT_EQ(claim(10).size(), 1U);
+}
+
+TEST_F(JobsTest, AFailureIsRetriedWhenDueThenDead) {
+    enqueue(kSmall, noop());
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+        const auto c = claim(1);
+        ASSERT_EQ(c.size(), 1U) << "attempt " << attempt;
+        const auto state = run(store_->fail(lease_of(c[0]), "boom " + std::to_string(attempt), std::chrono::hours(1)));
+        ASSERT_TRUE(state.has_value());
+        EXPECT_EQ(*state, attempt < 3 ? "failed" : "dead");
+        if (attempt == 3) break;
+        // Not due yet: maintenance leaves it waiting.
+        run(store_->maintain());
+        EXPECT_TRUE(claim(1).empty());
+        sql("UPDATE jobs SET run_at = now() - interval '1 second'");
+        run(store_->maintain());
+    }
+    EXPECT_EQ(sql("SELECT state || ' ' || jsonb_array_length(errors) FROM jobs"), "dead 3");
+    EXPECT_EQ(sql("SELECT errors->2->>'error' FROM jobs"), "boom 3");
+}
+
+TEST_F(JobsTest, AUniqueKeyReturnsTheLiveJobUntilItsWindowEnds) {
+    const auto a = enqueue(kSmall, noop("report-42"));
+    const auto again = enqueue(kSmall, noop("report-42"));
+    EXPECT_EQ(again.id, a.id);
+    // Another workspace's key is its own.
+    EXPECT_NE(enqueue(kBig, noop("report-42")).id, a.id);
+    sql("UPDATE jobs SET unique_until = now() - interval '1 second'");
+    const auto later = enqueue(kSmall, noop("report-42"));
+    EXPECT_NE(later.id, a.id);
+}
+
+asio::awaitable<std::string> cancel(Store* store, db::TenantScope scope, core::Uuid id) {
+    try {
+        const audit::Event e{std::nullopt, "job.cancel", "job", id.str()};
+        const audit::Origin origin{"127.0.0.1", "test"};
+        auto job = co_await store->cancel(scope, id, e, origin);
+        co_return job.state + (job.cancel_requested ? " requested" : "");
+    } catch (const core::Problem& p) {
+        co_return std::to_string(p.status());
+    }
+}
+
+TEST_F(JobsTest, CancelStopsAWaitingJobAtOnceAndAsksARunningOne) {
+    const auto waiting = enqueue(kSmall, noop());
+    EXPECT_EQ(run(cancel(store_.get(), in(kSmall), waiting.id)), "cancelled");
+    EXPECT_EQ(run(cancel(store_.get(), in(kSmall), waiting.id)), "409");
+    EXPECT_EQ(run(cancel(store_.get(), in(kBig), waiting.id)), "404");
+    enqueue(kSmall, noop());
+    const auto c = claim(1);
+    ASSERT_EQ(c.size(), 1U);
+    EXPECT_EQ(run(cancel(store_.get(), in(kSmall), c[0].id)), "running requested");
+    const std::vector<Lease> held{lease_of(c[0])};
+    const std::vector<std::string> kinds{"test.noop"};
+    const auto beat = run(store_->heartbeat(held, std::chrono::seconds(30), "w", "h", 1, kinds));
+    ASSERT_EQ(beat.size(), 1U);
+    EXPECT_TRUE(beat[0].second);
+    EXPECT_TRUE(run(store_->cancelled(lease_of(c[0]))));
+    EXPECT_EQ(sql(fmt::format("SELECT state FROM jobs WHERE id = '{}'", c[0].id.str())), "cancelled");
+}
+
+TEST_F(JobsTest, ReleasedJobsAreTakenAtOnceWithoutLosingAnAttempt) {
+    enqueue(kSmall, noop());
+    const auto c = claim(1);
+    ASSERT_EQ(c.size(), 1U);
+    run(store_->release({lease_of(c[0])}));
+    const auto again = claim(1);
+    ASSERT_EQ(again.size(), 1U);
+    EXPECT_EQ(again[0].attempt, 1);
+}
+
+}  // namespace
+}  // namespace kiln::jobs
