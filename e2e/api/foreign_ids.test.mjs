@@ -3,7 +3,8 @@
 // path parameter this file does not know fails the test by name until it is added below.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { apiClient, assertProblem, launchForManyAccounts, uniqueEmail } from './lib/api.mjs';
+import { launchKiln } from './lib/kiln.mjs';
+import { apiClient, assertProblem, uniqueEmail } from './lib/api.mjs';
 
 // Platform administrators see every workspace by design (admin.test.mjs); everyone else gets 403.
 const EXEMPT = [/^\/api\/v1\/admin\//];
@@ -22,7 +23,9 @@ describe('foreign ids', { timeout: 120000 }, () => {
   let kiln;
   let c;
   before(async () => {
-    kiln = await launchForManyAccounts();
+    kiln = await launchKiln({
+      env: { KILN_AUTH_REGISTRATIONS_PER_IP_HOUR: '100000', KILN_JOBS_DIAGNOSTIC_KINDS: 'true' },
+    });
     c = apiClient(kiln);
   });
   after(async () => { if (kiln) assert.equal(await kiln.close(), 0, 'kiln exits 0 on SIGTERM'); });
@@ -45,8 +48,14 @@ describe('foreign ids', { timeout: 120000 }, () => {
     const invitation = await b.as.post(`/workspaces/${ws}/invitations`, { email: uniqueEmail(), role: 'viewer' });
     assert.equal(invitation.status, 201, invitation.text);
     const session = (await b.as.get('/auth/sessions')).body.items[0].id;
+    // A job that waits (an hour from now), so that cancel and retry would act on it.
+    const job = await b.as.post('/jobs', { kind: 'system.sleep', args: { ms: 1 }, run_at: new Date(Date.now() + 3600_000).toISOString() });
+    assert.equal(job.status, 201, job.text);
     const values = {
       '/api/v1/auth/sessions/{id}': { id: session },
+      '/api/v1/jobs/{id}': { id: job.body.id },
+      '/api/v1/jobs/{id}/cancel': { id: job.body.id },
+      '/api/v1/jobs/{id}/retry': { id: job.body.id },
       default: {
         id: ws, user_id: managed.body.member.user_id, key_id: key.body.api_key.id, invitation_id: invitation.body.id,
       },
@@ -80,5 +89,6 @@ describe('foreign ids', { timeout: 120000 }, () => {
     assert.equal((await b.as.get('/auth/sessions')).body.items.length, 1);
     assert.deepEqual((await b.as.get(`/workspaces/${ws}/invitations`)).body.items.map((i) => i.id), [invitation.body.id]);
     assert.equal((await c.authed(key.body.key).get(`/workspaces/${ws}`)).status, 200);
+    assert.equal((await b.as.get(`/jobs/${job.body.id}`)).body.state, 'scheduled');
   });
 });
