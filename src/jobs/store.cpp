@@ -340,6 +340,7 @@ asio::awaitable<std::vector<std::pair<core::Uuid, bool>>> Store::heartbeat(const
     q.push_back({kWorkerSeen, db::params(worker, host, pid, text_array(kinds), static_cast<int>(leases.size()))});
     auto r = co_await db::run(pool_, worker_scope(), std::move(q));
     std::vector<std::pair<core::Uuid, bool>> out;
+    out.reserve(static_cast<std::size_t>(r[1].rows()));
     for (int i = 0; i < r[1].rows(); ++i) out.emplace_back(r[1].uuid(i, 0), r[1].boolean(i, 1));
     co_return out;
 }

@@ -64,7 +64,7 @@ public:
     explicit Store(db::Pool& pool) : pool_(pool) {}
 
     // --- requests, in the scope's workspace
-    Job job_at(const db::Result& r, int row) const;
+    Job job_at(const db::Result& r, int i) const;
     boost::asio::awaitable<Job> get(const db::TenantScope& scope, const core::Uuid& id);
     boost::asio::awaitable<std::vector<Job>> list(const db::TenantScope& scope, const std::optional<std::string>& state,
                                                   const std::optional<std::string>& kind,
@@ -78,7 +78,7 @@ public:
                                         const audit::Origin& origin);
 
     // --- workers, across workspaces
-    boost::asio::awaitable<std::vector<Claimed>> claim(const ClaimRequest& r);
+    boost::asio::awaitable<std::vector<Claimed>> claim(const ClaimRequest& c);
     // False when the lease was lost (expired and taken over, or cancelled): nothing changed.
     boost::asio::awaitable<bool> succeed(const Lease& l, const std::string& result_json);
     // Retried after `retry_in`, or dead when out of attempts. Returns the new state, or nullopt
