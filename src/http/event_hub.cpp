@@ -95,7 +95,7 @@ asio::awaitable<std::shared_ptr<const Event>> Subscription::next() {
         }
         // A publisher's wake is posted to this executor, so it cannot run before this wait starts.
         state->timer.expires_at(asio::steady_timer::time_point::max());
-        auto [ec] = co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));  // woken or cancelled
         {
             std::lock_guard lock(state->mutex);
             state->waiting = false;
@@ -200,6 +200,8 @@ void EventHub::close() {
             state->wake_locked();
         }
     }
+    by_workspace_.clear();
+    count_ = 0;
 }
 
 std::size_t EventHub::subscribers() const {
