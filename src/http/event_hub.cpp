@@ -1,5 +1,6 @@
 #include "http/event_hub.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -7,7 +8,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "http/metrics.hpp"
 
@@ -19,7 +19,7 @@ namespace kiln::http {
 // flags are guarded by `mutex`; `timer` is touched only on the subscriber's executor.
 struct Subscription::State : std::enable_shared_from_this<Subscription::State> {
     State(const asio::any_io_executor& executor, EventFilter f, std::size_t queue_limit)
-        : timer(executor, asio::steady_timer::time_point::max()), filter(std::move(f)), limit(queue_limit) {}
+        : timer(executor, asio::steady_timer::time_point::max()), filter(f), limit(queue_limit) {}
 
     // Called with `mutex` held: makes a suspended next() look at the queue again.
     void wake_locked() {
@@ -48,7 +48,9 @@ struct Subscription::State : std::enable_shared_from_this<Subscription::State> {
 
 Subscription::Subscription(EventHub* hub, std::shared_ptr<State> state) : hub_(hub), state_(std::move(state)) {}
 
-Subscription::~Subscription() { reset(); }
+Subscription::~Subscription() {
+    reset();
+}
 
 Subscription::Subscription(Subscription&& other) noexcept
     : hub_(std::exchange(other.hub_, nullptr)), state_(std::move(other.state_)) {}
@@ -126,10 +128,12 @@ std::size_t EventHub::UuidHash::operator()(const core::Uuid& id) const noexcept 
 
 EventHub::EventHub(std::size_t queue_limit) : queue_limit_(std::max<std::size_t>(1, queue_limit)) {}
 
-EventHub::~EventHub() { close(); }
+EventHub::~EventHub() {
+    close();
+}
 
 Subscription EventHub::subscribe(const asio::any_io_executor& executor, EventFilter filter) {
-    auto state = std::make_shared<Subscription::State>(executor, std::move(filter), queue_limit_);
+    auto state = std::make_shared<Subscription::State>(executor, filter, queue_limit_);
     std::lock_guard lock(mutex_);
     if (closed_) {
         state->closed = true;
@@ -161,7 +165,9 @@ void EventHub::unsubscribe(const std::shared_ptr<Subscription::State>& state) {
     state->head = 0;
 }
 
-std::size_t EventHub::publish(Event event) { return publish(std::make_shared<const Event>(std::move(event))); }
+std::size_t EventHub::publish(Event event) {
+    return publish(std::make_shared<const Event>(std::move(event)));
+}
 
 std::size_t EventHub::publish(std::shared_ptr<const Event> event) {
     published_.fetch_add(1, std::memory_order_relaxed);

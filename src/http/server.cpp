@@ -93,7 +93,7 @@ struct Server::Session {
     beast::tcp_stream stream;
     std::string client_ip;  // the TCP peer (no proxy header is trusted)
     beast::flat_buffer buffer;
-    bool busy = false;  // a request is being handled: shutdown lets it finish
+    bool busy = false;              // a request is being handled: shutdown lets it finish
     EventStream* events = nullptr;  // an event stream is running: shutdown ends it at once
 };
 

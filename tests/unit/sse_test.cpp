@@ -14,7 +14,9 @@ TEST(SseFormat, IdTypeAndData) {
               "id: 7\nevent: job.progress\ndata: {\"pct\":50}\n\n");
 }
 
-TEST(SseFormat, OmitsEmptyIdAndType) { EXPECT_EQ(format_sse(SseEvent{.data = "x"}), "data: x\n\n"); }
+TEST(SseFormat, OmitsEmptyIdAndType) {
+    EXPECT_EQ(format_sse(SseEvent{.data = "x"}), "data: x\n\n");
+}
 
 TEST(SseFormat, SplitsEveryLineTerminator) {
     EXPECT_EQ(format_sse(SseEvent{.data = "a\nb\r\nc\rd"}), "data: a\ndata: b\ndata: c\ndata: d\n\n");

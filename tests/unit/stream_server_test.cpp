@@ -94,9 +94,9 @@ protected:
             } ended{handler_ended_};
             auto sub = hub_.subscribe(stream.get_executor(), {.workspace_id = workspace_});
             const auto resume = stream.last_event_number();
-            SseEvent hello{.type = "hello",
-                           .data = "resume=" + (resume ? std::to_string(*resume) : "none") + "\nroute=" +
-                                   std::string(req.route)};
+            SseEvent hello{
+                .type = "hello",
+                .data = "resume=" + (resume ? std::to_string(*resume) : "none") + "\nroute=" + std::string(req.route)};
             if (!co_await stream.send(std::move(hello))) co_return;
             for (;;) {
                 auto event = co_await sub.next();
@@ -125,7 +125,7 @@ protected:
         io_.start();
     }
 
-    ~StreamServerTest() override {
+    void TearDown() override {
         if (!shut_down_) shutdown();
         io_.stop();
         io_.join();
@@ -169,8 +169,7 @@ TEST_F(StreamServerTest, HeadersFramingAndLastEventId) {
     hub_.publish(Event{.id = 42, .workspace_id = workspace_, .type = "job.progress", .data = "{\"pct\":5}"});
     hub_.publish(Event{.id = 43, .workspace_id = core::Uuid::v7(), .type = "other.workspace", .data = "{}"});
     hub_.publish(Event{.id = 44, .workspace_id = workspace_, .type = "job.done", .data = "line1\nline2"});
-    ASSERT_TRUE(client.read_until("id: 44\nevent: job.done\ndata: line1\ndata: line2\n\n", mark))
-        << client.received();
+    ASSERT_TRUE(client.read_until("id: 44\nevent: job.done\ndata: line1\ndata: line2\n\n", mark)) << client.received();
     EXPECT_NE(client.received().find("id: 42\nevent: job.progress\ndata: {\"pct\":5}\n\n", mark), std::string::npos);
     EXPECT_EQ(client.received().find("other.workspace"), std::string::npos);
     EXPECT_EQ(metrics_.in_flight(), 0);  // a stream is not a request in flight
