@@ -140,6 +140,8 @@ const std::vector<Field>& fields() {
         ms_field("server.write_timeout_ms", &Config::server, &ServerConfig::write_timeout),
         ms_field("server.idle_timeout_ms", &Config::server, &ServerConfig::idle_timeout),
         ms_field("server.shutdown_grace_ms", &Config::server, &ServerConfig::shutdown_grace, 0),
+        ms_field("server.stream_heartbeat_ms", &Config::server, &ServerConfig::stream_heartbeat, 0),
+        int_field("server.stream_queue", &Config::server, &ServerConfig::stream_queue, 1, 1'000'000),
         field("server.access_log", &Config::server, &ServerConfig::access_log),
         field("server.trust_request_id", &Config::server, &ServerConfig::trust_request_id),
         field("server.public_url", &Config::server, &ServerConfig::public_url),

@@ -24,6 +24,10 @@ struct ServerConfig {
     Millis write_timeout{30000};
     Millis idle_timeout{60000};
     Millis shutdown_grace{10000};
+    // Event streams (SSE): a `: keep-alive` comment after this long without a write (0: none),
+    // and how many events a subscriber may fall behind before its stream is ended (lagging).
+    Millis stream_heartbeat{15000};
+    std::size_t stream_queue = 256;
     bool access_log = true;
     bool trust_request_id = true;
     // Where users reach this deployment: the base of links in mail (reset, verification, invitations).

@@ -74,6 +74,9 @@ std::string Metrics::render() const {
     out += "# HELP kiln_http_connections Open client connections.\n";
     out += "# TYPE kiln_http_connections gauge\n";
     out += fmt::format("kiln_http_connections {}\n", connections_.load(std::memory_order_relaxed));
+    out += "# HELP kiln_http_streams_open Open event streams (Server-Sent Events).\n";
+    out += "# TYPE kiln_http_streams_open gauge\n";
+    out += fmt::format("kiln_http_streams_open {}\n", streams());
     std::lock_guard lock(mutex_);
     for (const auto& c : collectors_) c(out);
     return out;

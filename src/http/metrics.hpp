@@ -28,6 +28,9 @@ public:
     std::int64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
     void connection_opened() noexcept { connections_.fetch_add(1, std::memory_order_relaxed); }
     void connection_closed() noexcept { connections_.fetch_sub(1, std::memory_order_relaxed); }
+    void stream_opened() noexcept { streams_.fetch_add(1, std::memory_order_relaxed); }
+    void stream_closed() noexcept { streams_.fetch_sub(1, std::memory_order_relaxed); }
+    std::int64_t streams() const noexcept { return streams_.load(std::memory_order_relaxed); }
 
     // Adds text written at each scrape (gauges owned elsewhere, e.g. the DB pool).
     void add_collector(std::function<void(std::string&)> collector);
@@ -48,6 +51,7 @@ private:
     std::vector<std::unique_ptr<RouteStats>> stats_;
     std::atomic<std::int64_t> in_flight_{0};
     std::atomic<std::int64_t> connections_{0};
+    std::atomic<std::int64_t> streams_{0};
     mutable std::mutex mutex_;
     std::vector<std::function<void(std::string&)>> collectors_;
 };

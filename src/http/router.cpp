@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <stdexcept>
 
 #include "core/log.hpp"
 
@@ -38,9 +39,20 @@ Response problem_response(const core::Problem& p, std::string_view instance, std
     return res;
 }
 
+Body event_stream_body(std::string description) {
+    json::object schema{{"type", "string"}};
+    schema["description"] = description.empty()
+                                ? "Server-Sent Events: `id:`, `event:` and `data:` lines per event; `: keep-alive` "
+                                  "comments as heartbeats. Resume with the `Last-Event-ID` header (or the "
+                                  "`last_event_id` query parameter)."
+                                : std::move(description);
+    return {"text/event-stream", std::move(schema)};
+}
+
 Router::Router(core::CorsConfig cors) : cors_(std::move(cors)) {}
 
 Router& Router::add(Route route) {
+    if (route.stream && !route.response.schema) route.response = event_stream_body();
     Compiled c{split(route.path)};
     routes_.push_back(std::move(route));
     compiled_.push_back(std::move(c));
@@ -116,23 +128,10 @@ std::optional<Response> Router::preflight(const Request& req) const {
     return res;
 }
 
-boost::asio::awaitable<Response> Router::dispatch(Request& req, Match m) const {
-    Response res;
+Response Router::error_response(const Request& req, std::exception_ptr error) const {
     std::optional<core::Problem> problem;
     try {
-        if (auto pre = preflight(req)) {
-            res = std::move(*pre);
-        } else {
-            if (m.route == nullptr) {
-                if (m.allow.empty()) throw core::Problem::not_found("No route matches " + std::string(req.path) + ".");
-                throw core::Problem(405, "Method Not Allowed",
-                                    std::string(beast_http::to_string(req.method())) + " is not allowed here.")
-                    .with_header("Allow", m.allow);
-            }
-            req.route = m.route->path;
-            req.path_params = std::move(m.params);
-            res = co_await m.route->handler(req);
-        }
+        std::rethrow_exception(std::move(error));
     } catch (const core::Problem& p) {
         problem = p;
     } catch (const core::Unavailable& e) {
@@ -144,8 +143,40 @@ boost::asio::awaitable<Response> Router::dispatch(Request& req, Match m) const {
                          {{"request_id", req.request_id}, {"path", req.path}, {"error", e.what()}});
         problem = core::Problem(500, "Internal Server Error",
                                 "An unexpected error occurred; quote the request id when reporting it.");
+    } catch (...) {
+        core::log::error("unhandled exception", {{"request_id", req.request_id}, {"path", req.path}});
+        problem = core::Problem(500, "Internal Server Error",
+                                "An unexpected error occurred; quote the request id when reporting it.");
     }
-    if (problem) res = problem_response(*problem, req.path, req.request_id);
+    auto res = problem_response(*problem, req.path, req.request_id);
+    apply_cors(req, res);
+    return res;
+}
+
+boost::asio::awaitable<Response> Router::dispatch(Request& req, Match m) const {
+    Response res;
+    std::exception_ptr error;
+    try {
+        if (auto pre = preflight(req)) {
+            res = std::move(*pre);
+        } else {
+            if (m.route == nullptr) {
+                if (m.allow.empty()) throw core::Problem::not_found("No route matches " + std::string(req.path) + ".");
+                throw core::Problem(405, "Method Not Allowed",
+                                    std::string(beast_http::to_string(req.method())) + " is not allowed here.")
+                    .with_header("Allow", m.allow);
+            }
+            if (!m.route->handler) {
+                throw std::logic_error("stream route " + m.route->path + " dispatched as a plain request");
+            }
+            req.route = m.route->path;
+            req.path_params = std::move(m.params);
+            res = co_await m.route->handler(req);
+        }
+    } catch (...) {
+        error = std::current_exception();
+    }
+    if (error) co_return error_response(req, error);
     apply_cors(req, res);
     co_return res;
 }

@@ -4,6 +4,7 @@
 // problem+json.
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -18,8 +19,13 @@
 namespace kiln::http {
 
 class Metrics;
+class EventStream;
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
+// A streaming route (Server-Sent Events): the server writes the 200 header when the handler
+// first opens or sends on the EventStream, and keeps the connection until the handler returns,
+// the client disconnects or the server shuts down (see sse.hpp).
+using StreamHandler = std::function<boost::asio::awaitable<void>(Request&, EventStream&)>;
 
 struct Body {
     std::string content_type = "application/json";
@@ -33,6 +39,8 @@ Body json_body() {
 inline Body text_body(std::string content_type) {
     return {std::move(content_type), json::object{{"type", "string"}}};
 }
+// What a stream route answers: `text/event-stream`, documented as such in /openapi.json.
+Body event_stream_body(std::string description = {});
 
 struct Route {
     Verb method = Verb::get;
@@ -43,6 +51,7 @@ struct Route {
     unsigned status = 200;
     Body response;
     Handler handler;
+    StreamHandler stream;        // set instead of handler: a Server-Sent Events route
     std::size_t body_limit = 0;  // 0: the server's default
     bool hidden = false;         // left out of /openapi.json (asset routes)
     std::string description;
@@ -69,6 +78,11 @@ public:
     // Runs the request through the matched route (or the 404/405/CORS answers); never throws.
     boost::asio::awaitable<Response> dispatch(Request& req, Match match) const;
 
+    // The answer to a handler's exception (Problem, Unavailable, anything else), with CORS.
+    Response error_response(const Request& req, std::exception_ptr error) const;
+    // Adds the CORS response headers a request's Origin earns.
+    void apply_cors(const Request& req, Response& res) const;
+
     const std::vector<Route>& routes() const noexcept { return routes_; }
     const core::CorsConfig& cors() const noexcept { return cors_; }
 
@@ -78,7 +92,6 @@ private:
     };
     static bool match_segments(const Compiled& c, std::string_view path,
                                std::vector<std::pair<std::string_view, std::string_view>>& params);
-    void apply_cors(const Request& req, Response& res) const;
     std::optional<Response> preflight(const Request& req) const;
 
     core::CorsConfig cors_;

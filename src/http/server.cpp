@@ -4,6 +4,7 @@
 #include <array>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +19,7 @@
 
 #include "core/log.hpp"
 #include "core/uuid.hpp"
+#include "http/sse.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -91,7 +93,8 @@ struct Server::Session {
     beast::tcp_stream stream;
     std::string client_ip;  // the TCP peer (no proxy header is trusted)
     beast::flat_buffer buffer;
-    bool busy = false;  // a request is being handled: shutdown lets it finish
+    bool busy = false;              // a request is being handled: shutdown lets it finish
+    EventStream* events = nullptr;  // an event stream is running: shutdown ends it at once
 };
 
 Server::Server(const core::ServerConfig& config, const Router& router, Metrics& metrics, IoThreads& io)
@@ -153,7 +156,12 @@ void Server::close_sessions(bool idle_only) {
         // registry lookup tells whether the session still exists by then.
         asio::post(executor, [this, s = session, idle_only] {
             std::lock_guard inner(sessions_mutex_);
-            if (!sessions_.contains(s) || (idle_only && s->busy)) return;
+            if (!sessions_.contains(s)) return;
+            if (s->events != nullptr) {
+                s->events->close();  // a stream has no natural end to wait for
+                return;
+            }
+            if (idle_only && s->busy) return;
             beast::error_code ignored;
             if (idle_only) {
                 s->stream.socket().cancel(ignored);  // NOLINT(bugprone-unused-return-value)
@@ -291,6 +299,17 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
             co_return false;  // the client went away or stalled past the read deadline
         }
     }
+    if (read_ok && match.route != nullptr && match.route->stream) {
+        Request req(req_header, std::move(parser.get().body()));
+        req.path = path;
+        req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+        req.request_id = request_id;
+        req.client_ip = s.client_ip;
+        metrics_.finished();  // a stream is counted in kiln_http_streams_open, not in flight
+        co_await run_stream(s, req, match, start);
+        s.busy = false;
+        co_return false;  // the connection ends with the stream
+    }
     if (read_ok) {
         Request req(req_header, std::move(parser.get().body()));
         req.path = path;
@@ -328,6 +347,130 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
                                     {"request_id", request_id}});
     }
     co_return !wec && res.keep_alive() && !draining;
+}
+
+namespace {
+
+bool is_cancellation(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const boost::system::system_error& ex) {
+        return ex.code() == asio::error::operation_aborted;
+    } catch (...) {
+        return false;
+    }
+}
+
+}  // namespace
+
+// Runs a stream route: the handler and the heartbeats as child coroutines on this thread, while
+// this coroutine keeps a read pending so a client that goes away is noticed at once.
+asio::awaitable<void> Server::run_stream(Session& s, Request& req, Router::Match& match,
+                                         std::chrono::steady_clock::time_point start) {
+    const Route& route = *match.route;
+    req.route = route.path;
+    req.path_params = std::move(match.params);
+    const auto route_index = match.index;
+
+    Response head{beast_http::status::ok, 11};
+    head.set(beast_http::field::content_type, "text/event-stream");
+    head.set(beast_http::field::cache_control, "no-store");
+    head.set("X-Accel-Buffering", "no");
+    head.set(beast_http::field::server, "kiln");
+    head.set("X-Request-Id", req.request_id);
+    head.keep_alive(false);
+    head.chunked(true);
+    router_.apply_cors(req, head);
+
+    std::optional<std::string> resume;
+    std::exception_ptr setup_error;
+    try {
+        resume = last_event_id(req);
+    } catch (...) {
+        setup_error = std::current_exception();
+    }
+    EventStream events(s.stream, std::move(head),
+                       {.heartbeat = config_.stream_heartbeat, .write_timeout = config_.write_timeout},
+                       std::move(resume));
+    s.events = &events;
+    metrics_.stream_opened();
+
+    const auto executor = co_await asio::this_coro::executor;
+    std::exception_ptr handler_error = setup_error;
+    int children = 0;
+    asio::steady_timer children_done(executor, asio::steady_timer::time_point::max());
+    if (!setup_error && req.method() == Verb::head) {
+        co_await events.open();
+    } else if (!setup_error) {
+        children = 2;
+        auto on_handler_done = [&](std::exception_ptr e) {
+            events.handler_finished();
+            handler_error = std::move(e);
+            events.close();
+            --children;
+            children_done.cancel();
+        };
+        auto on_heartbeats_done = [&](std::exception_ptr e) {
+            log_task_exception(std::move(e), "stream heartbeats");
+            --children;
+            children_done.cancel();
+        };
+        events.handler_started();
+        auto handler_task = route.stream(req, events);
+        asio::co_spawn(executor, std::move(handler_task),
+                       asio::bind_cancellation_slot(events.handler_slot(), std::move(on_handler_done)));
+        auto heartbeats = events.run_heartbeats();
+        asio::co_spawn(executor, std::move(heartbeats), std::move(on_heartbeats_done));
+
+        // The raw socket, not the tcp_stream: its deadline belongs to the stream's writes.
+        std::array<char, 512> sink{};
+        while (!events.closed()) {
+            auto [ec, n] = co_await s.stream.socket().async_read_some(asio::buffer(sink), kUseTuple);
+            if (ec == asio::error::operation_aborted && events.closed()) break;
+            if (ec) {
+                events.mark_broken();  // the client went away (or reset): nothing more reaches it
+                break;
+            }
+            // Bytes from the client mean nothing on a stream; they are read and dropped.
+        }
+        events.close();
+        while (children > 0) {
+            children_done.expires_at(asio::steady_timer::time_point::max());
+            co_await children_done.async_wait(kUseTuple);
+        }
+    }
+    s.events = nullptr;
+
+    unsigned status = 200;
+    if (handler_error && !events.is_open()) {
+        // Refused before anything was written: an ordinary problem+json answer.
+        auto res = router_.error_response(req, handler_error);
+        res.version(11);
+        res.set(beast_http::field::server, "kiln");
+        res.set("X-Request-Id", req.request_id);
+        res.keep_alive(false);
+        res.prepare_payload();
+        status = res.result_int();
+        s.stream.expires_after(config_.write_timeout);
+        co_await beast_http::async_write(s.stream, res, kUseTuple);
+    } else {
+        if (handler_error && !is_cancellation(handler_error)) {
+            log_task_exception(handler_error, "event stream");
+        }
+        if (req.method() != Verb::head) co_await events.finish();
+    }
+    metrics_.stream_closed();
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    metrics_.observe(route_index, status, elapsed);
+    if (config_.access_log) {
+        core::log::info("request", {{"method", std::string(beast_http::to_string(req.method()))},
+                                    {"path", req.path},
+                                    {"status", status},
+                                    {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                                    {"bytes", events.bytes_written()},
+                                    {"stream", true},
+                                    {"request_id", req.request_id}});
+    }
 }
 
 asio::awaitable<void> Server::shutdown() {

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -52,7 +53,7 @@ public:
     std::uint16_t port() const noexcept { return port_; }
     void start();
     // Stops accepting, lets in-flight requests finish within the grace period, then closes
-    // whatever is left. Idle keep-alive connections are closed at once.
+    // whatever is left. Idle keep-alive connections and event streams are closed at once.
     boost::asio::awaitable<void> shutdown();
     std::size_t connections() const noexcept { return active_.load(); }
 
@@ -61,6 +62,8 @@ private:
     boost::asio::awaitable<void> accept_loop();
     static boost::asio::awaitable<void> run_session(Server* self, boost::asio::ip::tcp::socket socket);
     boost::asio::awaitable<bool> handle_one(Session& s);
+    boost::asio::awaitable<void> run_stream(Session& s, Request& req, Router::Match& match,
+                                            std::chrono::steady_clock::time_point start);
     static boost::asio::awaitable<void> linger(boost::beast::tcp_stream& stream);
     void register_session(Session* s);
     void unregister_session(Session* s);
