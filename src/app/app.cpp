@@ -16,6 +16,7 @@
 #include "db/migrate.hpp"
 #include "http/server.hpp"
 #include "jobs/diagnostic.hpp"
+#include "jobs/events.hpp"
 #include "jobs/routes.hpp"
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
@@ -61,14 +62,15 @@ private:
     std::thread thread_;
 };
 
-asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io, mail::Sender* mailer,
-                                      JobThread* jobs) {
+asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io, mail::Sender* mailer, JobThread* jobs,
+                                      jobs::EventRelay* relay) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     core::log::info("shutting down", {{"signal", sig}, {"connections", server->connections()}});
     co_await server->shutdown();
     // Then the jobs: running ones finish within jobs.shutdown_grace_ms or are handed back.
     if (jobs != nullptr) co_await jobs->stop();
+    co_await relay->stop();
     // After the requests: mail they queued is delivered now or by the next start.
     co_await mailer->stop();
     io->stop();
@@ -89,6 +91,7 @@ Services::Services(const core::Config& c)
     : config(c),
       cpu(or_cores(c.cpu_threads)),
       db(pool_options(c), cpu),
+      events(c.server.stream_queue),
       passwords(cpu, {c.auth.argon2_memory_kib, c.auth.argon2_passes}),
       jwt(c.auth.jwt_key, c.auth.jwt_previous_key, c.auth.issuer, c.auth.audience,
           std::chrono::seconds(c.auth.access_ttl_s)),
@@ -106,6 +109,7 @@ Services::Services(const core::Config& c)
       jobs(jobs_store, job_kinds, c.jobs),
       schema_version(db::latest_version(db::embedded_migrations())) {
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
+    events.register_metrics(metrics);
 }
 
 void add_routes(http::Router& router, Services& services) {
@@ -113,7 +117,7 @@ void add_routes(http::Router& router, Services& services) {
     auth::add_routes(router, services.auth);
     tenancy::add_routes(router, services.auth, services.tenancy);
     admin::add_routes(router, services.auth, services.admin);
-    jobs::add_routes(router, services.auth, services.jobs);
+    jobs::add_routes(router, services.auth, services.jobs, services.events);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);
@@ -153,14 +157,17 @@ int serve(const core::Config& config) {
                      {"dir", services.mail_delivery.smtp() ? "" : services.mail_delivery.dir().string()}});
     std::unique_ptr<JobThread> job_thread;
     if (config.jobs.workers > 0) job_thread = std::make_unique<JobThread>(services, config);
-    asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer, job_thread.get()), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            core::log::error("signal handling failed", {{"error", ex.what()}});
-        }
-    });
+    jobs::EventRelay relay(services.events, services.cpu, core::conninfo(config.database, false));
+    relay.start(io.at(0).get_executor());
+    asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer, job_thread.get(), &relay),
+                   [](std::exception_ptr e) {
+                       if (!e) return;
+                       try {
+                           std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                           core::log::error("signal handling failed", {{"error", ex.what()}});
+                       }
+                   });
     io.start();
     core::log::info("listening", {{"address", config.server.host},
                                   {"port", server.port()},

@@ -13,6 +13,7 @@
 #include "core/config.hpp"
 #include "core/thread_pool.hpp"
 #include "db/pool.hpp"
+#include "http/event_hub.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 #include "jobs/registry.hpp"
@@ -34,6 +35,7 @@ struct Services {
     core::ThreadPool cpu;
     db::Pool db;
     http::Metrics metrics;
+    http::EventHub events;  // live job events for stream subscribers (fed by jobs::EventRelay)
     auth::Passwords passwords;
     auth::Jwt jwt;
     auth::Store auth_store;

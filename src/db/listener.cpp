@@ -52,12 +52,14 @@ bool Listener::drain() {
     bool any = false;
     while (PGnotify* n = PQnotifies(conn_)) {
         any = true;
+        payloads_.emplace_back(n->extra != nullptr ? n->extra : "");
         PQfreemem(n);
     }
     return any;
 }
 
 asio::awaitable<bool> Listener::wait() {
+    payloads_.clear();
     for (;;) {
         if (PQconsumeInput(conn_) == 0) co_return false;
         if (drain()) co_return true;

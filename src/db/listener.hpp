@@ -7,6 +7,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/thread_pool.hpp"
 
@@ -25,6 +26,9 @@ public:
     // Resolves true once at least one notification arrived (all pending ones are consumed),
     // false when the connection broke or cancel() was called.
     boost::asio::awaitable<bool> wait();
+    // The payloads of the notifications the last wait() consumed, oldest first (the next wait()
+    // discards what was not taken).
+    std::vector<std::string> take_payloads() { return std::move(payloads_); }
     void cancel();
 
 private:
@@ -34,6 +38,7 @@ private:
     PGconn* conn_;
     boost::asio::posix::stream_descriptor socket_;
     core::ThreadPool& blocking_;
+    std::vector<std::string> payloads_;
 };
 
 }  // namespace kiln::db

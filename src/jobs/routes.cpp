@@ -2,6 +2,7 @@
 #include "jobs/routes.hpp"
 
 #include "http/json.hpp"
+#include "http/sse.hpp"
 
 namespace asio = boost::asio;
 
@@ -12,6 +13,7 @@ namespace {
 struct Deps {
     const auth::Service* auth;
     Service* jobs;
+    http::EventHub* hub;
 };
 
 audit::Origin origin_of(const http::Request& req) {
@@ -64,10 +66,60 @@ asio::awaitable<http::Response> do_retry(Deps d, http::Request& req) {
     co_return http::json_response(200, http::to_json(job));
 }
 
+// EventSource cannot send headers, so streams also take the token as ?access_token= (the
+// access log records paths without their query).
+asio::awaitable<auth::Principal> stream_caller(Deps d, const http::Request& req) {
+    std::string authorization(req.header_value("Authorization"));
+    if (authorization.empty()) {
+        if (auto token = req.query_param("access_token")) authorization = "Bearer " + *token;
+    }
+    co_return co_await d.auth->authenticate(authorization);
+}
+
+// Subscribes first, then replays what was persisted after the client's Last-Event-ID, then
+// relays live events; ids already replayed are skipped.
+asio::awaitable<void> stream_events(Deps d, http::Request& req, http::EventStream& stream,
+                                    std::optional<core::Uuid> job) {
+    constexpr int kReplayPage = 500;
+    const auto who = co_await stream_caller(d, req);
+    co_await d.jobs->check_events(who, job);
+    http::EventFilter filter;
+    filter.workspace_id = who.workspace;
+    filter.job_id = job;
+    auto sub = d.hub->subscribe(stream.get_executor(), filter);
+    std::int64_t after = stream.last_event_number().value_or(0);
+    if (stream.last_event_id()) {
+        for (;;) {
+            auto page = co_await d.jobs->events_after(who, after, job, kReplayPage);
+            for (const auto& e : page) {
+                if (!co_await stream.send(e)) co_return;
+                after = e.id;
+            }
+            if (page.size() < static_cast<std::size_t>(kReplayPage)) break;
+        }
+    }
+    if (!co_await stream.open()) co_return;
+    for (;;) {
+        auto e = co_await sub.next();
+        if (!e) co_return;
+        if (e->id <= after) continue;
+        if (!co_await stream.send(*e)) co_return;
+    }
+}
+
+asio::awaitable<void> do_job_events(Deps d, http::Request& req, http::EventStream& stream) {
+    const auto id = id_param(req);
+    co_await stream_events(d, req, stream, id);
+}
+
+asio::awaitable<void> do_workspace_events(Deps d, http::Request& req, http::EventStream& stream) {
+    co_await stream_events(d, req, stream, std::nullopt);
+}
+
 }  // namespace
 
-void add_routes(http::Router& router, const auth::Service& auth, Service& service) {
-    const Deps d{&auth, &service};
+void add_routes(http::Router& router, const auth::Service& auth, Service& service, http::EventHub& hub) {
+    const Deps d{&auth, &service, &hub};
     router.add({.method = http::Verb::post,
                 .path = "/api/v1/jobs",
                 .summary = "Enqueue a job (member); 201 new, 200 when a live job holds its unique key or "
@@ -101,6 +153,21 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .tag = "jobs",
                 .response = http::json_body<Job>(),
                 .handler = [d](http::Request& r) { return do_retry(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/jobs/{id}/events",
+                .summary = "A job's events as Server-Sent Events: state changes and progress, live; with "
+                           "Last-Event-ID (or ?last_event_id=), what happened since first",
+                .tag = "jobs",
+                .response = http::event_stream_body("event: job.<state> or job.progress; data: the job's id, "
+                                                    "kind, state, attempt and progress"),
+                .stream = [d](http::Request& r, http::EventStream& s) { return do_job_events(d, r, s); },
+                .description = "EventSource cannot send headers: the access token may be given as ?access_token=."});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/events",
+                .summary = "Every job event of the workspace as Server-Sent Events (resumable like a job's)",
+                .tag = "jobs",
+                .response = http::event_stream_body("as GET /jobs/{id}/events, for all the workspace's jobs"),
+                .stream = [d](http::Request& r, http::EventStream& s) { return do_workspace_events(d, r, s); }});
 }
 
 }  // namespace kiln::jobs

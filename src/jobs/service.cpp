@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <limits>
 
 #include "auth/scope.hpp"
 
@@ -81,6 +82,21 @@ asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
 asio::awaitable<Job> Service::get(auth::Principal p, core::Uuid id) {
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     co_return co_await store_.get(scope, id);
+}
+
+asio::awaitable<void> Service::check_events(auth::Principal p, std::optional<core::Uuid> job) {
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
+    if (job) {
+        co_await store_.get(scope, *job);
+    } else {
+        co_await store_.events_after(scope, std::numeric_limits<std::int64_t>::max(), std::nullopt, 1);
+    }
+}
+
+asio::awaitable<std::vector<http::Event>> Service::events_after(auth::Principal p, std::int64_t after,
+                                                                std::optional<core::Uuid> job, int limit) {
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
+    co_return co_await store_.events_after(scope, after, job, limit);
 }
 
 asio::awaitable<Job> Service::cancel(auth::Principal p, core::Uuid id, audit::Origin origin) {

@@ -26,6 +26,13 @@ public:
     boost::asio::awaitable<Job> cancel(auth::Principal p, core::Uuid id, audit::Origin origin);
     boost::asio::awaitable<Job> retry(auth::Principal p, core::Uuid id, audit::Origin origin);
 
+    // Checks the caller may read the workspace's events (and that the job is theirs: 404),
+    // before a stream opens.
+    boost::asio::awaitable<void> check_events(auth::Principal p, std::optional<core::Uuid> job);
+    // Persisted events after `after`, oldest first, at most `limit`.
+    boost::asio::awaitable<std::vector<http::Event>> events_after(auth::Principal p, std::int64_t after,
+                                                                  std::optional<core::Uuid> job, int limit);
+
 private:
     Store& store_;
     const Registry& registry_;

@@ -1,6 +1,7 @@
 #include "jobs/store.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "db/transaction.hpp"
 
@@ -57,6 +58,12 @@ ON CONFLICT (workspace_id, unique_key) WHERE unique_key IS NOT NULL DO NOTHING)s
 
 constexpr std::string_view kCancel = "SELECT kiln_job_cancel($1)";
 constexpr std::string_view kRetry = "SELECT kiln_job_retry($1)";
+
+constexpr std::string_view kEventsAfter = R"sql(
+SELECT workspace_id, id, job_id, type, data::text FROM job_events
+ WHERE workspace_id = kiln_current_workspace() AND id > $1 AND ($2::uuid IS NULL OR job_id = $2)
+ ORDER BY id
+ LIMIT $3)sql";
 
 constexpr std::string_view kWorkerScope = "SELECT set_config('kiln.worker', 'on', true)";
 // Claims are serialized (one transaction-scoped lock), so the per-workspace caps are exact
@@ -282,6 +289,19 @@ asio::awaitable<Job> Store::enqueue(const db::TenantScope& scope, const NewJob& 
     q.push_back(audit::record(e, origin));
     auto r = co_await db::run(pool_, scope, std::move(q));
     co_return job_at(r[last], 0);
+}
+
+asio::awaitable<std::vector<http::Event>> Store::events_after(const db::TenantScope& scope, std::int64_t after,
+                                                              const std::optional<core::Uuid>& job, int limit) {
+    auto r = co_await db::run(pool_, scope, kEventsAfter, db::params(after, job, limit));
+    std::vector<http::Event> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        // Serialized as the live relay does (jsonb's own text has other spacing).
+        out.push_back({r.int64(i, 1), r.uuid(i, 0), r.uuid(i, 2), r.str(i, 3),
+                       boost::json::serialize(boost::json::parse(r.text(i, 4)))});
+    }
+    co_return out;
 }
 
 asio::awaitable<std::vector<Claimed>> Store::claim(const ClaimRequest& c) {

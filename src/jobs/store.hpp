@@ -9,6 +9,7 @@
 
 #include "audit/store.hpp"
 #include "db/pool.hpp"
+#include "http/event_hub.hpp"
 #include "jobs/model.hpp"
 
 namespace kiln::jobs {
@@ -76,6 +77,10 @@ public:
                                       const audit::Origin& origin);
     boost::asio::awaitable<Job> enqueue(const db::TenantScope& scope, const NewJob& j, const audit::Event& e,
                                         const audit::Origin& origin);
+
+    // Persisted events after `after` (an event id), oldest first, of one job or all.
+    boost::asio::awaitable<std::vector<http::Event>> events_after(const db::TenantScope& scope, std::int64_t after,
+                                                                  const std::optional<core::Uuid>& job, int limit);
 
     // --- workers, across workspaces
     boost::asio::awaitable<std::vector<Claimed>> claim(const ClaimRequest& c);
