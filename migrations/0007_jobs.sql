@@ -181,3 +181,6 @@ BEGIN
      WHERE workspace_id = kiln_current_workspace() AND id = p_id;
 END
 $$;
+
+-- Retention deletes finished jobs oldest first.
+CREATE INDEX jobs_finished ON jobs (finished_at) WHERE state IN ('succeeded', 'dead', 'cancelled');

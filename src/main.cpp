@@ -1,4 +1,4 @@
-// kiln: serve | migrate | version (worker and admin come with the job engine and tenancy).
+// kiln: serve | worker | migrate | admin | version.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
     serve->add_option("--workers", workers, "jobs run at once by this process, 0 for none (jobs.workers)");
     serve->add_flag("--migrate", migrate_first, "Apply pending migrations (as the owner role) before serving");
 
+    auto* worker = cli.add_subcommand("worker", "Run job workers only (any number, on any machine)");
+    worker->add_option("--workers", workers, "jobs run at once by this process (jobs.workers)");
     auto* migrate = cli.add_subcommand("migrate", "Apply pending database migrations as the owner role");
 
     auto* admin = cli.add_subcommand("admin", "Administer accounts");
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
     kiln::core::log::init(config.log.level);
 
     if (migrate->parsed()) return kiln::app::migrate(config);
+    if (worker->parsed()) return kiln::app::work(config);
     if (create_user->parsed()) {
         new_user.username = username;
         if (!password_file.empty()) {

@@ -76,6 +76,13 @@ asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io,
     io->stop();
 }
 
+asio::awaitable<void> stop_worker_on_signal(JobThread* jobs) {
+    asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    core::log::info("shutting down", {{"signal", sig}});
+    co_await jobs->stop();
+}
+
 }  // namespace
 
 db::PoolOptions pool_options(const core::Config& c) {
@@ -198,6 +205,34 @@ int migrate(const core::Config& config) {
         std::cerr << "kiln migrate: " << e.what() << "\n";
         return 1;
     }
+}
+
+int work(const core::Config& config) {
+    if (config.jobs.workers == 0) {
+        std::cerr << "kiln worker: config jobs.workers: expected at least 1 (set KILN_JOBS_WORKERS or --workers)\n";
+        return 2;
+    }
+    if (config.auth.jwt_key.size() < 32) {
+        std::cerr << "kiln: config auth.jwt_key: expected a secret of at least 32 characters (set KILN_AUTH_JWT_KEY "
+                     "or auth.jwt_key_file; make run generates one)\n";
+        return 2;
+    }
+    Services services(config);
+    asio::io_context main_ctx(1);
+    {
+        JobThread jobs(services, config);
+        asio::co_spawn(main_ctx, stop_worker_on_signal(&jobs), [](std::exception_ptr e) {
+            if (e) core::log::error("worker shutdown failed", {});
+        });
+        core::log::info("worker running",
+                        {{"workers", config.jobs.workers}, {"kinds", services.job_kinds.names().size()}});
+        core::log::flush();
+        main_ctx.run();
+    }
+    services.db.close();
+    core::log::info("stopped");
+    core::log::flush();
+    return 0;
 }
 
 }  // namespace kiln::app

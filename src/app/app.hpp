@@ -64,6 +64,8 @@ void add_routes(http::Router& router, Services& services);
 
 // `kiln serve`: runs until SIGINT/SIGTERM, then drains. Returns the process exit code.
 int serve(const core::Config& config);
+// `kiln worker`: runs job workers only (no HTTP) until SIGINT/SIGTERM, then drains them.
+int work(const core::Config& config);
 // `kiln migrate`: applies pending migrations as the owner role.
 int migrate(const core::Config& config);
 

@@ -211,6 +211,7 @@ const std::vector<Field>& fields() {
         int_field("jobs.default_timeout_ms", &Config::jobs, &JobsConfig::default_timeout_ms, 1, 86'400'000),
         int_field("jobs.retry_base_ms", &Config::jobs, &JobsConfig::retry_base_ms, 1, 3'600'000),
         field("jobs.diagnostic_kinds", &Config::jobs, &JobsConfig::diagnostic_kinds),
+        int_field("jobs.retention_hours", &Config::jobs, &JobsConfig::retention_hours, 1, 24LL * 3660),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;

@@ -70,6 +70,23 @@ struct ListQuery {
     std::optional<std::string> cursor;
 };
 
+struct KindStats {
+    std::string kind;
+    std::string state;
+    std::int64_t count = 0;
+};
+BOOST_DESCRIBE_STRUCT(KindStats, (), (kind, state, count))
+
+// GET /jobs/stats: the workspace's jobs now.
+struct Stats {
+    std::vector<KindStats> by_kind;  // one row per kind and state
+    std::int64_t waiting = 0;        // available now
+    std::int64_t running = 0;
+    std::int64_t finished_last_minute = 0;
+    std::optional<double> oldest_waiting_s;  // how long the oldest available job has waited
+};
+BOOST_DESCRIBE_STRUCT(Stats, (), (by_kind, waiting, running, finished_last_minute, oldest_waiting_s))
+
 bool is_state(std::string_view s);
 
 }  // namespace kiln::jobs

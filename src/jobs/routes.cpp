@@ -50,6 +50,12 @@ asio::awaitable<http::Response> do_get(Deps d, http::Request& req) {
     co_return http::json_response(200, http::to_json(job));
 }
 
+asio::awaitable<http::Response> do_stats(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    auto stats = co_await d.jobs->stats(who);
+    co_return http::json_response(200, http::to_json(stats));
+}
+
 asio::awaitable<http::Response> do_cancel(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = id_param(req);
@@ -135,6 +141,14 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .tag = "jobs",
                 .response = http::json_body<JobList>(),
                 .handler = [d](http::Request& r) { return do_list(d, r); }});
+    // Before /jobs/{id}: routes match in the order they were added.
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/jobs/stats",
+                .summary = "The workspace's jobs now: counts by kind and state, waiting, running, finished in the "
+                           "last minute, the oldest waiting job's age",
+                .tag = "jobs",
+                .response = http::json_body<Stats>(),
+                .handler = [d](http::Request& r) { return do_stats(d, r); }});
     router.add({.method = http::Verb::get,
                 .path = "/api/v1/jobs/{id}",
                 .summary = "One job: state, attempts, progress, result, errors",

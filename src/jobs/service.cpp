@@ -99,6 +99,11 @@ asio::awaitable<std::vector<http::Event>> Service::events_after(auth::Principal 
     co_return co_await store_.events_after(scope, after, job, limit);
 }
 
+asio::awaitable<Stats> Service::stats(auth::Principal p) {
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
+    co_return co_await store_.stats(scope);
+}
+
 asio::awaitable<Job> Service::cancel(auth::Principal p, core::Uuid id, audit::Origin origin) {
     const auto scope = auth::scope_of(p, p.workspace, "member");
     const audit::Event e{p.user, "job.cancel", "job", id.str()};

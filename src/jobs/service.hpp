@@ -23,6 +23,7 @@ public:
                                                          audit::Origin origin);
     boost::asio::awaitable<JobList> list(auth::Principal p, ListQuery q);
     boost::asio::awaitable<Job> get(auth::Principal p, core::Uuid id);
+    boost::asio::awaitable<Stats> stats(auth::Principal p);
     boost::asio::awaitable<Job> cancel(auth::Principal p, core::Uuid id, audit::Origin origin);
     boost::asio::awaitable<Job> retry(auth::Principal p, core::Uuid id, audit::Origin origin);
 

@@ -65,6 +65,24 @@ SELECT workspace_id, id, job_id, type, data::text FROM job_events
  ORDER BY id
  LIMIT $3)sql";
 
+constexpr std::string_view kStatsByKind = R"sql(
+SELECT kind, state, count(*) FROM jobs WHERE workspace_id = kiln_current_workspace()
+ GROUP BY kind, state ORDER BY kind, state)sql";
+constexpr std::string_view kStatsNow = R"sql(
+SELECT (SELECT count(*) FROM jobs WHERE workspace_id = kiln_current_workspace() AND state = 'available'),
+       (SELECT count(*) FROM jobs WHERE workspace_id = kiln_current_workspace() AND state = 'running'),
+       (SELECT count(*) FROM jobs WHERE workspace_id = kiln_current_workspace()
+           AND finished_at > now() - interval '1 minute'),
+       (SELECT extract(epoch FROM now() - min(run_at))::float8 FROM jobs
+         WHERE workspace_id = kiln_current_workspace() AND state = 'available'))sql";
+// Finished jobs (and, by cascade, their events) older than the retention are deleted in slices.
+constexpr std::string_view kRetention = R"sql(
+DELETE FROM jobs j USING (
+    SELECT workspace_id, id FROM jobs
+     WHERE state IN ('succeeded', 'dead', 'cancelled') AND finished_at < now() - make_interval(secs => $1)
+     ORDER BY finished_at LIMIT 1000) old
+ WHERE j.workspace_id = old.workspace_id AND j.id = old.id)sql";
+
 constexpr std::string_view kWorkerScope = "SELECT set_config('kiln.worker', 'on', true)";
 // Claims are serialized (one transaction-scoped lock), so the per-workspace caps are exact
 // and the round robin is not raced; a claim is one short statement, so this costs little.
@@ -291,6 +309,20 @@ asio::awaitable<Job> Store::enqueue(const db::TenantScope& scope, const NewJob& 
     co_return job_at(r[last], 0);
 }
 
+asio::awaitable<Stats> Store::stats(const db::TenantScope& scope) {
+    std::vector<db::Query> q;
+    q.push_back({kStatsByKind, {}});
+    q.push_back({kStatsNow, {}});
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    Stats s;
+    for (int i = 0; i < r[0].rows(); ++i) s.by_kind.push_back({r[0].str(i, 0), r[0].str(i, 1), r[0].int64(i, 2)});
+    s.waiting = r[1].int64(0, 0);
+    s.running = r[1].int64(0, 1);
+    s.finished_last_minute = r[1].int64(0, 2);
+    if (!r[1].is_null(0, 3)) s.oldest_waiting_s = std::stod(r[1].str(0, 3));
+    co_return s;
+}
+
 asio::awaitable<std::vector<http::Event>> Store::events_after(const db::TenantScope& scope, std::int64_t after,
                                                               const std::optional<core::Uuid>& job, int limit) {
     auto r = co_await db::run(pool_, scope, kEventsAfter, db::params(after, job, limit));
@@ -371,12 +403,13 @@ asio::awaitable<void> Store::release(const std::vector<Lease>& leases) {
     co_await db::run(pool_, worker_scope(), std::move(q));
 }
 
-asio::awaitable<std::int64_t> Store::maintain() {
+asio::awaitable<std::int64_t> Store::maintain(std::chrono::seconds retention) {
     std::vector<db::Query> q;
     q.push_back({kWorkerScope, {}});
     q.push_back({kPromote, {}});
     q.push_back({kRescue, {}});
     q.push_back({kForgetWorkers, {}});
+    q.push_back({kRetention, db::params(retention.count())});
     auto r = co_await db::run(pool_, worker_scope(), std::move(q));
     co_return r[1].affected() + r[2].affected();
 }

@@ -78,6 +78,7 @@ public:
     boost::asio::awaitable<Job> enqueue(const db::TenantScope& scope, const NewJob& j, const audit::Event& e,
                                         const audit::Origin& origin);
 
+    boost::asio::awaitable<Stats> stats(const db::TenantScope& scope);
     // Persisted events after `after` (an event id), oldest first, of one job or all.
     boost::asio::awaitable<std::vector<http::Event>> events_after(const db::TenantScope& scope, std::int64_t after,
                                                                   const std::optional<core::Uuid>& job, int limit);
@@ -103,7 +104,8 @@ public:
     boost::asio::awaitable<void> release(const std::vector<Lease>& leases);
     // Housekeeping any worker may run: due retries and scheduled jobs become available, expired
     // leases are taken back (counted as an attempt), dead workers are forgotten.
-    boost::asio::awaitable<std::int64_t> maintain();
+    // Finished jobs older than `retention` are deleted with their events.
+    boost::asio::awaitable<std::int64_t> maintain(std::chrono::seconds retention = std::chrono::hours(24 * 7));
 
 private:
     db::Pool& pool_;

@@ -276,7 +276,7 @@ asio::awaitable<void> Worker::maintain_loop() {
         std::int64_t moved = 0;
         std::exception_ptr failure;
         try {
-            moved = co_await store_.maintain();
+            moved = co_await store_.maintain(std::chrono::hours(config_.retention_hours));
         } catch (...) {
             failure = std::current_exception();
         }

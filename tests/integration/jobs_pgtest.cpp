@@ -237,5 +237,21 @@ TEST_F(JobsTest, ReleasedJobsAreTakenAtOnceWithoutLosingAnAttempt) {
     EXPECT_EQ(again[0].attempt, 1);
 }
 
+TEST_F(JobsTest, FinishedJobsAreDeletedWithTheirEventsAfterTheRetention) {
+    const auto old_job = enqueue(kSmall, noop());
+    const auto recent = enqueue(kSmall, noop());
+    const auto waiting = enqueue(kSmall, noop());
+    sql(fmt::format("UPDATE jobs SET state = 'succeeded', finished_at = now() - interval '8 days' WHERE id = '{}'",
+                    old_job.id.str()));
+    sql(fmt::format("UPDATE jobs SET state = 'dead', finished_at = now() - interval '1 day' WHERE id = '{}'",
+                    recent.id.str()));
+    sql(fmt::format("UPDATE jobs SET run_at = now() - interval '30 days' WHERE id = '{}'", waiting.id.str()));
+    run(store_->maintain(std::chrono::hours(24 * 7)));
+    EXPECT_EQ(sql("SELECT count(*) FROM jobs"), "2");
+    EXPECT_EQ(sql(fmt::format("SELECT count(*) FROM jobs WHERE id = '{}'", old_job.id.str())), "0");
+    EXPECT_EQ(sql(fmt::format("SELECT count(*) FROM job_events WHERE job_id = '{}'", old_job.id.str())), "0");
+    EXPECT_NE(sql(fmt::format("SELECT count(*) FROM job_events WHERE job_id = '{}'", recent.id.str())), "0");
+}
+
 }  // namespace
 }  // namespace kiln::jobs

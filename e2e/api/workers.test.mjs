@@ -1,0 +1,109 @@
+// Workers as separate processes: `kiln worker` runs jobs for an API-only `kiln serve`; a worker
+// killed with SIGKILL mid-job loses nothing (another takes the job when the lease expires); a
+// worker whose LISTEN connection is killed still starts new jobs; SIGTERM drains cleanly.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { eventually, kilnBin, launchKiln } from './lib/kiln.mjs';
+import { apiClient } from './lib/api.mjs';
+
+const FAST = {
+  KILN_JOBS_DIAGNOSTIC_KINDS: 'true',
+  KILN_JOBS_LEASE_MS: '1000',
+  KILN_JOBS_HEARTBEAT_MS: '100',
+  KILN_JOBS_POLL_INTERVAL_MS: '200',
+  KILN_JOBS_RETRY_BASE_MS: '20',
+};
+
+// psql as the cluster superuser on one database.
+function psql(database, sql) {
+  const env = process.env;
+  const password = readFileSync(env.KILN_PG_SUPERUSER_PASSWORD_FILE, 'utf8').trim();
+  return execFileSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', env.KILN_DATABASE_HOST,
+    '-p', env.KILN_DATABASE_PORT, '-U', env.KILN_PG_SUPERUSER, '-d', database, '-c', sql],
+  { env: { ...env, PGPASSWORD: password }, encoding: 'utf8' }).trim();
+}
+
+function startWorker(database, extra = {}) {
+  const proc = spawn(kilnBin(), ['worker'], {
+    env: {
+      ...process.env,
+      ...FAST,
+      KILN_AUTH_JWT_KEY: randomBytes(32).toString('base64url'),
+      KILN_DATABASE_NAME: database,
+      ...extra,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout.on('data', (d) => { output += d; });
+  proc.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal)));
+  return { proc, exited, output: () => output };
+}
+
+describe('worker processes', { timeout: 120000 }, () => {
+  let kiln;
+  let c;
+  let a;
+  const workers = [];
+  before(async () => {
+    kiln = await launchKiln({ env: { ...FAST, KILN_JOBS_WORKERS: '0', KILN_AUTH_REGISTRATIONS_PER_IP_HOUR: '1000' } });
+    c = apiClient(kiln);
+    const account = await c.register();
+    a = c.authed((await c.login(account)).access);
+  });
+  after(async () => {
+    for (const w of workers) w.proc.kill('SIGKILL');
+    if (kiln) assert.equal(await kiln.close(), 0);
+  });
+
+  const state = async (id) => (await a.get(`/jobs/${id}`)).body;
+  const until = (id, pred, what) => eventually(async () => {
+    const j = await state(id);
+    return pred(j) ? j : false;
+  }, { what, timeoutMs: 30000, intervalMs: 25 });
+
+  it('an API-only server queues; `kiln worker` runs the jobs', async () => {
+    const job = (await a.post('/jobs', { kind: 'system.sleep', args: { ms: 10 } })).body;
+    const stats = await a.get('/jobs/stats');
+    assert.equal(stats.status, 200, stats.text);
+    assert.equal(stats.body.waiting, 1, 'nobody runs it yet');
+    assert.ok(stats.body.oldest_waiting_s >= 0);
+    assert.deepEqual(stats.body.by_kind, [{ kind: 'system.sleep', state: 'available', count: 1 }]);
+    const w = startWorker(kiln.database);
+    workers.push(w);
+    await until(job.id, (j) => j.state === 'succeeded', 'the worker to run the job');
+    assert.equal(Number(psql(kiln.database, "SELECT count(*) FROM workers")), 1, 'the worker registered');
+  });
+
+  it('a job whose worker is killed mid-run is taken over and completes once', async () => {
+    const victim = workers.pop();
+    victim.proc.kill('SIGTERM');
+    assert.equal(await victim.exited, 0, `SIGTERM drains and exits 0: ${victim.output()}`);
+    const w1 = startWorker(kiln.database);
+    workers.push(w1);
+    const job = (await a.post('/jobs', { kind: 'system.sleep', args: { ms: 1500 }, max_attempts: 3 })).body;
+    await until(job.id, (j) => j.state === 'running' && j.progress.percent > 0, 'the job to run');
+    w1.proc.kill('SIGKILL');
+    await w1.exited;
+    workers.pop();
+    const w2 = startWorker(kiln.database);
+    workers.push(w2);
+    const done = await until(job.id, (j) => j.state === 'succeeded', 'another worker to finish it');
+    assert.equal(done.attempt, 2, 'the killed attempt counted, then one more');
+    assert.equal(done.errors.length, 1);
+    assert.match(done.errors[0].error, /lease expired/);
+  });
+
+  it('still starts jobs after its LISTEN connection is killed', async () => {
+    const killed = psql(kiln.database,
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN kiln_jobs%' " +
+      `AND datname = '${kiln.database}'`);
+    assert.ok(Number(killed) >= 1, 'a listener was there to kill');
+    const job = (await a.post('/jobs', { kind: 'system.sleep', args: { ms: 1 } })).body;
+    await until(job.id, (j) => j.state === 'succeeded', 'the job to start without its notification');
+  });
+});
