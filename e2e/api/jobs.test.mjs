@@ -59,6 +59,11 @@ describe('jobs', { timeout: 120000 }, () => {
     assertTimestamp(done.finished_at, 'finished_at');
     const listed = await o.as.get('/jobs?state=succeeded&kind=system.sleep');
     assert.ok(listed.body.items.some((x) => x.id === j.id));
+    const metrics = await (await fetch(`${kiln.url}/metrics`)).text();
+    assert.match(metrics, /^kiln_jobs_started_total\{kind="system\.sleep"\} [1-9]/m);
+    assert.match(metrics, /^kiln_jobs_finished_total\{kind="system\.sleep",outcome="succeeded"\} [1-9]/m);
+    assert.match(metrics, /^kiln_job_pickup_seconds_count [1-9]/m);
+    assert.match(metrics, /^kiln_job_duration_seconds_bucket\{kind="system\.sleep",le="\+Inf"\} [1-9]/m);
   });
 
   it('retries a failing attempt with backoff and keeps each attempt’s error', async () => {

@@ -41,7 +41,7 @@ std::string kiln_home() {
 class JobThread {
 public:
     JobThread(Services& s, const core::Config& c)
-        : worker_(s.jobs_store, s.job_kinds, c.jobs, s.cpu, core::conninfo(c.database, false)),
+        : worker_(s.jobs_store, s.job_kinds, c.jobs, s.cpu, core::conninfo(c.database, false), s.job_metrics),
           guard_(asio::make_work_guard(ctx_)) {
         worker_.start(ctx_.get_executor());
         thread_ = std::thread([this] { ctx_.run(); });
@@ -114,6 +114,7 @@ Services::Services(const core::Config& c)
       mail(mail_store, mail_delivery, cpu, c.mail),
       jobs_store(db),
       jobs(jobs_store, job_kinds, c.jobs),
+      job_metrics(metrics),
       schema_version(db::latest_version(db::embedded_migrations())) {
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
     events.register_metrics(metrics);

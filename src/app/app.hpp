@@ -16,6 +16,7 @@
 #include "http/event_hub.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
+#include "jobs/metrics.hpp"
 #include "jobs/registry.hpp"
 #include "jobs/service.hpp"
 #include "jobs/store.hpp"
@@ -51,6 +52,7 @@ struct Services {
     jobs::Registry job_kinds;  // every domain's kinds, registered by the constructor
     jobs::Store jobs_store;
     jobs::Service jobs;
+    jobs::JobMetrics job_metrics;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

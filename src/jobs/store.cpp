@@ -126,7 +126,8 @@ UPDATE jobs j
        lease_owner = $6, lease_expires_at = now() + make_interval(secs => $7 / 1000.0)
   FROM picked
  WHERE j.workspace_id = picked.workspace_id AND j.id = picked.id
-RETURNING j.workspace_id, j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.timeout_ms, j.lease_token)sql";
+RETURNING j.workspace_id, j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.timeout_ms, j.lease_token,
+          extract(epoch FROM now() - j.run_at)::float8)sql";
 
 constexpr std::string_view kSucceed = R"sql(
 UPDATE jobs
@@ -350,7 +351,7 @@ asio::awaitable<std::vector<Claimed>> Store::claim(const ClaimRequest& c) {
     for (int i = 0; i < rows.rows(); ++i) {
         out.push_back({rows.uuid(i, 0), rows.uuid(i, 1), rows.str(i, 2), rows.str(i, 3),
                        static_cast<int>(rows.int64(i, 4)), static_cast<int>(rows.int64(i, 5)),
-                       std::chrono::milliseconds(rows.int64(i, 6)), rows.uuid(i, 7)});
+                       std::chrono::milliseconds(rows.int64(i, 6)), rows.uuid(i, 7), std::stod(rows.str(i, 8))});
     }
     co_return out;
 }

@@ -43,6 +43,7 @@ struct Claimed {
     int max_attempts = 0;
     std::chrono::milliseconds timeout{0};
     core::Uuid lease;
+    double pickup_s = 0;  // from due (run_at) to this claim
 };
 
 struct Lease {

@@ -47,10 +47,11 @@ asio::awaitable<void> pause(asio::steady_timer& timer, std::chrono::milliseconds
 }  // namespace
 
 Worker::Worker(Store& store, const Registry& registry, const core::JobsConfig& config, core::ThreadPool& blocking,
-               std::string conninfo)
+               std::string conninfo, JobMetrics& metrics)
     : store_(store),
       registry_(registry),
       config_(config),
+      metrics_(metrics),
       blocking_(blocking),
       conninfo_(std::move(conninfo)),
       host_(hostname()) {
@@ -98,6 +99,11 @@ std::vector<Lease> Worker::leases() const {
         if (!r.settled) out.push_back(r.lease);
     }
     return out;
+}
+
+void Worker::count(const Running& r, std::string_view outcome) {
+    const std::chrono::duration<double> ran = std::chrono::steady_clock::now() - r.started;
+    metrics_.finished(r.kind, outcome, ran.count());
 }
 
 std::chrono::milliseconds Worker::backoff(int attempt) const {
@@ -168,6 +174,9 @@ asio::awaitable<void> Worker::run(Claimed job) {
     auto& r = running_[job.id];
     r.lease = lease;
     r.context = context;
+    r.kind = job.kind;
+    r.started = std::chrono::steady_clock::now();
+    metrics_.started(job.kind, job.pickup_s);
     const auto timeout = job.timeout.count() > 0 ? job.timeout : std::chrono::milliseconds(config_.default_timeout_ms);
     r.deadline = std::make_unique<asio::steady_timer>(ex_, timeout);
     r.deadline->async_wait([this, id = job.id](boost::system::error_code e) {
@@ -205,6 +214,7 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
     r.settled = true;
     if (!failure) {
         const bool ok = co_await store_.succeed(r.lease, boost::json::serialize(result));
+        count(r, ok ? "succeeded" : "lost");
         if (!ok) core::log::warn("job finished after losing its lease; result dropped", {{"job", r.lease.id.str()}});
         co_return;
     }
@@ -216,11 +226,13 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
     } catch (...) {  // NOLINT(bugprone-empty-catch): any other failure fails the attempt
     }
     if (cancelled && (r.cancel_requested || stopping_)) {
-        co_await store_.cancelled(r.lease);
+        const bool ok = co_await store_.cancelled(r.lease);
+        count(r, ok ? "cancelled" : "lost");
         co_return;
     }
     const auto message = describe(failure);
     const auto state = co_await store_.fail(r.lease, message, backoff(r.context->attempt()));
+    count(r, state ? *state : "lost");
     core::log::info(
         "job attempt failed",
         {{"job", r.lease.id.str()}, {"attempt", r.context->attempt()}, {"state", state ? *state : "lease lost"}});
@@ -233,6 +245,7 @@ asio::awaitable<void> Worker::time_out(core::Uuid id) {
     r.context->cancel();
     r.settled = true;
     const auto state = co_await store_.fail(r.lease, "timed out", backoff(r.context->attempt()));
+    count(r, state ? "timed_out" : "lost");
     core::log::warn("job timed out", {{"job", id.str()}, {"state", state ? *state : "lease lost"}});
 }
 
@@ -260,6 +273,7 @@ asio::awaitable<void> Worker::heartbeat_loop() {
                     // Taken back (expired and rescued): another attempt owns the job now.
                     it->second.settled = true;
                     it->second.context->cancel();
+                    count(it->second, "lost");
                     core::log::warn("job lease lost", {{"job", l.id.str()}});
                 } else if (found->second && !it->second.cancel_requested) {
                     it->second.cancel_requested = true;

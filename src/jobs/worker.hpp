@@ -14,6 +14,7 @@
 #include "core/config.hpp"
 #include "core/thread_pool.hpp"
 #include "db/listener.hpp"
+#include "jobs/metrics.hpp"
 #include "jobs/registry.hpp"
 #include "jobs/store.hpp"
 
@@ -22,7 +23,7 @@ namespace kiln::jobs {
 class Worker {
 public:
     Worker(Store& store, const Registry& registry, const core::JobsConfig& config, core::ThreadPool& blocking,
-           std::string conninfo);
+           std::string conninfo, JobMetrics& metrics);
 
     const std::string& id() const noexcept { return id_; }
     void start(const boost::asio::any_io_executor& ex);
@@ -37,6 +38,8 @@ private:
         bool cancel_requested = false;
         bool settled = false;  // the outcome is recorded (timed out) or no longer ours (lease lost)
         std::unique_ptr<boost::asio::steady_timer> deadline;
+        std::string kind;
+        std::chrono::steady_clock::time_point started;
     };
 
     boost::asio::awaitable<void> claim_loop();
@@ -47,6 +50,7 @@ private:
     boost::asio::awaitable<void> settle(Running& r, std::exception_ptr failure, const boost::json::value& result);
     boost::asio::awaitable<void> time_out(core::Uuid id);
     std::chrono::milliseconds backoff(int attempt) const;
+    void count(const Running& r, std::string_view outcome);
     std::vector<Lease> leases() const;
     void wake();
     void spawn(boost::asio::awaitable<void> task, const char* what);
@@ -55,6 +59,7 @@ private:
     Store& store_;
     const Registry& registry_;
     const core::JobsConfig& config_;
+    JobMetrics& metrics_;
     core::ThreadPool& blocking_;
     std::string conninfo_;
     std::string id_;
