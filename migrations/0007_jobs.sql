@@ -54,6 +54,8 @@ CREATE POLICY jobs_tenant ON jobs
     USING (workspace_id = kiln_current_workspace())
     WITH CHECK (workspace_id = kiln_current_workspace());
 CREATE POLICY jobs_worker ON jobs USING (kiln_worker()) WITH CHECK (kiln_worker());
+-- Platform administrators see every queue (/admin/queues, dead jobs) and retry dead jobs.
+CREATE POLICY jobs_platform ON jobs USING (kiln_platform_scope()) WITH CHECK (kiln_platform_scope());
 -- Workers read the plan of the workspaces whose jobs they claim (concurrency caps).
 CREATE POLICY workspaces_worker ON workspaces FOR SELECT USING (kiln_worker());
 
@@ -78,6 +80,9 @@ CREATE POLICY job_events_tenant ON job_events
     USING (workspace_id = kiln_current_workspace())
     WITH CHECK (workspace_id = kiln_current_workspace());
 CREATE POLICY job_events_worker ON job_events USING (kiln_worker()) WITH CHECK (kiln_worker());
+-- A platform administrator's retry of a dead job writes its event (the trigger reads back its id).
+CREATE POLICY job_events_platform ON job_events
+    USING (kiln_platform_scope()) WITH CHECK (kiln_platform_scope());
 
 -- One event per state change or progress report, and one NOTIFY each (delivered at commit):
 -- other processes' subscribers hear it, the workers hear new work.

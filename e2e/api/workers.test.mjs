@@ -3,11 +3,11 @@
 // worker whose LISTEN connection is killed still starts new jobs; SIGTERM drains cleanly.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { eventually, kilnBin, launchKiln } from './lib/kiln.mjs';
-import { apiClient } from './lib/api.mjs';
+import { apiClient, assertInvalid, assertProblem } from './lib/api.mjs';
 
 const FAST = {
   KILN_JOBS_DIAGNOSTIC_KINDS: 'true',
@@ -96,6 +96,36 @@ describe('worker processes', { timeout: 120000 }, () => {
     assert.equal(done.attempt, 2, 'the killed attempt counted, then one more');
     assert.equal(done.errors.length, 1);
     assert.match(done.errors[0].error, /lease expired/);
+  });
+
+  it('shows workers, queues and dead jobs to platform administrators, who retry dead jobs', async () => {
+    const email = `ops-${randomBytes(4).toString('hex')}@example.com`;
+    const password = `operator passphrase ${randomBytes(4).toString('hex')}`;
+    const pwFile = `${process.env.KILN_HOME ?? '/tmp'}/pw-${randomBytes(4).toString('hex')}`;
+    writeFileSync(pwFile, `${password}\n`);
+    const made = spawnSync(kilnBin(), ['admin', 'create-user', '--email', email, '--name', 'Ops', '--platform-admin',
+      '--password-file', pwFile], { env: { ...process.env, KILN_DATABASE_NAME: kiln.database }, encoding: 'utf8' });
+    rmSync(pwFile, { force: true });
+    assert.equal(made.status, 0, made.stderr);
+    const ops = c.authed((await c.login({ email, password })).access);
+
+    const workersSeen = await ops.get('/admin/workers');
+    assert.equal(workersSeen.status, 200, workersSeen.text);
+    assert.ok(workersSeen.body.items.length >= 1);
+    assert.ok(workersSeen.body.items[0].kinds.includes('system.sleep'));
+    assertProblem(await a.get('/admin/workers'), 403);
+
+    const dead = (await a.post('/jobs', { kind: 'system.fail', args: { message: 'for the admin' }, max_attempts: 1 })).body;
+    await until(dead.id, (j) => j.state === 'dead', 'the job to die');
+    const queues = await ops.get('/admin/queues');
+    assert.ok(queues.body.items.some((q) => q.kind === 'system.fail' && q.state === 'dead' && q.jobs >= 1));
+    const listed = await ops.get('/admin/dead-jobs?kind=system.fail');
+    assert.ok(listed.body.items.some((j) => j.id === dead.id && j.last_error === 'for the admin'));
+    assertInvalid(await ops.post('/admin/dead-jobs/retry', {}), ['ids']);
+    const retried = await ops.post('/admin/dead-jobs/retry', { ids: [dead.id] });
+    assert.equal(retried.status, 200, retried.text);
+    assert.equal(retried.body.retried, 1);
+    await until(dead.id, (j) => j.state === 'dead' && j.attempt === 2, 'the retried job to run and die again');
   });
 
   it('still starts jobs after its LISTEN connection is killed', async () => {

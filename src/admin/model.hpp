@@ -68,6 +68,68 @@ struct UpdateUser {
 };
 BOOST_DESCRIBE_STRUCT(UpdateUser, (), (is_platform_admin, deactivated))
 
+struct Worker {
+    std::string id;
+    std::string host;
+    std::int64_t pid = 0;
+    std::vector<std::string> kinds;
+    std::int64_t running = 0;
+    std::string started_at;
+    std::string last_seen_at;
+};
+BOOST_DESCRIBE_STRUCT(Worker, (), (id, host, pid, kinds, running, started_at, last_seen_at))
+
+struct WorkerList {
+    std::vector<Worker> items;
+    std::optional<std::string> next_cursor;
+};
+BOOST_DESCRIBE_STRUCT(WorkerList, (), (items, next_cursor))
+
+// One row of GET /admin/queues: jobs of a queue and kind in one state, across workspaces.
+struct QueueRow {
+    std::string queue;
+    std::string kind;
+    std::string state;
+    std::int64_t jobs = 0;
+    std::int64_t workspaces = 0;
+    std::optional<double> oldest_s;  // age of the oldest (by run_at), for waiting states
+};
+BOOST_DESCRIBE_STRUCT(QueueRow, (), (queue, kind, state, jobs, workspaces, oldest_s))
+
+struct QueueList {
+    std::vector<QueueRow> items;
+    std::optional<std::string> next_cursor;
+};
+BOOST_DESCRIBE_STRUCT(QueueList, (), (items, next_cursor))
+
+struct DeadJob {
+    core::Uuid id;
+    core::Uuid workspace_id;
+    std::string kind;
+    std::int64_t attempt = 0;
+    std::optional<std::string> last_error;
+    std::optional<std::string> finished_at;
+};
+BOOST_DESCRIBE_STRUCT(DeadJob, (), (id, workspace_id, kind, attempt, last_error, finished_at))
+
+struct DeadJobList {
+    std::vector<DeadJob> items;
+    std::optional<std::string> next_cursor;
+};
+BOOST_DESCRIBE_STRUCT(DeadJobList, (), (items, next_cursor))
+
+// Retry dead jobs: the given ids, or every dead job of `kind` (at most 10,000 per call).
+struct RetryDead {
+    std::optional<std::vector<core::Uuid>> ids;
+    std::optional<std::string> kind;
+};
+BOOST_DESCRIBE_STRUCT(RetryDead, (), (ids, kind))
+
+struct RetryDeadReply {
+    std::int64_t retried = 0;
+};
+BOOST_DESCRIBE_STRUCT(RetryDeadReply, (), (retried))
+
 // ?q= (a case-insensitive substring of name or email), ?limit= (1–200, default 50), ?cursor=.
 struct ListQuery {
     std::optional<std::string> q;

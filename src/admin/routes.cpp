@@ -81,6 +81,33 @@ asio::awaitable<http::Response> do_plans(Deps d, http::Request& req) {
     co_return http::json_response(200, http::to_json(list));
 }
 
+asio::awaitable<http::Response> do_workers(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    auto list = co_await d.admin->workers(who);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_queues(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    auto list = co_await d.admin->queues(who);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_dead_jobs(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const ListQuery q{req.query_param("kind"), req.query_param("limit"), req.query_param("cursor")};
+    auto list = co_await d.admin->dead_jobs(who, q);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_retry_dead(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    auto body = http::bind_body<RetryDead>(req);
+    const auto origin = origin_of(req);
+    auto reply = co_await d.admin->retry_dead(who, std::move(body), origin);
+    co_return http::json_response(200, http::to_json(reply));
+}
+
 }  // namespace
 
 void add_routes(http::Router& router, const auth::Service& auth, Service& service) {
@@ -130,6 +157,34 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .tag = "admin",
                 .response = http::json_body<PlanList>(),
                 .handler = [d](http::Request& r) { return do_plans(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/workers",
+                .summary = "The worker processes seen in the last five minutes: host, pid, kinds, running jobs, "
+                           "last heartbeat (platform administrators)",
+                .tag = "admin",
+                .response = http::json_body<WorkerList>(),
+                .handler = [d](http::Request& r) { return do_workers(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/queues",
+                .summary = "Unfinished jobs across workspaces by queue, kind and state, with the oldest waiting "
+                           "one's age (platform administrators)",
+                .tag = "admin",
+                .response = http::json_body<QueueList>(),
+                .handler = [d](http::Request& r) { return do_queues(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/dead-jobs",
+                .summary = "Dead jobs across workspaces, newest first (?kind=, ?limit=, ?cursor=; platform "
+                           "administrators)",
+                .tag = "admin",
+                .response = http::json_body<DeadJobList>(),
+                .handler = [d](http::Request& r) { return do_dead_jobs(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/admin/dead-jobs/retry",
+                .summary = "Retry dead jobs by id and/or kind, at most 10,000 per call (platform administrators)",
+                .tag = "admin",
+                .request = http::json_body<RetryDead>(),
+                .response = http::json_body<RetryDeadReply>(),
+                .handler = [d](http::Request& r) { return do_retry_dead(d, r); }});
 }
 
 }  // namespace kiln::admin

@@ -95,4 +95,33 @@ asio::awaitable<PlanList> Service::plans(auth::Principal p) {
     co_return out;
 }
 
+asio::awaitable<WorkerList> Service::workers(auth::Principal p) {
+    WorkerList out;
+    out.items = co_await store_.workers(p);
+    co_return out;
+}
+
+asio::awaitable<QueueList> Service::queues(auth::Principal p) {
+    QueueList out;
+    out.items = co_await store_.queues(p);
+    co_return out;
+}
+
+asio::awaitable<DeadJobList> Service::dead_jobs(auth::Principal p, const ListQuery& q) {
+    const auto page = page_of(q);
+    auto rows = co_await store_.dead_jobs(p, page);
+    co_return paged<DeadJobList>(std::move(rows), page);
+}
+
+asio::awaitable<RetryDeadReply> Service::retry_dead(auth::Principal p, RetryDead r, audit::Origin origin) {
+    constexpr std::size_t kMaxIds = 10000;
+    core::Validator v;
+    if (!r.ids && !r.kind) v.add("ids", "give ids, a kind, or both");
+    if (r.ids && (r.ids->empty() || r.ids->size() > kMaxIds)) v.add("ids", "must hold 1 to 10000 ids");
+    v.throw_if_failed();
+    RetryDeadReply out;
+    out.retried = co_await store_.retry_dead(p, r, origin);
+    co_return out;
+}
+
 }  // namespace kiln::admin

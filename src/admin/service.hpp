@@ -18,6 +18,10 @@ public:
     boost::asio::awaitable<AdminUser> user(auth::Principal p, core::Uuid id);
     boost::asio::awaitable<AdminUser> update_user(auth::Principal p, core::Uuid id, UpdateUser r, audit::Origin origin);
     boost::asio::awaitable<PlanList> plans(auth::Principal p);
+    boost::asio::awaitable<WorkerList> workers(auth::Principal p);
+    boost::asio::awaitable<QueueList> queues(auth::Principal p);
+    boost::asio::awaitable<DeadJobList> dead_jobs(auth::Principal p, const ListQuery& q);
+    boost::asio::awaitable<RetryDeadReply> retry_dead(auth::Principal p, RetryDead r, audit::Origin origin);
 
 private:
     Store& store_;

@@ -1,5 +1,7 @@
 #include "admin/store.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include "auth/scope.hpp"
 
 namespace asio = boost::asio;
@@ -52,6 +54,40 @@ UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'deactivated'
 constexpr std::string_view kPlans = R"sql(
 SELECT id, name, max_members, max_api_keys, storage_bytes, max_file_bytes, max_concurrent_jobs, monthly_credits
   FROM plans ORDER BY max_members, id)sql";
+
+constexpr std::string_view kWorkers = R"sql(
+SELECT id, host, pid, array_to_json(kinds)::text, running, kiln_rfc3339(started_at), kiln_rfc3339(last_seen_at)
+  FROM workers ORDER BY started_at, id)sql";
+// A full count, grouped: an operator's view, not a hot path.
+constexpr std::string_view kQueues = R"sql(
+SELECT queue, kind, state, count(*), count(DISTINCT workspace_id),
+       CASE WHEN state IN ('available', 'scheduled', 'failed')
+            THEN extract(epoch FROM now() - min(run_at))::float8 END
+  FROM jobs
+ WHERE state NOT IN ('succeeded', 'cancelled')
+ GROUP BY queue, kind, state
+ ORDER BY queue, kind, state)sql";
+constexpr std::string_view kDeadJobs = R"sql(
+SELECT id, workspace_id, kind, attempt, errors->-1->>'error', kiln_rfc3339(finished_at)
+  FROM jobs
+ WHERE state = 'dead' AND ($1::text IS NULL OR kind = $1) AND ($2::uuid IS NULL OR id < $2)
+ ORDER BY id DESC
+ LIMIT $3)sql";
+constexpr std::string_view kRetryDead = R"sql(
+WITH retried AS (
+    UPDATE jobs j
+       SET state = 'available', run_at = now(), finished_at = NULL, max_attempts = greatest(max_attempts, attempt + 1)
+      FROM (SELECT workspace_id, id FROM jobs
+             WHERE state = 'dead' AND ($1::uuid[] IS NULL OR id = ANY($1)) AND ($2::text IS NULL OR kind = $2)
+             LIMIT 10000
+               FOR UPDATE) d
+     WHERE j.workspace_id = d.workspace_id AND j.id = d.id
+    RETURNING j.workspace_id, j.id),
+audited AS (
+    INSERT INTO audit_events (workspace_id, id, actor_user_id, action, target_type, target_id, ip, request_id, detail)
+    SELECT workspace_id, gen_random_uuid(), $3, 'admin.job_retry', 'job', id::text, nullif($4, '')::inet, $5, '{}'
+      FROM retried)
+SELECT count(*) FROM retried)sql";
 
 // Platform administrators act as themselves, outside any workspace; API keys never get here.
 db::TenantScope platform(const auth::Principal& p) {
@@ -176,6 +212,63 @@ asio::awaitable<std::vector<tenancy::PlanLimits>> Store::plans(const auth::Princ
                                    res.int64(i, 4), res.int64(i, 5), res.int64(i, 6), res.int64(i, 7)};
     };
     co_return rows_of<tenancy::PlanLimits>(r[1], at);
+}
+
+asio::awaitable<std::vector<Worker>> Store::workers(const auth::Principal& p) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kWorkers, {}});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    auto at = [](const db::Result& res, int i) {
+        Worker w{res.str(i, 0), res.str(i, 1), res.int64(i, 2), {}, res.int64(i, 4), res.str(i, 5), res.str(i, 6)};
+        const auto kinds = boost::json::parse(res.text(i, 3));
+        for (const auto& k : kinds.as_array()) w.kinds.emplace_back(k.as_string());
+        return w;
+    };
+    co_return rows_of<Worker>(r[1], at);
+}
+
+asio::awaitable<std::vector<QueueRow>> Store::queues(const auth::Principal& p) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kQueues, {}});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    auto at = [](const db::Result& res, int i) {
+        QueueRow row{res.str(i, 0), res.str(i, 1), res.str(i, 2), res.int64(i, 3), res.int64(i, 4), std::nullopt};
+        if (!res.is_null(i, 5)) row.oldest_s = std::stod(res.str(i, 5));
+        return row;
+    };
+    co_return rows_of<QueueRow>(r[1], at);
+}
+
+asio::awaitable<std::vector<DeadJob>> Store::dead_jobs(const auth::Principal& p, const Page& page) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kDeadJobs, db::params(page.q, page.after, page.limit + 1)});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    auto at = [](const db::Result& res, int i) {
+        return DeadJob{res.uuid(i, 0),  res.uuid(i, 1),    res.str(i, 2),
+                       res.int64(i, 3), res.opt_str(i, 4), res.opt_str(i, 5)};
+    };
+    co_return rows_of<DeadJob>(r[1], at);
+}
+
+asio::awaitable<std::int64_t> Store::retry_dead(const auth::Principal& p, const RetryDead& r,
+                                                const audit::Origin& origin) {
+    std::optional<std::string> ids;
+    if (r.ids) {
+        std::string list = "{";
+        for (std::size_t i = 0; i < r.ids->size(); ++i) {
+            if (i != 0) list += ',';
+            list += (*r.ids)[i].str();
+        }
+        ids = list + "}";
+    }
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kRetryDead, db::params(ids, r.kind, p.user, origin.ip, origin.request_id)});
+    auto res = co_await db::run(pool_, platform(p), std::move(q));
+    co_return res[1].int64(0, 0);
 }
 
 }  // namespace kiln::admin

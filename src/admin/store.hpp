@@ -37,6 +37,14 @@ public:
                                                   const audit::Origin& origin);
     boost::asio::awaitable<std::vector<tenancy::PlanLimits>> plans(const auth::Principal& p);
 
+    boost::asio::awaitable<std::vector<Worker>> workers(const auth::Principal& p);
+    boost::asio::awaitable<std::vector<QueueRow>> queues(const auth::Principal& p);
+    // `page.q` filters by kind.
+    boost::asio::awaitable<std::vector<DeadJob>> dead_jobs(const auth::Principal& p, const Page& page);
+    // Audited in each affected workspace.
+    boost::asio::awaitable<std::int64_t> retry_dead(const auth::Principal& p, const RetryDead& r,
+                                                    const audit::Origin& origin);
+
 private:
     db::Pool& pool_;
 };
