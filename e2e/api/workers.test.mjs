@@ -50,7 +50,11 @@ describe('worker processes', { timeout: 120000 }, () => {
   let a;
   const workers = [];
   before(async () => {
-    kiln = await launchKiln({ env: { ...FAST, KILN_JOBS_WORKERS: '0', KILN_AUTH_REGISTRATIONS_PER_IP_HOUR: '1000' } });
+    // Jobs enqueued here time out after 4 s (the timeout is set when a job is enqueued).
+    kiln = await launchKiln({
+      env: { ...FAST, KILN_JOBS_WORKERS: '0', KILN_JOBS_DEFAULT_TIMEOUT_MS: '4000',
+        KILN_AUTH_REGISTRATIONS_PER_IP_HOUR: '1000' },
+    });
     c = apiClient(kiln);
     const account = await c.register();
     a = c.authed((await c.login(account)).access);
@@ -126,6 +130,13 @@ describe('worker processes', { timeout: 120000 }, () => {
     assert.equal(retried.status, 200, retried.text);
     assert.equal(retried.body.retried, 1);
     await until(dead.id, (j) => j.state === 'dead' && j.attempt === 2, 'the retried job to run and die again');
+  });
+
+  it('fails an attempt that runs past its timeout, and stops its handler', async () => {
+    const job = (await a.post('/jobs', { kind: 'system.sleep', args: { ms: 60000 }, max_attempts: 1 })).body;
+    const dead = await until(job.id, (j) => j.state === 'dead', 'the job to time out');
+    assert.deepEqual(dead.errors.map((e) => e.error), ['timed out']);
+    assert.ok(dead.progress.percent < 100, 'the handler stopped early');
   });
 
   it('still starts jobs after its LISTEN connection is killed', async () => {

@@ -156,7 +156,7 @@ constexpr std::string_view kHeartbeat = R"sql(
 UPDATE jobs j SET lease_expires_at = now() + make_interval(secs => $4 / 1000.0)
   FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS h(workspace_id, id, token)
  WHERE j.workspace_id = h.workspace_id AND j.id = h.id AND j.lease_token = h.token AND j.state = 'running'
-RETURNING j.id, j.cancel_requested_at IS NOT NULL)sql";
+RETURNING j.lease_token, j.cancel_requested_at IS NOT NULL)sql";
 constexpr std::string_view kWorkerSeen = R"sql(
 INSERT INTO workers (id, host, pid, kinds, running) VALUES ($1, $2, $3, $4::text[], $5)
 ON CONFLICT (id) DO UPDATE SET last_seen_at = now(), running = excluded.running)sql";

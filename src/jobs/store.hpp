@@ -94,8 +94,8 @@ public:
                                                             std::chrono::milliseconds retry_in);
     boost::asio::awaitable<bool> cancelled(const Lease& l);
     boost::asio::awaitable<void> progress(const Lease& l, int percent, const std::string& message);
-    // Extends the leases still held; returns, of those, the ones still held and whether each
-    // has a cancel request. Registers the worker too.
+    // Extends the leases still held; returns, of those, the ones still held (by lease token) and
+    // whether each has a cancel request. Registers the worker too.
     boost::asio::awaitable<std::vector<std::pair<core::Uuid, bool>>> heartbeat(const std::vector<Lease>& leases,
                                                                                std::chrono::milliseconds lease,
                                                                                const std::string& worker,

@@ -101,9 +101,9 @@ std::vector<Lease> Worker::leases() const {
     return out;
 }
 
-void Worker::count(const Running& r, std::string_view outcome) {
-    const std::chrono::duration<double> ran = std::chrono::steady_clock::now() - r.started;
-    metrics_.finished(r.kind, outcome, ran.count());
+void Worker::count(const std::string& kind, std::chrono::steady_clock::time_point started, std::string_view outcome) {
+    const std::chrono::duration<double> ran = std::chrono::steady_clock::now() - started;
+    metrics_.finished(kind, outcome, ran.count());
 }
 
 std::chrono::milliseconds Worker::backoff(int attempt) const {
@@ -171,7 +171,9 @@ asio::awaitable<void> Worker::run(Claimed job) {
     std::error_code ec;
     args = boost::json::parse(job.args_json, ec);
     auto context = std::make_shared<Context>(job.workspace, job.id, job.kind, std::move(args), job.attempt, report);
-    auto& r = running_[job.id];
+    // By lease, not job id: should this worker claim the job again after losing its lease, the
+    // two attempts stay apart.
+    auto& r = running_[job.lease];
     r.lease = lease;
     r.context = context;
     r.kind = job.kind;
@@ -179,8 +181,8 @@ asio::awaitable<void> Worker::run(Claimed job) {
     metrics_.started(job.kind, job.pickup_s);
     const auto timeout = job.timeout.count() > 0 ? job.timeout : std::chrono::milliseconds(config_.default_timeout_ms);
     r.deadline = std::make_unique<asio::steady_timer>(ex_, timeout);
-    r.deadline->async_wait([this, id = job.id](boost::system::error_code e) {
-        if (!e) spawn(time_out(id), "job timeout handling failed");
+    r.deadline->async_wait([this, token = job.lease](boost::system::error_code e) {
+        if (!e) spawn(time_out(token), "job timeout handling failed");
     });
 
     boost::json::value result;
@@ -194,7 +196,7 @@ asio::awaitable<void> Worker::run(Claimed job) {
             failure = std::current_exception();
         }
     }
-    auto& done = running_[job.id];
+    auto& done = running_[job.lease];
     done.deadline->cancel();
     std::exception_ptr settle_failure;
     try {
@@ -206,7 +208,7 @@ asio::awaitable<void> Worker::run(Claimed job) {
     }
     if (settle_failure)
         core::log::warn("job outcome not recorded", {{"job", job.id.str()}, {"error", describe(settle_failure)}});
-    running_.erase(job.id);
+    running_.erase(job.lease);
 }
 
 asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, const boost::json::value& result) {
@@ -214,7 +216,7 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
     r.settled = true;
     if (!failure) {
         const bool ok = co_await store_.succeed(r.lease, boost::json::serialize(result));
-        count(r, ok ? "succeeded" : "lost");
+        count(r.kind, r.started, ok ? "succeeded" : "lost");
         if (!ok) core::log::warn("job finished after losing its lease; result dropped", {{"job", r.lease.id.str()}});
         co_return;
     }
@@ -227,26 +229,30 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
     }
     if (cancelled && (r.cancel_requested || stopping_)) {
         const bool ok = co_await store_.cancelled(r.lease);
-        count(r, ok ? "cancelled" : "lost");
+        count(r.kind, r.started, ok ? "cancelled" : "lost");
         co_return;
     }
     const auto message = describe(failure);
     const auto state = co_await store_.fail(r.lease, message, backoff(r.context->attempt()));
-    count(r, state ? *state : "lost");
+    count(r.kind, r.started, state ? *state : "lost");
     core::log::info(
         "job attempt failed",
         {{"job", r.lease.id.str()}, {"attempt", r.context->attempt()}, {"state", state ? *state : "lease lost"}});
 }
 
-asio::awaitable<void> Worker::time_out(core::Uuid id) {
-    const auto it = running_.find(id);
+asio::awaitable<void> Worker::time_out(core::Uuid token) {
+    const auto it = running_.find(token);
     if (it == running_.end() || it->second.settled) co_return;
-    auto& r = it->second;
-    r.context->cancel();
-    r.settled = true;
-    const auto state = co_await store_.fail(r.lease, "timed out", backoff(r.context->attempt()));
-    count(r, state ? "timed_out" : "lost");
-    core::log::warn("job timed out", {{"job", id.str()}, {"state", state ? *state : "lease lost"}});
+    it->second.context->cancel();
+    it->second.settled = true;
+    // Copies: the job's runner may finish and drop its entry while this waits.
+    const auto lease = it->second.lease;
+    const auto kind = it->second.kind;
+    const auto started = it->second.started;
+    const auto retry_in = backoff(it->second.context->attempt());
+    const auto state = co_await store_.fail(lease, "timed out", retry_in);
+    count(kind, started, state ? "timed_out" : "lost");
+    core::log::warn("job timed out", {{"job", lease.id.str()}, {"state", state ? *state : "lease lost"}});
 }
 
 asio::awaitable<void> Worker::heartbeat_loop() {
@@ -264,16 +270,16 @@ asio::awaitable<void> Worker::heartbeat_loop() {
         if (failure) {
             core::log::warn("job heartbeat failed", {{"error", describe(failure)}});
         } else {
-            std::map<core::Uuid, bool> by_id(live.begin(), live.end());
+            std::map<core::Uuid, bool> by_token(live.begin(), live.end());
             for (const auto& l : held) {
-                const auto it = running_.find(l.id);
+                const auto it = running_.find(l.token);
                 if (it == running_.end() || it->second.settled) continue;
-                const auto found = by_id.find(l.id);
-                if (found == by_id.end()) {
+                const auto found = by_token.find(l.token);
+                if (found == by_token.end()) {
                     // Taken back (expired and rescued): another attempt owns the job now.
                     it->second.settled = true;
                     it->second.context->cancel();
-                    count(it->second, "lost");
+                    count(it->second.kind, it->second.started, "lost");
                     core::log::warn("job lease lost", {{"job", l.id.str()}});
                 } else if (found->second && !it->second.cancel_requested) {
                     it->second.cancel_requested = true;

@@ -48,9 +48,9 @@ private:
     boost::asio::awaitable<void> listen_loop(std::string channel);
     boost::asio::awaitable<void> run(Claimed job);
     boost::asio::awaitable<void> settle(Running& r, std::exception_ptr failure, const boost::json::value& result);
-    boost::asio::awaitable<void> time_out(core::Uuid id);
+    boost::asio::awaitable<void> time_out(core::Uuid token);
     std::chrono::milliseconds backoff(int attempt) const;
-    void count(const Running& r, std::string_view outcome);
+    void count(const std::string& kind, std::chrono::steady_clock::time_point started, std::string_view outcome);
     std::vector<Lease> leases() const;
     void wake();
     void spawn(boost::asio::awaitable<void> task, const char* what);
@@ -70,7 +70,7 @@ private:
     std::optional<boost::asio::steady_timer> maintain_timer_;
     std::optional<boost::asio::steady_timer> done_timer_;
     std::vector<db::Listener*> listeners_;
-    std::map<core::Uuid, Running> running_;
+    std::map<core::Uuid, Running> running_;  // by lease token
     std::optional<core::Uuid> cursor_;
     bool woken_ = false;
     bool stopping_ = false;
