@@ -1,20 +1,43 @@
 #include "jobs/model.hpp"
 
-#include <regex>
+#include <algorithm>
 
 #include "core/time.hpp"
 
 namespace kiln::jobs {
 
 namespace {
-const std::regex& kind_pattern() {
-    static const std::regex re("^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$");
-    return re;
+
+bool lower(char c) {
+    return c >= 'a' && c <= 'z';
 }
-const std::regex& queue_pattern() {
-    static const std::regex re("^[a-z][a-z0-9_-]{0,39}$");
-    return re;
+bool word(char c) {
+    return lower(c) || (c >= '0' && c <= '9') || c == '_';
 }
+
+// "domain.verb": dot-separated parts of [a-z][a-z0-9_]*, at least two (what the table checks).
+bool is_kind(std::string_view s) {
+    int parts = 0;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        if (!lower(s[i])) return false;
+        while (i < s.size() && word(s[i])) ++i;
+        ++parts;
+        if (i == s.size()) break;
+        if (s[i] != '.') return false;
+        ++i;
+        if (i == s.size()) return false;
+    }
+    return parts >= 2;
+}
+
+// [a-z][a-z0-9_-]{0,39}
+bool is_queue(std::string_view s) {
+    constexpr std::size_t kMax = 40;
+    if (s.empty() || s.size() > kMax || !lower(s.front())) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return word(c) || c == '-'; });
+}
+
 }  // namespace
 
 bool is_state(std::string_view s) {
@@ -26,11 +49,11 @@ void EnqueueRequest::validate(core::Validator& v) const {
     constexpr std::size_t kMaxKind = 100;
     constexpr std::size_t kMaxKey = 200;
     constexpr std::int64_t kMaxAttempts = 100;
-    if (kind.size() > kMaxKind || !std::regex_match(kind, kind_pattern())) {
+    if (kind.size() > kMaxKind || !is_kind(kind)) {
         v.add("kind", "must be a kind name such as \"system.sleep\"");
     }
     if (args && !args->is_object()) v.add("args", "must be an object");
-    if (queue && !std::regex_match(*queue, queue_pattern())) {
+    if (queue && !is_queue(*queue)) {
         v.add("queue", "must be 1-40 of a-z, 0-9, _ and -, starting with a letter");
     }
     if (priority && (*priority < 1 || *priority > 4)) v.add("priority", "must be 1 (first) to 4 (last)");
