@@ -76,14 +76,34 @@ struct Worker {
     std::int64_t running = 0;
     std::string started_at;
     std::string last_seen_at;
+    bool leader = false;  // fires the cron schedules
 };
-BOOST_DESCRIBE_STRUCT(Worker, (), (id, host, pid, kinds, running, started_at, last_seen_at))
+BOOST_DESCRIBE_STRUCT(Worker, (), (id, host, pid, kinds, running, started_at, last_seen_at, leader))
 
 struct WorkerList {
     std::vector<Worker> items;
     std::optional<std::string> next_cursor;
 };
 BOOST_DESCRIBE_STRUCT(WorkerList, (), (items, next_cursor))
+
+// A cron schedule the leader fires (GET /admin/schedules).
+struct JobSchedule {
+    std::string name;
+    std::string cron;
+    std::string time_zone;
+    std::string next_run_at;
+    std::optional<std::string> last_run_at;
+    std::optional<std::string> last_error;
+    std::int64_t runs = 0;
+};
+BOOST_DESCRIBE_STRUCT(JobSchedule, (), (name, cron, time_zone, next_run_at, last_run_at, last_error, runs))
+
+struct ScheduleList {
+    std::optional<std::string> leader;  // the worker that leads now, if any
+    std::optional<std::string> leader_since;
+    std::vector<JobSchedule> items;
+};
+BOOST_DESCRIBE_STRUCT(ScheduleList, (), (leader, leader_since, items))
 
 // One row of GET /admin/queues: jobs of a queue and kind in one state, across workspaces.
 struct QueueRow {

@@ -93,6 +93,20 @@ asio::awaitable<http::Response> do_queues(Deps d, http::Request& req) {
     co_return http::json_response(200, http::to_json(list));
 }
 
+asio::awaitable<http::Response> do_schedules(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    auto list = co_await d.admin->schedules(who);
+    co_return http::json_response(200, http::to_json(list));
+}
+
+asio::awaitable<http::Response> do_run_schedule(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto origin = origin_of(req);
+    std::string name(req.param("name"));
+    co_await d.admin->run_schedule(who, name, origin);
+    co_return http::json_response(202, boost::json::object{{"name", name}, {"due", true}});
+}
+
 asio::awaitable<http::Response> do_dead_jobs(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const ListQuery q{req.query_param("kind"), req.query_param("limit"), req.query_param("cursor")};
@@ -171,6 +185,19 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .tag = "admin",
                 .response = http::json_body<QueueList>(),
                 .handler = [d](http::Request& r) { return do_queues(d, r); }});
+    router.add({.method = http::Verb::get,
+                .path = "/api/v1/admin/schedules",
+                .summary = "The cron schedules the leading worker fires, and which worker leads (platform "
+                           "administrators)",
+                .tag = "admin",
+                .response = http::json_body<ScheduleList>(),
+                .handler = [d](http::Request& r) { return do_schedules(d, r); }});
+    router.add({.method = http::Verb::post,
+                .path = "/api/v1/admin/schedules/{name}/run",
+                .summary = "Run a schedule now: the leader fires it within a poll interval (platform administrators)",
+                .tag = "admin",
+                .status = 202,
+                .handler = [d](http::Request& r) { return do_run_schedule(d, r); }});
     router.add({.method = http::Verb::get,
                 .path = "/api/v1/admin/dead-jobs",
                 .summary = "Dead jobs across workspaces, newest first (?kind=, ?limit=, ?cursor=; platform "

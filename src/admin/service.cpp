@@ -107,6 +107,14 @@ asio::awaitable<QueueList> Service::queues(auth::Principal p) {
     co_return out;
 }
 
+asio::awaitable<ScheduleList> Service::schedules(auth::Principal p) {
+    co_return co_await store_.schedules(p);
+}
+
+asio::awaitable<void> Service::run_schedule(auth::Principal p, std::string name, audit::Origin origin) {
+    co_await store_.run_schedule(p, name, origin);
+}
+
 asio::awaitable<DeadJobList> Service::dead_jobs(auth::Principal p, const ListQuery& q) {
     const auto page = page_of(q);
     auto rows = co_await store_.dead_jobs(p, page);

@@ -20,6 +20,8 @@ public:
     boost::asio::awaitable<PlanList> plans(auth::Principal p);
     boost::asio::awaitable<WorkerList> workers(auth::Principal p);
     boost::asio::awaitable<QueueList> queues(auth::Principal p);
+    boost::asio::awaitable<ScheduleList> schedules(auth::Principal p);
+    boost::asio::awaitable<void> run_schedule(auth::Principal p, std::string name, audit::Origin origin);
     boost::asio::awaitable<DeadJobList> dead_jobs(auth::Principal p, const ListQuery& q);
     boost::asio::awaitable<RetryDeadReply> retry_dead(auth::Principal p, RetryDead r, audit::Origin origin);
 

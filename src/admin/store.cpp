@@ -56,13 +56,21 @@ SELECT id, name, max_members, max_api_keys, storage_bytes, max_file_bytes, max_c
   FROM plans ORDER BY max_members, id)sql";
 
 constexpr std::string_view kWorkers = R"sql(
-SELECT id, host, pid, array_to_json(kinds)::text, running, kiln_rfc3339(started_at), kiln_rfc3339(last_seen_at)
+SELECT id, host, pid, array_to_json(kinds)::text, running, kiln_rfc3339(started_at), kiln_rfc3339(last_seen_at),
+       id = (SELECT worker FROM job_leader)
   FROM workers ORDER BY started_at, id)sql";
+constexpr std::string_view kLeader = "SELECT worker, kiln_rfc3339(since) FROM job_leader";
+constexpr std::string_view kSchedules = R"sql(
+SELECT name, cron, time_zone, kiln_rfc3339(next_run_at), kiln_rfc3339(last_run_at), last_error, runs
+  FROM job_schedules ORDER BY name)sql";
+constexpr std::string_view kRunSchedule = R"sql(
+SELECT kiln_found(count(*), 'No such schedule.') FROM (
+    UPDATE job_schedules SET next_run_at = least(next_run_at, now()) WHERE name = $1 RETURNING name) s)sql";
 // A full count, grouped: an operator's view, not a hot path.
 constexpr std::string_view kQueues = R"sql(
 SELECT queue, kind, state, count(*), count(DISTINCT workspace_id),
        CASE WHEN state IN ('available', 'scheduled', 'failed')
-            THEN extract(epoch FROM now() - min(run_at))::float8 END
+            THEN extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at < 'infinity'))::float8 END
   FROM jobs
  WHERE state NOT IN ('succeeded', 'cancelled')
  GROUP BY queue, kind, state
@@ -220,7 +228,8 @@ asio::awaitable<std::vector<Worker>> Store::workers(const auth::Principal& p) {
     q.push_back({kWorkers, {}});
     auto r = co_await db::run(pool_, platform(p), std::move(q));
     auto at = [](const db::Result& res, int i) {
-        Worker w{res.str(i, 0), res.str(i, 1), res.int64(i, 2), {}, res.int64(i, 4), res.str(i, 5), res.str(i, 6)};
+        Worker w{res.str(i, 0),   res.str(i, 1), res.int64(i, 2), {},
+                 res.int64(i, 4), res.str(i, 5), res.str(i, 6),   res.boolean(i, 7)};
         const auto kinds = boost::json::parse(res.text(i, 3));
         for (const auto& k : kinds.as_array()) w.kinds.emplace_back(k.as_string());
         return w;
@@ -239,6 +248,34 @@ asio::awaitable<std::vector<QueueRow>> Store::queues(const auth::Principal& p) {
         return row;
     };
     co_return rows_of<QueueRow>(r[1], at);
+}
+
+asio::awaitable<ScheduleList> Store::schedules(const auth::Principal& p) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kLeader, {}});
+    q.push_back({kSchedules, {}});
+    auto r = co_await db::run(pool_, platform(p), std::move(q));
+    ScheduleList out;
+    if (!r[1].empty()) {
+        out.leader = r[1].str(0, 0);
+        out.leader_since = r[1].str(0, 1);
+    }
+    auto at = [](const db::Result& res, int i) {
+        return JobSchedule{res.str(i, 0),     res.str(i, 1),     res.str(i, 2),  res.str(i, 3),
+                           res.opt_str(i, 4), res.opt_str(i, 5), res.int64(i, 6)};
+    };
+    out.items = rows_of<JobSchedule>(r[2], at);
+    co_return out;
+}
+
+asio::awaitable<void> Store::run_schedule(const auth::Principal& p, const std::string& name,
+                                          const audit::Origin& origin) {
+    std::vector<db::Query> q;
+    q.push_back({kRequireAdmin, {}});
+    q.push_back({kRunSchedule, db::params(name)});
+    q.push_back(audit::record_for_user(p.user, {p.user, "admin.schedule_run", "schedule", name}, origin));
+    co_await db::run(pool_, platform(p), std::move(q));
 }
 
 asio::awaitable<std::vector<DeadJob>> Store::dead_jobs(const auth::Principal& p, const Page& page) {

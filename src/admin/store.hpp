@@ -39,6 +39,10 @@ public:
 
     boost::asio::awaitable<std::vector<Worker>> workers(const auth::Principal& p);
     boost::asio::awaitable<std::vector<QueueRow>> queues(const auth::Principal& p);
+    boost::asio::awaitable<ScheduleList> schedules(const auth::Principal& p);
+    // Makes the schedule due now (the leader fires it at its next look); KL404 when unknown.
+    boost::asio::awaitable<void> run_schedule(const auth::Principal& p, const std::string& name,
+                                              const audit::Origin& origin);
     // `page.q` filters by kind.
     boost::asio::awaitable<std::vector<DeadJob>> dead_jobs(const auth::Principal& p, const Page& page);
     // Audited in each affected workspace.

@@ -15,6 +15,7 @@
 #include "core/log.hpp"
 #include "db/migrate.hpp"
 #include "http/server.hpp"
+#include "jobs/builtin.hpp"
 #include "jobs/diagnostic.hpp"
 #include "jobs/events.hpp"
 #include "jobs/routes.hpp"
@@ -116,6 +117,7 @@ Services::Services(const core::Config& c)
       jobs(jobs_store, job_kinds, c.jobs),
       job_metrics(metrics),
       schema_version(db::latest_version(db::embedded_migrations())) {
+    jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
     events.register_metrics(metrics);
 }

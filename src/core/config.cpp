@@ -212,6 +212,7 @@ const std::vector<Field>& fields() {
         int_field("jobs.retry_base_ms", &Config::jobs, &JobsConfig::retry_base_ms, 1, 3'600'000),
         field("jobs.diagnostic_kinds", &Config::jobs, &JobsConfig::diagnostic_kinds),
         int_field("jobs.retention_hours", &Config::jobs, &JobsConfig::retention_hours, 1, 24LL * 3660),
+        field("jobs.retention_cron", &Config::jobs, &JobsConfig::retention_cron),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;

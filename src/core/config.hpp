@@ -120,9 +120,10 @@ struct JobsConfig {
     unsigned shutdown_grace_ms = 10000;
     unsigned default_max_attempts = 5;
     unsigned default_timeout_ms = 300000;
-    unsigned retry_base_ms = 1000;   // attempt n waits retry_base_ms * 2^(n-1) ± 25%, at most an hour
-    bool diagnostic_kinds = false;   // system.sleep and system.fail, for operators and tests
-    unsigned retention_hours = 168;  // finished jobs (and their events) are deleted after this
+    unsigned retry_base_ms = 1000;               // attempt n waits retry_base_ms * 2^(n-1) ± 25%, at most an hour
+    bool diagnostic_kinds = false;               // system.sleep and system.fail, for operators and tests
+    unsigned retention_hours = 168;              // finished jobs (and their events) are deleted after this
+    std::string retention_cron = "*/5 * * * *";  // when the leader deletes them (UTC)
 };
 
 struct LogConfig {

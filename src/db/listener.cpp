@@ -1,6 +1,7 @@
 #include "db/listener.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <stdexcept>
@@ -13,29 +14,52 @@ namespace kiln::db {
 
 asio::awaitable<std::unique_ptr<Listener>> Listener::open(std::string conninfo, std::string channel,
                                                           core::ThreadPool& blocking) {
+    co_return co_await connect(std::move(conninfo), std::move(channel), blocking, std::nullopt);
+}
+
+asio::awaitable<std::unique_ptr<Listener>> Listener::open_locked(std::string conninfo, std::string channel,
+                                                                 core::ThreadPool& blocking, std::int64_t lock_key) {
+    co_return co_await connect(std::move(conninfo), std::move(channel), blocking, lock_key);
+}
+
+asio::awaitable<std::unique_ptr<Listener>> Listener::connect(std::string conninfo, std::string channel,
+                                                             core::ThreadPool& blocking,
+                                                             std::optional<std::int64_t> lock_key) {
     for (char c : channel) {
         if ((c < 'a' || c > 'z') && c != '_') throw std::invalid_argument("listener channel must be [a-z_]+");
     }
-    auto connect = [conninfo = std::move(conninfo), channel = std::move(channel)]() -> PGconn* {
+    struct Opened {
+        PGconn* conn = nullptr;
+        bool locked = true;
+    };
+    auto connect = [conninfo = std::move(conninfo), channel = std::move(channel), lock_key]() -> Opened {
         PGconn* c = PQconnectdb(conninfo.c_str());
         if (PQstatus(c) != CONNECTION_OK) {
             PQfinish(c);
-            return nullptr;
+            return {};
         }
-        const std::string listen = "LISTEN " + channel;
-        PGresult* r = PQexec(c, listen.c_str());
-        const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (!ok || PQsetnonblocking(c, 1) != 0) {
+        auto exec = [c](const std::string& sql, ExecStatusType want, std::string* value) {
+            PGresult* r = PQexec(c, sql.c_str());
+            const bool ok = PQresultStatus(r) == want;
+            if (ok && value != nullptr) *value = PQgetvalue(r, 0, 0);
+            PQclear(r);
+            return ok;
+        };
+        std::string locked = "t";
+        const bool ok = exec("LISTEN " + channel, PGRES_COMMAND_OK, nullptr) &&
+                        (!lock_key || exec("SELECT pg_try_advisory_lock(" + std::to_string(*lock_key) + ")",
+                                           PGRES_TUPLES_OK, &locked));
+        if (!ok || locked != "t" || PQsetnonblocking(c, 1) != 0) {
             PQfinish(c);
-            return nullptr;
+            return {nullptr, !ok || locked == "t"};
         }
-        return c;
+        return {c, true};
     };
-    PGconn* conn = co_await blocking.run(std::move(connect));
-    if (conn == nullptr) throw Unavailable("cannot open the LISTEN connection");
+    const Opened opened = co_await blocking.run(std::move(connect));
+    if (opened.conn == nullptr && opened.locked) throw Unavailable("cannot open the LISTEN connection");
+    if (opened.conn == nullptr) co_return nullptr;  // another session holds the lock
     auto ex = co_await asio::this_coro::executor;
-    co_return std::unique_ptr<Listener>(new Listener(conn, ex, blocking));
+    co_return std::unique_ptr<Listener>(new Listener(opened.conn, ex, blocking));
 }
 
 Listener::Listener(PGconn* conn, const asio::any_io_executor& ex, core::ThreadPool& blocking)
@@ -67,6 +91,30 @@ asio::awaitable<bool> Listener::wait() {
             co_await socket_.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable));
         if (ec) co_return false;
     }
+}
+
+asio::awaitable<Listener::Waited> Listener::wait_for(std::chrono::milliseconds limit) {
+    payloads_.clear();
+    // The timer only cancels the socket wait; `expired` tells that apart from cancel().
+    auto expired = std::make_shared<bool>(false);
+    asio::steady_timer timer(socket_.get_executor(), limit);
+    timer.async_wait([this, expired](boost::system::error_code ec) {
+        if (ec) return;
+        *expired = true;
+        socket_.cancel();
+    });
+    for (;;) {
+        if (PQconsumeInput(conn_) == 0) break;
+        if (drain()) {
+            timer.cancel();
+            co_return Waited::notified;
+        }
+        auto [ec] =
+            co_await socket_.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable));
+        if (ec) break;
+    }
+    timer.cancel();
+    co_return *expired ? Waited::timed_out : Waited::closed;
 }
 
 void Listener::cancel() {

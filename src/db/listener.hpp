@@ -5,7 +5,10 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,11 @@ public:
     // Throws Unavailable when the database cannot be reached.
     static boost::asio::awaitable<std::unique_ptr<Listener>> open(std::string conninfo, std::string channel,
                                                                   core::ThreadPool& blocking);
+    // The same, also taking the session advisory lock `lock_key`, held for as long as this
+    // connection lives (leader election): nullptr when another session holds it.
+    static boost::asio::awaitable<std::unique_ptr<Listener>> open_locked(std::string conninfo, std::string channel,
+                                                                         core::ThreadPool& blocking,
+                                                                         std::int64_t lock_key);
     ~Listener();
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
@@ -26,6 +34,9 @@ public:
     // Resolves true once at least one notification arrived (all pending ones are consumed),
     // false when the connection broke or cancel() was called.
     boost::asio::awaitable<bool> wait();
+    enum class Waited { notified, timed_out, closed };
+    // As wait(), giving up after `limit`.
+    boost::asio::awaitable<Waited> wait_for(std::chrono::milliseconds limit);
     // The payloads of the notifications the last wait() consumed, oldest first (the next wait()
     // discards what was not taken).
     std::vector<std::string> take_payloads() { return std::move(payloads_); }
@@ -33,6 +44,9 @@ public:
 
 private:
     Listener(PGconn* conn, const boost::asio::any_io_executor& ex, core::ThreadPool& blocking);
+    static boost::asio::awaitable<std::unique_ptr<Listener>> connect(std::string conninfo, std::string channel,
+                                                                     core::ThreadPool& blocking,
+                                                                     std::optional<std::int64_t> lock_key);
     bool drain();
 
     PGconn* conn_;

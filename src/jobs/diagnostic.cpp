@@ -5,6 +5,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <stdexcept>
 
+#include "jobs/store.hpp"
+
 namespace asio = boost::asio;
 
 namespace kiln::jobs {
@@ -48,11 +50,22 @@ asio::awaitable<boost::json::value> fail_job(Context& ctx) {
     co_return boost::json::object{{"attempt", ctx.attempt()}};
 }
 
+// Sleeps like system.sleep, then records one row in job_effects in the transaction that
+// records its success: a second success of the same job would break the table's key.
+asio::awaitable<boost::json::value> effect_job(Context& ctx) {
+    auto result = co_await sleep_job(ctx);
+    ctx.commit_with(record_effect(ctx.workspace(), ctx.id(), ctx.attempt()));
+    co_return result;
+}
+
 }  // namespace
 
 void add_diagnostic_kinds(Registry& registry) {
     registry.add({.name = "system.sleep", .handler = sleep_job, .api_enqueue = true});
     registry.add({.name = "system.fail", .handler = fail_job, .api_enqueue = true});
+    registry.add({.name = "system.effect", .handler = effect_job, .api_enqueue = true});
+    // For tests of per-kind caps: at most two run at once, across all workers.
+    registry.add({.name = "system.capped", .handler = sleep_job, .api_enqueue = true, .concurrency = 2});
 }
 
 }  // namespace kiln::jobs

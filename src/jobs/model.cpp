@@ -49,6 +49,7 @@ void EnqueueRequest::validate(core::Validator& v) const {
     constexpr std::size_t kMaxKind = 100;
     constexpr std::size_t kMaxKey = 200;
     constexpr std::int64_t kMaxAttempts = 100;
+    constexpr std::size_t kMaxChildren = 1000;
     if (kind.size() > kMaxKind || !is_kind(kind)) {
         v.add("kind", "must be a kind name such as \"system.sleep\"");
     }
@@ -63,6 +64,23 @@ void EnqueueRequest::validate(core::Validator& v) const {
     }
     if (unique_key && (unique_key->empty() || unique_key->size() > kMaxKey)) {
         v.add("unique_key", "must be 1 to 200 characters");
+    }
+    if (!children) return;
+    if (children->empty() || children->size() > kMaxChildren) {
+        v.add("children", "must hold 1 to " + std::to_string(kMaxChildren) + " jobs");
+    }
+    if (run_at) v.add("run_at", "cannot be set for a batch (it runs when its children have ended)");
+    if (unique_key) v.add("unique_key", "cannot be set for a batch");
+    for (std::size_t i = 0; i < children->size() && i < kMaxChildren; ++i) {
+        const auto& c = (*children)[i];
+        const auto at = "children[" + std::to_string(i) + "].";
+        if (c.kind.size() > kMaxKind || !is_kind(c.kind)) v.add(at + "kind", "must be a kind name");
+        if (c.args && !c.args->is_object()) v.add(at + "args", "must be an object");
+        if (c.queue && !is_queue(*c.queue)) v.add(at + "queue", "must be 1-40 of a-z, 0-9, _ and -");
+        if (c.priority && (*c.priority < 1 || *c.priority > 4)) v.add(at + "priority", "must be 1 to 4");
+        if (c.max_attempts && (*c.max_attempts < 1 || *c.max_attempts > kMaxAttempts)) {
+            v.add(at + "max_attempts", "must be 1 to 100");
+        }
     }
 }
 

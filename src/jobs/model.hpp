@@ -21,6 +21,15 @@ struct Progress {
 };
 BOOST_DESCRIBE_STRUCT(Progress, (), (percent, message, detail))
 
+// How a batch's children ended so far.
+struct BatchCounts {
+    std::int64_t total = 0;
+    std::int64_t succeeded = 0;
+    std::int64_t dead = 0;
+    std::int64_t cancelled = 0;
+};
+BOOST_DESCRIBE_STRUCT(BatchCounts, (), (total, succeeded, dead, cancelled))
+
 struct Job {
     core::Uuid id;
     std::string kind;
@@ -35,20 +44,32 @@ struct Job {
     boost::json::value errors;  // [{attempt, error, at}], one per failed attempt
     std::optional<std::string> unique_key;
     bool cancel_requested = false;
-    std::string run_at;
+    std::optional<std::string> run_at;  // null: a batch parent waiting for its children
     std::string created_at;
     std::optional<std::string> attempted_at;
     std::optional<std::string> finished_at;
+    std::optional<core::Uuid> parent_id;  // the batch this job belongs to
+    std::optional<BatchCounts> batch;     // a batch parent's children
 };
 BOOST_DESCRIBE_STRUCT(Job, (),
                       (id, kind, queue, args, priority, state, attempt, max_attempts, progress, result, errors,
-                       unique_key, cancel_requested, run_at, created_at, attempted_at, finished_at))
+                       unique_key, cancel_requested, run_at, created_at, attempted_at, finished_at, parent_id, batch))
 
 struct JobList {
     std::vector<Job> items;
     std::optional<std::string> next_cursor;
 };
 BOOST_DESCRIBE_STRUCT(JobList, (), (items, next_cursor))
+
+// One child of a batch enqueued with POST /jobs.
+struct ChildRequest {
+    std::string kind;
+    std::optional<boost::json::value> args;
+    std::optional<std::string> queue;
+    std::optional<std::int64_t> priority;
+    std::optional<std::int64_t> max_attempts;
+};
+BOOST_DESCRIBE_STRUCT(ChildRequest, (), (kind, args, queue, priority, max_attempts))
 
 struct EnqueueRequest {
     std::string kind;
@@ -58,14 +79,17 @@ struct EnqueueRequest {
     std::optional<std::string> run_at;  // RFC 3339; in the past or absent: now
     std::optional<std::int64_t> max_attempts;
     std::optional<std::string> unique_key;
+    // Makes this job a batch parent: it runs once all of these have ended.
+    std::optional<std::vector<ChildRequest>> children;
     void validate(core::Validator& v) const;
 };
-BOOST_DESCRIBE_STRUCT(EnqueueRequest, (), (kind, args, queue, priority, run_at, max_attempts, unique_key))
+BOOST_DESCRIBE_STRUCT(EnqueueRequest, (), (kind, args, queue, priority, run_at, max_attempts, unique_key, children))
 
 // GET /jobs?state=&kind=&limit=&cursor=, as given (validated by the service).
 struct ListQuery {
     std::optional<std::string> state;
     std::optional<std::string> kind;
+    std::optional<std::string> batch;  // a parent's id: its children
     std::optional<std::string> limit;
     std::optional<std::string> cursor;
 };

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "jobs/cron.hpp"
+
 namespace kiln::jobs {
 
 boost::asio::awaitable<void> Context::progress(int percent, std::string message) {
@@ -28,6 +30,19 @@ std::vector<std::string> Registry::names() const {
     out.reserve(kinds_.size());
     for (const auto& [name, kind] : kinds_) out.push_back(name);
     return out;
+}
+
+}  // namespace kiln::jobs
+
+namespace kiln::jobs {
+
+void Registry::schedule(Schedule s) {
+    std::string error;
+    if (!Cron::parse(s.cron, &error)) throw std::invalid_argument("schedule " + s.name + ": " + error);
+    for (const auto& existing : schedules_) {
+        if (existing.name == s.name) throw std::logic_error("schedule registered twice: " + s.name);
+    }
+    schedules_.push_back(std::move(s));
 }
 
 }  // namespace kiln::jobs

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/uuid.hpp"
+#include "db/connection.hpp"
 
 namespace kiln::jobs {
 
@@ -25,25 +26,46 @@ struct Kind {
     unsigned max_attempts = 0;             // 0: jobs.default_max_attempts
     std::chrono::milliseconds timeout{0};  // 0: jobs.default_timeout_ms
     bool api_enqueue = false;              // may be enqueued with POST /jobs
+    // At most this many of the kind run at once across all workers (0: no cap), e.g. for a
+    // provider's rate limit.
+    unsigned concurrency = 0;
+};
+
+// A built-in task run on a cron schedule by the one worker that leads (docs/jobs.md).
+struct Schedule {
+    std::string name;  // "domain.task"
+    std::string cron;  // five fields; see jobs/cron.hpp
+    std::string time_zone = "UTC";
+    std::function<boost::asio::awaitable<void>()> task;
 };
 
 // What a handler sees of its job.
 class Context {
 public:
     Context(core::Uuid workspace, core::Uuid id, std::string kind, boost::json::value args, int attempt,
-            std::function<boost::asio::awaitable<void>(int, std::string)> report)
+            std::function<boost::asio::awaitable<void>(int, std::string)> report, boost::json::value batch = nullptr)
         : workspace_(workspace),
           id_(id),
           kind_(std::move(kind)),
           args_(std::move(args)),
           attempt_(attempt),
-          report_(std::move(report)) {}
+          report_(std::move(report)),
+          batch_(std::move(batch)) {}
 
     const core::Uuid& workspace() const noexcept { return workspace_; }
     const core::Uuid& id() const noexcept { return id_; }
     const std::string& kind() const noexcept { return kind_; }
     const boost::json::value& args() const noexcept { return args_; }
     int attempt() const noexcept { return attempt_; }
+    // For a batch parent, how its children ended: {total, succeeded, dead, cancelled}; null
+    // for other jobs.
+    const boost::json::value& batch() const noexcept { return batch_; }
+
+    // Statements committed in the same transaction as this attempt's success, and only if it
+    // still holds its lease: a side effect recorded here happens exactly once. `sql` must be a
+    // constant (it is referenced, not copied).
+    void commit_with(db::Query q) { effects_.push_back(std::move(q)); }
+    std::vector<db::Query> take_effects() { return std::move(effects_); }
 
     // Records progress (0–100 and a short message); subscribers see it live. Reports closer
     // than 100 ms to the previous one are dropped, except 100 %.
@@ -61,6 +83,8 @@ private:
     boost::json::value args_;
     int attempt_;
     std::function<boost::asio::awaitable<void>(int, std::string)> report_;
+    boost::json::value batch_;
+    std::vector<db::Query> effects_;
     std::atomic<bool> cancelled_{false};
     std::chrono::steady_clock::time_point last_report_{};
 };
@@ -75,9 +99,13 @@ public:
     void add(Kind kind);
     const Kind* find(std::string_view name) const;
     std::vector<std::string> names() const;
+    // Throws std::invalid_argument when the cron expression is not valid.
+    void schedule(Schedule s);
+    const std::vector<Schedule>& schedules() const noexcept { return schedules_; }
 
 private:
     std::map<std::string, Kind, std::less<>> kinds_;
+    std::vector<Schedule> schedules_;
 };
 
 }  // namespace kiln::jobs

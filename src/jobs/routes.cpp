@@ -38,7 +38,8 @@ asio::awaitable<http::Response> do_enqueue(Deps d, http::Request& req) {
 
 asio::awaitable<http::Response> do_list(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    ListQuery q{req.query_param("state"), req.query_param("kind"), req.query_param("limit"), req.query_param("cursor")};
+    ListQuery q{req.query_param("state"), req.query_param("kind"), req.query_param("batch"), req.query_param("limit"),
+                req.query_param("cursor")};
     auto list = co_await d.jobs->list(who, std::move(q));
     co_return http::json_response(200, http::to_json(list));
 }
@@ -129,18 +130,19 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
     router.add({.method = http::Verb::post,
                 .path = "/api/v1/jobs",
                 .summary = "Enqueue a job (member); 201 new, 200 when a live job holds its unique key or "
-                           "Idempotency-Key",
+                           "Idempotency-Key. With `children`, a batch: the job runs once they have all ended",
                 .tag = "jobs",
                 .request = http::json_body<EnqueueRequest>(),
                 .status = 201,
                 .response = http::json_body<Job>(),
                 .handler = [d](http::Request& r) { return do_enqueue(d, r); }});
-    router.add({.method = http::Verb::get,
-                .path = "/api/v1/jobs",
-                .summary = "The workspace's jobs, newest first (?state=, ?kind=, ?limit=, ?cursor=)",
-                .tag = "jobs",
-                .response = http::json_body<JobList>(),
-                .handler = [d](http::Request& r) { return do_list(d, r); }});
+    router.add(
+        {.method = http::Verb::get,
+         .path = "/api/v1/jobs",
+         .summary = "The workspace's jobs, newest first (?state=, ?kind=, ?batch= a parent's id, ?limit=, ?cursor=)",
+         .tag = "jobs",
+         .response = http::json_body<JobList>(),
+         .handler = [d](http::Request& r) { return do_list(d, r); }});
     // Before /jobs/{id}: routes match in the order they were added.
     router.add({.method = http::Verb::get,
                 .path = "/api/v1/jobs/stats",

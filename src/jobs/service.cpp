@@ -15,6 +15,43 @@ constexpr int kMaxPage = 200;
 constexpr int kDefaultPage = 50;
 }  // namespace
 
+NewJob Service::new_job(const Kind& kind, const std::string& name, const std::optional<boost::json::value>& args,
+                        const std::optional<std::string>& queue, const std::optional<std::int64_t>& priority,
+                        const std::optional<std::int64_t>& max_attempts) const {
+    NewJob j;
+    j.id = core::Uuid::v7();
+    j.kind = name;
+    j.queue = queue.value_or("default");
+    j.args_json = args ? boost::json::serialize(*args) : "{}";
+    j.priority = static_cast<int>(priority.value_or(2));
+    j.max_attempts = static_cast<int>(
+        max_attempts.value_or(kind.max_attempts != 0 ? kind.max_attempts : config_.default_max_attempts));
+    j.timeout_ms = static_cast<int>(kind.timeout.count() != 0 ? kind.timeout.count() : config_.default_timeout_ms);
+    return j;
+}
+
+asio::awaitable<Job> Service::enqueue_batch(auth::Principal p, const Kind& kind, EnqueueRequest r,
+                                            audit::Origin origin) {
+    core::Validator v;
+    std::vector<NewJob> children;
+    children.reserve(r.children->size());
+    for (std::size_t i = 0; i < r.children->size(); ++i) {
+        const auto& c = (*r.children)[i];
+        const Kind* child = registry_.find(c.kind);
+        if (child == nullptr || !child->api_enqueue) {
+            v.add("children[" + std::to_string(i) + "].kind", "is not a kind that can be enqueued here");
+            continue;
+        }
+        children.push_back(new_job(*child, c.kind, c.args, c.queue, c.priority, c.max_attempts));
+    }
+    v.throw_if_failed();
+    const auto parent = new_job(kind, r.kind, r.args, r.queue, r.priority, r.max_attempts);
+    const auto scope = auth::scope_of(p, p.workspace, "member");
+    const audit::Event e{p.user, "job.enqueue", "job", parent.id.str(),
+                         R"({"kind":")" + parent.kind + R"(","children":)" + std::to_string(children.size()) + "}"};
+    co_return co_await store_.enqueue_batch(scope, parent, children, e, origin);
+}
+
 asio::awaitable<std::pair<Job, bool>> Service::enqueue(auth::Principal p, EnqueueRequest r,
                                                        std::optional<std::string> idempotency_key,
                                                        audit::Origin origin) {
@@ -22,19 +59,16 @@ asio::awaitable<std::pair<Job, bool>> Service::enqueue(auth::Principal p, Enqueu
     if (kind == nullptr || !kind->api_enqueue) {
         throw core::Problem::validation({{"kind", "is not a kind that can be enqueued here"}});
     }
+    if (r.children) {
+        if (idempotency_key) throw core::Problem::validation({{"Idempotency-Key", "cannot be used for a batch"}});
+        auto job = co_await enqueue_batch(p, *kind, std::move(r), origin);
+        co_return std::pair{std::move(job), true};
+    }
     if (idempotency_key && (idempotency_key->empty() || idempotency_key->size() > 200)) {
         throw core::Problem::validation({{"Idempotency-Key", "must be 1 to 200 characters"}});
     }
-    NewJob j;
-    j.id = core::Uuid::v7();
-    j.kind = r.kind;
-    j.queue = r.queue.value_or("default");
-    j.args_json = r.args ? boost::json::serialize(*r.args) : "{}";
-    j.priority = static_cast<int>(r.priority.value_or(2));
+    NewJob j = new_job(*kind, r.kind, r.args, r.queue, r.priority, r.max_attempts);
     j.run_at = r.run_at;
-    j.max_attempts = static_cast<int>(
-        r.max_attempts.value_or(kind->max_attempts != 0 ? kind->max_attempts : config_.default_max_attempts));
-    j.timeout_ms = static_cast<int>(kind->timeout.count() != 0 ? kind->timeout.count() : config_.default_timeout_ms);
     j.unique_key = r.unique_key;
     if (!j.unique_key && idempotency_key) j.unique_key = "idempotency:" + *idempotency_key;
     const auto scope = auth::scope_of(p, p.workspace, "member");
@@ -62,6 +96,11 @@ asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
             v.add("limit", "must be a whole number from 1 to 200");
         }
     }
+    std::optional<core::Uuid> batch;
+    if (q.batch) {
+        batch = core::Uuid::parse(*q.batch);
+        if (!batch) v.add("batch", "must be a job id");
+    }
     std::optional<core::Uuid> before;
     if (q.cursor) {
         before = core::Uuid::parse(*q.cursor);
@@ -69,7 +108,7 @@ asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
     }
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
-    auto rows = co_await store_.list(scope, q.state, q.kind, before, limit + 1);
+    auto rows = co_await store_.list(scope, q.state, q.kind, batch, before, limit + 1);
     JobList out;
     if (rows.size() > static_cast<std::size_t>(limit)) {
         rows.resize(static_cast<std::size_t>(limit));

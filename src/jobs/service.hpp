@@ -35,6 +35,12 @@ public:
                                                                   std::optional<core::Uuid> job, int limit);
 
 private:
+    NewJob new_job(const Kind& kind, const std::string& name, const std::optional<boost::json::value>& args,
+                   const std::optional<std::string>& queue, const std::optional<std::int64_t>& priority,
+                   const std::optional<std::int64_t>& max_attempts) const;
+    boost::asio::awaitable<Job> enqueue_batch(auth::Principal p, const Kind& kind, EnqueueRequest r,
+                                              audit::Origin origin);
+
     Store& store_;
     const Registry& registry_;
     const core::JobsConfig& config_;

@@ -14,7 +14,8 @@ namespace {
 constexpr std::string_view kColumns = R"sql(
 id, kind, queue, args::text, priority, state, attempt, max_attempts, progress_percent, progress_message,
 progress_detail::text, result::text, errors::text, unique_key, cancel_requested_at IS NOT NULL,
-kiln_rfc3339(run_at), kiln_rfc3339(created_at), kiln_rfc3339(attempted_at), kiln_rfc3339(finished_at))sql";
+kiln_rfc3339(run_at), kiln_rfc3339(created_at), kiln_rfc3339(attempted_at), kiln_rfc3339(finished_at), parent_id,
+batch_total, batch_succeeded, batch_dead, batch_cancelled)sql";
 
 std::string select_from(std::string_view where) {
     std::string s = "SELECT ";
@@ -31,9 +32,10 @@ const std::string& get_sql() {
 const std::string& list_sql() {
     static const std::string s = select_from(R"sql(($1::text IS NULL OR state = $1)
    AND ($2::text IS NULL OR kind = $2)
-   AND ($3::uuid IS NULL OR id < $3)
+   AND ($3::uuid IS NULL OR parent_id = $3)
+   AND ($4::uuid IS NULL OR id < $4)
  ORDER BY id DESC
- LIMIT $4)sql");
+ LIMIT $5)sql");
     return s;
 }
 // The job a unique enqueue ended with: the new one, or the live one holding the key.
@@ -55,6 +57,22 @@ VALUES (kiln_current_workspace(), $1, $2, $3, $4::jsonb, $5,
         $9, CASE WHEN $9::text IS NULL THEN NULL ELSE now() + make_interval(secs => $10) END,
         kiln_current_user())
 ON CONFLICT (workspace_id, unique_key) WHERE unique_key IS NOT NULL DO NOTHING)sql";
+
+// Bulk: one row per array element (the arrays are as long as each other).
+constexpr std::string_view kInsertMany = R"sql(
+INSERT INTO jobs (workspace_id, id, kind, queue, args, priority, state, max_attempts, run_at, timeout_ms, parent_id,
+                  created_by)
+SELECT kiln_current_workspace(), c.id, c.kind, c.queue, c.args::jsonb, c.priority,
+       CASE WHEN c.run_at > now() THEN 'scheduled' ELSE 'available' END,
+       c.max_attempts, greatest(coalesce(c.run_at, now()), now()), c.timeout_ms, $9, kiln_current_user()
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::smallint[], $6::timestamptz[], $7::integer[],
+              $8::integer[]) AS c(id, kind, queue, args, priority, run_at, max_attempts, timeout_ms))sql";
+// A batch parent waits (run_at infinity) until its children end; kiln_job_batch wakes it.
+constexpr std::string_view kInsertParent = R"sql(
+INSERT INTO jobs (workspace_id, id, kind, queue, args, priority, state, max_attempts, run_at, timeout_ms,
+                  batch_total, progress_message, created_by)
+VALUES (kiln_current_workspace(), $1, $2, $3, $4::jsonb, $5, 'scheduled', $6, 'infinity', $7, $8::integer,
+        format('0 of %s children done', $8::integer), kiln_current_user()))sql";
 
 constexpr std::string_view kCancel = "SELECT kiln_job_cancel($1)";
 constexpr std::string_view kRetry = "SELECT kiln_job_retry($1)";
@@ -79,7 +97,8 @@ SELECT (SELECT count(*) FROM jobs WHERE workspace_id = kiln_current_workspace() 
 constexpr std::string_view kRetention = R"sql(
 DELETE FROM jobs j USING (
     SELECT workspace_id, id FROM jobs
-     WHERE state IN ('succeeded', 'dead', 'cancelled') AND finished_at < now() - make_interval(secs => $1)
+     WHERE state IN ('succeeded', 'dead', 'cancelled') AND parent_id IS NULL
+       AND finished_at < now() - make_interval(secs => $1)
      ORDER BY finished_at LIMIT 1000) old
  WHERE j.workspace_id = old.workspace_id AND j.id = old.id)sql";
 
@@ -103,6 +122,9 @@ WITH RECURSIVE ws(workspace_id, n) AS (
             WHERE j.state = 'available' AND j.workspace_id > ws.workspace_id
             ORDER BY j.workspace_id LIMIT 1) nxt
      WHERE ws.n < $2),
+capped AS (
+    SELECT c.kind, c.cap - (SELECT count(*) FROM jobs r WHERE r.state = 'running' AND r.kind = c.kind) AS room
+      FROM unnest($8::text[], $9::integer[]) AS c(kind, cap)),
 room AS (
     SELECT ws.workspace_id, ws.n,
            greatest(0, least(ceil($3::numeric / (SELECT count(*) FROM ws))::integer,
@@ -112,22 +134,33 @@ room AS (
                AS share
       FROM ws),
 picked AS (
-    SELECT c.workspace_id, c.id
+    SELECT c.workspace_id, c.id, c.kind, room.n, c.priority, c.run_at
       FROM room CROSS JOIN LATERAL (
-           SELECT j.workspace_id, j.id FROM jobs j
+           SELECT j.workspace_id, j.id, j.kind, j.priority, j.run_at FROM jobs j
             WHERE j.state = 'available' AND j.workspace_id = room.workspace_id AND j.kind = ANY($4::text[])
+              AND j.kind <> ALL (ARRAY(SELECT kind FROM capped WHERE capped.room <= 0))
             ORDER BY j.priority, j.run_at, j.id
             LIMIT room.share
               FOR UPDATE SKIP LOCKED) c
      ORDER BY room.n
-     LIMIT $5)
+     LIMIT $5),
+allowed AS (
+    SELECT p.workspace_id, p.id
+      FROM (SELECT picked.*, row_number() OVER (PARTITION BY picked.kind
+                                                ORDER BY picked.n, picked.priority, picked.run_at, picked.id) AS k
+              FROM picked) p
+      LEFT JOIN capped ON capped.kind = p.kind
+     WHERE capped.kind IS NULL OR p.k <= capped.room)
 UPDATE jobs j
    SET state = 'running', attempt = j.attempt + 1, attempted_at = now(), lease_token = gen_random_uuid(),
        lease_owner = $6, lease_expires_at = now() + make_interval(secs => $7 / 1000.0)
-  FROM picked
- WHERE j.workspace_id = picked.workspace_id AND j.id = picked.id
+  FROM allowed
+ WHERE j.workspace_id = allowed.workspace_id AND j.id = allowed.id
 RETURNING j.workspace_id, j.id, j.kind, j.args::text, j.attempt, j.max_attempts, j.timeout_ms, j.lease_token,
-          extract(epoch FROM now() - j.run_at)::float8)sql";
+          extract(epoch FROM now() - j.run_at)::float8,
+          CASE WHEN j.batch_total > 0
+               THEN json_build_object('total', j.batch_total, 'succeeded', j.batch_succeeded, 'dead', j.batch_dead,
+                                      'cancelled', j.batch_cancelled)::text END)sql";
 
 constexpr std::string_view kSucceed = R"sql(
 UPDATE jobs
@@ -135,6 +168,15 @@ UPDATE jobs
        lease_token = NULL, lease_expires_at = NULL
  WHERE workspace_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running'
 RETURNING id)sql";
+// With side effects in the same transaction: a lost lease aborts it (KL404), effects and all.
+constexpr std::string_view kSucceedGuarded = R"sql(
+WITH done AS (
+    UPDATE jobs
+       SET state = 'succeeded', result = $4::jsonb, finished_at = now(), progress_percent = 100,
+           lease_token = NULL, lease_expires_at = NULL
+     WHERE workspace_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running'
+    RETURNING id)
+SELECT kiln_found((SELECT count(*) FROM done), 'The job''s lease was lost.'))sql";
 constexpr std::string_view kFail = R"sql(
 UPDATE jobs
    SET state = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END,
@@ -188,6 +230,30 @@ UPDATE jobs j
   FROM expired WHERE j.workspace_id = expired.workspace_id AND j.id = expired.id)sql";
 constexpr std::string_view kForgetWorkers = "DELETE FROM workers WHERE last_seen_at < now() - interval '5 minutes'";
 
+constexpr std::string_view kZoneNow = R"sql(
+SELECT to_char(now() AT TIME ZONE z, 'YYYY-MM-DD HH24:MI') FROM unnest($1::text[]) WITH ORDINALITY AS u(z, i)
+ ORDER BY i)sql";
+constexpr std::string_view kTakeLead = R"sql(
+INSERT INTO job_leader (id, worker) VALUES (true, $1)
+ON CONFLICT (id) DO UPDATE SET worker = excluded.worker, since = now())sql";
+constexpr std::string_view kSyncSchedules = R"sql(
+INSERT INTO job_schedules (name, cron, time_zone, next_run_at)
+SELECT s.name, s.cron, s.zone, s.next_local::timestamp AT TIME ZONE s.zone
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS s(name, cron, zone, next_local)
+ON CONFLICT (name) DO UPDATE
+   SET cron = excluded.cron, time_zone = excluded.time_zone, updated_at = now(),
+       next_run_at = CASE WHEN job_schedules.cron = excluded.cron AND job_schedules.time_zone = excluded.time_zone
+                          THEN job_schedules.next_run_at ELSE excluded.next_run_at END)sql";
+constexpr std::string_view kDueSchedules = R"sql(
+SELECT name, to_char(now() AT TIME ZONE time_zone, 'YYYY-MM-DD HH24:MI'), runs FROM job_schedules
+ WHERE name = ANY($1::text[]) AND next_run_at <= now()
+ ORDER BY next_run_at)sql";
+constexpr std::string_view kAdvanceSchedule = R"sql(
+UPDATE job_schedules SET next_run_at = $3::timestamp AT TIME ZONE time_zone, runs = runs + 1, last_run_at = now()
+ WHERE name = $1 AND runs = $2 AND next_run_at <= now()
+RETURNING name)sql";
+constexpr std::string_view kScheduleRan = "UPDATE job_schedules SET last_error = $2 WHERE name = $1";
+
 boost::json::value parse_or_null(const db::Result& r, int row, int col) {
     if (r.is_null(row, col)) return nullptr;
     return boost::json::parse(r.text(row, col));
@@ -219,6 +285,47 @@ std::string text_array(const std::vector<std::string>& items) {
     return out;
 }
 
+// A text[] literal whose elements may be NULL.
+std::string nullable_array(const std::vector<std::optional<std::string>>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i != 0) out += ',';
+        if (!items[i]) {
+            out += "NULL";
+            continue;
+        }
+        out += '"';
+        for (const char c : *items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+template <typename T, typename F>
+std::string array_of(const std::vector<T>& items, F field) {
+    std::vector<std::optional<std::string>> out;
+    out.reserve(items.size());
+    for (const auto& item : items) out.push_back(field(item));
+    return nullable_array(out);
+}
+
+db::Query insert_many(const std::vector<NewJob>& jobs, const std::optional<core::Uuid>& parent) {
+    return {kInsertMany,
+            db::params(array_of(jobs, [](const NewJob& j) { return std::optional(j.id.str()); }),
+                       array_of(jobs, [](const NewJob& j) { return std::optional(j.kind); }),
+                       array_of(jobs, [](const NewJob& j) { return std::optional(j.queue); }),
+                       array_of(jobs, [](const NewJob& j) { return std::optional(j.args_json); }),
+                       array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.priority)); }),
+                       array_of(jobs, [](const NewJob& j) { return j.run_at; }),
+                       array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.max_attempts)); }),
+                       array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.timeout_ms)); }),
+                       parent)};
+}
+
 db::TenantScope worker_scope() {
     return {};
 }
@@ -241,6 +348,27 @@ std::vector<db::Query> enqueue(const NewJob& j) {
     return q;
 }
 
+db::Query record_effect(const core::Uuid& workspace, const core::Uuid& job, int attempt) {
+    static constexpr std::string_view kRecord =
+        "INSERT INTO job_effects (workspace_id, job_id, attempt) VALUES ($1, $2, $3)";
+    return {kRecord, db::params(workspace, job, attempt)};
+}
+
+std::vector<db::Query> enqueue_many(const std::vector<NewJob>& jobs) {
+    std::vector<db::Query> q;
+    q.push_back(insert_many(jobs, std::nullopt));
+    return q;
+}
+
+std::vector<db::Query> enqueue_batch(const NewJob& parent, const std::vector<NewJob>& children) {
+    std::vector<db::Query> q;
+    q.push_back({kInsertParent, db::params(parent.id, parent.kind, parent.queue, parent.args_json, parent.priority,
+                                           parent.max_attempts, parent.timeout_ms, static_cast<int>(children.size()))});
+    q.push_back(insert_many(children, parent.id));
+    q.push_back({get_sql(), db::params(parent.id)});
+    return q;
+}
+
 Job Store::job_at(const db::Result& r, int i) const {
     Job j;
     j.id = r.uuid(i, 0);
@@ -258,10 +386,14 @@ Job Store::job_at(const db::Result& r, int i) const {
     j.errors = boost::json::parse(r.text(i, 12));
     j.unique_key = r.opt_str(i, 13);
     j.cancel_requested = r.boolean(i, 14);
-    j.run_at = r.str(i, 15);
+    j.run_at = r.opt_str(i, 15);  // null: a batch parent waiting for its children
     j.created_at = r.str(i, 16);
     j.attempted_at = r.opt_str(i, 17);
     j.finished_at = r.opt_str(i, 18);
+    if (!r.is_null(i, 19)) j.parent_id = r.uuid(i, 19);
+    if (r.int64(i, 20) > 0) {
+        j.batch = BatchCounts{r.int64(i, 20), r.int64(i, 21), r.int64(i, 22), r.int64(i, 23)};
+    }
     return j;
 }
 
@@ -273,8 +405,9 @@ asio::awaitable<Job> Store::get(const db::TenantScope& scope, const core::Uuid& 
 
 asio::awaitable<std::vector<Job>> Store::list(const db::TenantScope& scope, const std::optional<std::string>& state,
                                               const std::optional<std::string>& kind,
+                                              const std::optional<core::Uuid>& batch,
                                               const std::optional<core::Uuid>& before, int limit) {
-    auto r = co_await db::run(pool_, scope, list_sql(), db::params(state, kind, before, limit));
+    auto r = co_await db::run(pool_, scope, list_sql(), db::params(state, kind, batch, before, limit));
     std::vector<Job> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) out.push_back(job_at(r, i));
@@ -304,6 +437,16 @@ asio::awaitable<Job> Store::retry(const db::TenantScope& scope, const core::Uuid
 asio::awaitable<Job> Store::enqueue(const db::TenantScope& scope, const NewJob& j, const audit::Event& e,
                                     const audit::Origin& origin) {
     auto q = jobs::enqueue(j);
+    const std::size_t last = q.size() - 1;
+    q.push_back(audit::record(e, origin));
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    co_return job_at(r[last], 0);
+}
+
+asio::awaitable<Job> Store::enqueue_batch(const db::TenantScope& scope, const NewJob& parent,
+                                          const std::vector<NewJob>& children, const audit::Event& e,
+                                          const audit::Origin& origin) {
+    auto q = jobs::enqueue_batch(parent, children);
     const std::size_t last = q.size() - 1;
     q.push_back(audit::record(e, origin));
     auto r = co_await db::run(pool_, scope, std::move(q));
@@ -342,8 +485,16 @@ asio::awaitable<std::vector<Claimed>> Store::claim(const ClaimRequest& c) {
     q.push_back({kWorkerScope, {}});
     q.push_back({kClaimLock, {}});
     const auto cursor = c.after_workspace ? *c.after_workspace : core::Uuid{};
-    q.push_back(
-        {kClaim, db::params(cursor, c.workspaces, c.limit, text_array(c.kinds), c.limit, c.worker, c.lease.count())});
+    std::vector<std::string> capped;
+    std::string caps = "{";
+    for (const auto& [kind, cap] : c.caps) {
+        capped.push_back(kind);
+        if (caps.size() > 1) caps += ',';
+        caps += std::to_string(cap);
+    }
+    caps += '}';
+    q.push_back({kClaim, db::params(cursor, c.workspaces, c.limit, text_array(c.kinds), c.limit, c.worker,
+                                    c.lease.count(), text_array(capped), caps)});
     auto r = co_await db::run(pool_, worker_scope(), std::move(q));
     const auto& rows = r[2];
     std::vector<Claimed> out;
@@ -351,15 +502,28 @@ asio::awaitable<std::vector<Claimed>> Store::claim(const ClaimRequest& c) {
     for (int i = 0; i < rows.rows(); ++i) {
         out.push_back({rows.uuid(i, 0), rows.uuid(i, 1), rows.str(i, 2), rows.str(i, 3),
                        static_cast<int>(rows.int64(i, 4)), static_cast<int>(rows.int64(i, 5)),
-                       std::chrono::milliseconds(rows.int64(i, 6)), rows.uuid(i, 7), std::stod(rows.str(i, 8))});
+                       std::chrono::milliseconds(rows.int64(i, 6)), rows.uuid(i, 7), std::stod(rows.str(i, 8)),
+                       rows.is_null(i, 9) ? std::string() : rows.str(i, 9)});
     }
     co_return out;
 }
 
-asio::awaitable<bool> Store::succeed(const Lease& l, const std::string& result_json) {
-    auto q = as_worker(kSucceed, db::params(l.workspace, l.id, l.token, result_json));
-    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
-    co_return !r[1].empty();
+asio::awaitable<bool> Store::succeed(const Lease& l, const std::string& result_json, std::vector<db::Query> effects) {
+    if (effects.empty()) {
+        auto q = as_worker(kSucceed, db::params(l.workspace, l.id, l.token, result_json));
+        auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+        co_return !r[1].empty();
+    }
+    auto q = as_worker(kSucceedGuarded, db::params(l.workspace, l.id, l.token, result_json));
+    for (auto& e : effects) q.push_back(std::move(e));
+    bool lost = false;
+    try {
+        co_await db::run(pool_, worker_scope(), std::move(q));
+    } catch (const core::Problem& p) {
+        if (p.status() != 404) throw;
+        lost = true;
+    }
+    co_return !lost;
 }
 
 asio::awaitable<std::optional<std::string>> Store::fail(const Lease& l, const std::string& error,
@@ -404,15 +568,74 @@ asio::awaitable<void> Store::release(const std::vector<Lease>& leases) {
     co_await db::run(pool_, worker_scope(), std::move(q));
 }
 
-asio::awaitable<std::int64_t> Store::maintain(std::chrono::seconds retention) {
+asio::awaitable<std::int64_t> Store::maintain() {
     std::vector<db::Query> q;
     q.push_back({kWorkerScope, {}});
     q.push_back({kPromote, {}});
     q.push_back({kRescue, {}});
-    q.push_back({kForgetWorkers, {}});
-    q.push_back({kRetention, db::params(retention.count())});
     auto r = co_await db::run(pool_, worker_scope(), std::move(q));
     co_return r[1].affected() + r[2].affected();
+}
+
+asio::awaitable<std::int64_t> Store::retention(std::chrono::seconds age) {
+    // Slices of 1000, so no one transaction holds many locks; a bounded number per run.
+    constexpr int kSlices = 1000;
+    constexpr std::int64_t kSlice = 1000;
+    std::int64_t deleted = 0;
+    for (int i = 0; i < kSlices; ++i) {
+        std::vector<db::Query> q;
+        q.push_back({kWorkerScope, {}});
+        q.push_back({kRetention, db::params(age.count())});
+        if (i == 0) q.push_back({kForgetWorkers, {}});
+        auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+        deleted += r[1].affected();
+        if (r[1].affected() < kSlice) break;
+    }
+    co_return deleted;
+}
+
+asio::awaitable<std::vector<std::string>> Store::zone_now(const std::vector<std::string>& zones) {
+    auto q = as_worker(kZoneNow, db::params(text_array(zones)));
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    std::vector<std::string> out;
+    out.reserve(static_cast<std::size_t>(r[1].rows()));
+    for (int i = 0; i < r[1].rows(); ++i) out.push_back(r[1].str(i, 0));
+    co_return out;
+}
+
+asio::awaitable<void> Store::lead(const std::string& worker, const std::vector<ScheduleRow>& schedules) {
+    std::vector<db::Query> q;
+    q.push_back({kWorkerScope, {}});
+    q.push_back({kTakeLead, db::params(worker)});
+    if (!schedules.empty()) {
+        q.push_back(
+            {kSyncSchedules,
+             db::params(array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.name); }),
+                        array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.cron); }),
+                        array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.time_zone); }),
+                        array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.next_local); }))});
+    }
+    co_await db::run(pool_, worker_scope(), std::move(q));
+}
+
+asio::awaitable<std::vector<DueSchedule>> Store::due_schedules(const std::vector<std::string>& names) {
+    auto q = as_worker(kDueSchedules, db::params(text_array(names)));
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    std::vector<DueSchedule> out;
+    for (int i = 0; i < r[1].rows(); ++i) out.push_back({r[1].str(i, 0), r[1].str(i, 1), r[1].int64(i, 2)});
+    co_return out;
+}
+
+asio::awaitable<bool> Store::advance_schedule(const std::string& name, std::int64_t runs,
+                                              const std::string& next_local) {
+    auto q = as_worker(kAdvanceSchedule, db::params(name, runs, next_local));
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    co_return !r[1].empty();
+}
+
+asio::awaitable<void> Store::schedule_ran(const std::string& name, const std::optional<std::string>& error) {
+    auto q = as_worker(kScheduleRan, db::params(name, error));
+    co_await db::run(pool_, worker_scope(), std::move(q));
 }
 
 }  // namespace kiln::jobs

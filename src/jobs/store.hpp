@@ -28,10 +28,19 @@ struct NewJob {
     int unique_window_s = 24 * 3600;
 };
 
+// Many jobs in one statement (no unique keys): e.g. one per file of a sync.
+std::vector<db::Query> enqueue_many(const std::vector<NewJob>& jobs);
+// A batch: `parent` waits until every child has ended, then runs with their counts
+// (Context::batch()); cancelling it cancels them. The last query's result is the parent.
+std::vector<db::Query> enqueue_batch(const NewJob& parent, const std::vector<NewJob>& children);
+
 // Enqueueing is part of the caller's batch: the job exists iff that batch commits (the
 // caller's data, credits and jobs together). Append all of these to the batch, in order; the
 // last one's result is the job (the existing one when unique_key matched a live key).
 std::vector<db::Query> enqueue(const NewJob& j);
+
+// The side effect of the diagnostic kind system.effect (committed with the job's success).
+db::Query record_effect(const core::Uuid& workspace, const core::Uuid& job, int attempt);
 
 // A claimed job, leased to this worker until renewed or finished.
 struct Claimed {
@@ -43,7 +52,21 @@ struct Claimed {
     int max_attempts = 0;
     std::chrono::milliseconds timeout{0};
     core::Uuid lease;
-    double pickup_s = 0;  // from due (run_at) to this claim
+    double pickup_s = 0;     // from due (run_at) to this claim
+    std::string batch_json;  // a batch parent's counts; empty for other jobs
+};
+
+struct ScheduleRow {
+    std::string name;
+    std::string cron;
+    std::string time_zone;
+    std::string next_local;  // "YYYY-MM-DD HH:MM" in time_zone
+};
+
+struct DueSchedule {
+    std::string name;
+    std::string local_now;
+    std::int64_t runs = 0;
 };
 
 struct Lease {
@@ -57,6 +80,7 @@ struct ClaimRequest {
     unsigned workspaces = 16;
     unsigned limit = 32;
     std::vector<std::string> kinds;
+    std::vector<std::pair<std::string, unsigned>> caps;  // kinds with a global concurrency cap
     std::string worker;
     std::chrono::milliseconds lease{30000};
 };
@@ -70,6 +94,7 @@ public:
     boost::asio::awaitable<Job> get(const db::TenantScope& scope, const core::Uuid& id);
     boost::asio::awaitable<std::vector<Job>> list(const db::TenantScope& scope, const std::optional<std::string>& state,
                                                   const std::optional<std::string>& kind,
+                                                  const std::optional<core::Uuid>& batch,
                                                   const std::optional<core::Uuid>& before, int limit);
     // Both return the job as it is afterwards; KL404/KL409 become Problems.
     boost::asio::awaitable<Job> cancel(const db::TenantScope& scope, const core::Uuid& id, const audit::Event& e,
@@ -78,6 +103,9 @@ public:
                                       const audit::Origin& origin);
     boost::asio::awaitable<Job> enqueue(const db::TenantScope& scope, const NewJob& j, const audit::Event& e,
                                         const audit::Origin& origin);
+    boost::asio::awaitable<Job> enqueue_batch(const db::TenantScope& scope, const NewJob& parent,
+                                              const std::vector<NewJob>& children, const audit::Event& e,
+                                              const audit::Origin& origin);
 
     boost::asio::awaitable<Stats> stats(const db::TenantScope& scope);
     // Persisted events after `after` (an event id), oldest first, of one job or all.
@@ -86,8 +114,10 @@ public:
 
     // --- workers, across workspaces
     boost::asio::awaitable<std::vector<Claimed>> claim(const ClaimRequest& c);
-    // False when the lease was lost (expired and taken over, or cancelled): nothing changed.
-    boost::asio::awaitable<bool> succeed(const Lease& l, const std::string& result_json);
+    // False when the lease was lost (expired and taken over, or cancelled): nothing changed,
+    // and none of `effects` (run in the same transaction) happened.
+    boost::asio::awaitable<bool> succeed(const Lease& l, const std::string& result_json,
+                                         std::vector<db::Query> effects = {});
     // Retried after `retry_in`, or dead when out of attempts. Returns the new state, or nullopt
     // when the lease was lost.
     boost::asio::awaitable<std::optional<std::string>> fail(const Lease& l, const std::string& error,
@@ -104,9 +134,24 @@ public:
     // Hands unfinished jobs back at shutdown (the attempt does not count).
     boost::asio::awaitable<void> release(const std::vector<Lease>& leases);
     // Housekeeping any worker may run: due retries and scheduled jobs become available, expired
-    // leases are taken back (counted as an attempt), dead workers are forgotten.
-    // Finished jobs older than `retention` are deleted with their events.
-    boost::asio::awaitable<std::int64_t> maintain(std::chrono::seconds retention = std::chrono::hours(24 * 7));
+    // leases are taken back (counted as an attempt).
+    boost::asio::awaitable<std::int64_t> maintain();
+    // Finished top-level jobs older than `age` are deleted with their children and events, and
+    // workers silent for five minutes are forgotten (the leader's `jobs.retention` schedule).
+    boost::asio::awaitable<std::int64_t> retention(std::chrono::seconds age);
+
+    // --- the leader's schedules
+    // The wall-clock minute now ("YYYY-MM-DD HH:MM") in each zone; throws for an unknown zone.
+    boost::asio::awaitable<std::vector<std::string>> zone_now(const std::vector<std::string>& zones);
+    // Records `worker` as the leader and the schedules with their next run (local minute in
+    // their zone), keeping a schedule's next run unless its cron or zone changed.
+    boost::asio::awaitable<void> lead(const std::string& worker, const std::vector<ScheduleRow>& schedules);
+    // Due schedules among `names`, with their zone's minute now and their run count.
+    boost::asio::awaitable<std::vector<DueSchedule>> due_schedules(const std::vector<std::string>& names);
+    // Moves a due schedule to its next run; false when another firing took this occurrence.
+    boost::asio::awaitable<bool> advance_schedule(const std::string& name, std::int64_t runs,
+                                                  const std::string& next_local);
+    boost::asio::awaitable<void> schedule_ran(const std::string& name, const std::optional<std::string>& error);
 
 private:
     db::Pool& pool_;

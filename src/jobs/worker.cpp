@@ -22,6 +22,9 @@ namespace {
 
 constexpr std::string_view kWorkChannel = "kiln_jobs";
 constexpr std::string_view kCancelChannel = "kiln_job_cancel";
+constexpr std::string_view kLeaderChannel = "kiln_leader";
+// The session advisory lock the leader holds ("kiln" + 1).
+constexpr std::int64_t kLeaderLock = 0x6b696c6e01;
 
 std::string describe(const std::exception_ptr& e) {
     try {
@@ -54,7 +57,8 @@ Worker::Worker(Store& store, const Registry& registry, const core::JobsConfig& c
       metrics_(metrics),
       blocking_(blocking),
       conninfo_(std::move(conninfo)),
-      host_(hostname()) {
+      host_(hostname()),
+      scheduler_(store, registry) {
     id_ = host_ + ":" + std::to_string(getpid()) + ":" + core::Uuid::v7().str().substr(0, 8);
 }
 
@@ -79,11 +83,13 @@ void Worker::start(const asio::any_io_executor& ex) {
     heartbeat_timer_.emplace(ex);
     maintain_timer_.emplace(ex);
     done_timer_.emplace(ex);
+    lead_timer_.emplace(ex);
     spawn(claim_loop(), "job claim loop stopped by an error");
     spawn(heartbeat_loop(), "job heartbeat loop stopped by an error");
     spawn(maintain_loop(), "job maintenance loop stopped by an error");
     spawn(listen_loop(std::string(kWorkChannel)), "job listener stopped by an error");
     spawn(listen_loop(std::string(kCancelChannel)), "job cancel listener stopped by an error");
+    if (!registry_.schedules().empty()) spawn(lead_loop(), "job leader loop stopped by an error");
     core::log::info("job worker started", {{"worker", id_}, {"slots", config_.workers}});
 }
 
@@ -116,6 +122,10 @@ std::chrono::milliseconds Worker::backoff(int attempt) const {
 
 asio::awaitable<void> Worker::claim_loop() {
     const auto kinds = registry_.names();
+    std::vector<std::pair<std::string, unsigned>> caps;
+    for (const auto& name : kinds) {
+        if (const Kind* k = registry_.find(name); k->concurrency > 0) caps.emplace_back(name, k->concurrency);
+    }
     while (!stopping_) {
         woken_ = false;
         const auto slots = config_.workers > running_.size() ? config_.workers - running_.size() : 0;
@@ -127,6 +137,7 @@ asio::awaitable<void> Worker::claim_loop() {
             c.workspaces = config_.claim_workspaces;
             c.limit = static_cast<unsigned>(std::min<std::size_t>(slots, config_.claim_batch));
             c.kinds = kinds;
+            c.caps = caps;
             c.worker = id_;
             c.lease = std::chrono::milliseconds(config_.lease_ms);
             asked = c.limit;
@@ -170,7 +181,10 @@ asio::awaitable<void> Worker::run(Claimed job) {
     boost::json::value args;
     std::error_code ec;
     args = boost::json::parse(job.args_json, ec);
-    auto context = std::make_shared<Context>(job.workspace, job.id, job.kind, std::move(args), job.attempt, report);
+    boost::json::value batch;
+    if (!job.batch_json.empty()) batch = boost::json::parse(job.batch_json, ec);
+    auto context =
+        std::make_shared<Context>(job.workspace, job.id, job.kind, std::move(args), job.attempt, report, batch);
     // By lease, not job id: should this worker claim the job again after losing its lease, the
     // two attempts stay apart.
     auto& r = running_[job.lease];
@@ -215,7 +229,7 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
     if (r.settled) co_return;
     r.settled = true;
     if (!failure) {
-        const bool ok = co_await store_.succeed(r.lease, boost::json::serialize(result));
+        const bool ok = co_await store_.succeed(r.lease, boost::json::serialize(result), r.context->take_effects());
         count(r.kind, r.started, ok ? "succeeded" : "lost");
         if (!ok) core::log::warn("job finished after losing its lease; result dropped", {{"job", r.lease.id.str()}});
         co_return;
@@ -296,7 +310,7 @@ asio::awaitable<void> Worker::maintain_loop() {
         std::int64_t moved = 0;
         std::exception_ptr failure;
         try {
-            moved = co_await store_.maintain(std::chrono::hours(config_.retention_hours));
+            moved = co_await store_.maintain();
         } catch (...) {
             failure = std::current_exception();
         }
@@ -342,10 +356,55 @@ asio::awaitable<void> Worker::listen_loop(std::string channel) {
     }
 }
 
+// Every worker may lead; the one whose connection holds the leader lock does, until that
+// connection ends (the process died, the database restarted): then another takes it within
+// about a poll interval.
+asio::awaitable<void> Worker::lead_loop() {
+    while (!stopping_) {
+        std::unique_ptr<db::Listener> lock;
+        std::exception_ptr failure;
+        try {
+            lock = co_await db::Listener::open_locked(conninfo_, std::string(kLeaderChannel), blocking_, kLeaderLock);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (stopping_) break;
+        if (!lock) {
+            co_await pause(*lead_timer_, std::chrono::milliseconds(config_.poll_interval_ms));
+            continue;
+        }
+        listeners_.push_back(lock.get());
+        leader_ = true;
+        core::log::info("job leader", {{"worker", id_}});
+        co_await lead(*lock);
+        leader_ = false;
+        std::erase(listeners_, lock.get());
+        if (!stopping_) core::log::warn("job leadership lost", {{"worker", id_}});
+    }
+}
+
+asio::awaitable<void> Worker::lead(db::Listener& lock) {
+    bool recorded = false;
+    for (;;) {
+        std::exception_ptr failure;
+        try {
+            if (!recorded) co_await scheduler_.take_lead(id_);
+            recorded = true;
+            co_await scheduler_.fire_due();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) core::log::warn("job schedules not fired", {{"error", describe(failure)}});
+        const auto waited = co_await lock.wait_for(std::chrono::milliseconds(config_.poll_interval_ms));
+        if (waited == db::Listener::Waited::closed || stopping_) co_return;
+    }
+}
+
 asio::awaitable<void> Worker::stop() {
     stopping_ = true;
     wake_timer_->cancel();
     maintain_timer_->cancel();
+    lead_timer_->cancel();
     for (auto* l : listeners_) l->cancel();
     const auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
     // The heartbeat keeps running jobs' leases alive during the grace period.

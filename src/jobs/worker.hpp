@@ -16,6 +16,7 @@
 #include "db/listener.hpp"
 #include "jobs/metrics.hpp"
 #include "jobs/registry.hpp"
+#include "jobs/scheduler.hpp"
 #include "jobs/store.hpp"
 
 namespace kiln::jobs {
@@ -26,6 +27,8 @@ public:
            std::string conninfo, JobMetrics& metrics);
 
     const std::string& id() const noexcept { return id_; }
+    // Whether this worker holds the leader lock now (it fires the cron schedules).
+    bool leader() const noexcept { return leader_; }
     void start(const boost::asio::any_io_executor& ex);
     // On the same executor: stops claiming, lets running jobs finish for the grace period, then
     // cancels the rest and hands their leases back so that other workers take them at once.
@@ -46,6 +49,8 @@ private:
     boost::asio::awaitable<void> heartbeat_loop();
     boost::asio::awaitable<void> maintain_loop();
     boost::asio::awaitable<void> listen_loop(std::string channel);
+    boost::asio::awaitable<void> lead_loop();
+    boost::asio::awaitable<void> lead(db::Listener& lock);
     boost::asio::awaitable<void> run(Claimed job);
     boost::asio::awaitable<void> settle(Running& r, std::exception_ptr failure, const boost::json::value& result);
     boost::asio::awaitable<void> time_out(core::Uuid token);
@@ -69,6 +74,9 @@ private:
     std::optional<boost::asio::steady_timer> heartbeat_timer_;
     std::optional<boost::asio::steady_timer> maintain_timer_;
     std::optional<boost::asio::steady_timer> done_timer_;
+    std::optional<boost::asio::steady_timer> lead_timer_;
+    Scheduler scheduler_;
+    bool leader_ = false;
     std::vector<db::Listener*> listeners_;
     std::map<core::Uuid, Running> running_;  // by lease token
     std::optional<core::Uuid> cursor_;

@@ -59,6 +59,9 @@ INSERT INTO mail_outbox (id, recipient, subject, body) VALUES
 INSERT INTO jobs (workspace_id, id, kind, state, max_attempts, timeout_ms) VALUES
     ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a5', 'system.sleep', 'available', 1, 1000),
     ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b5', 'system.sleep', 'available', 1, 1000);
+INSERT INTO job_effects (workspace_id, job_id, attempt) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a5', 1),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b5', 1);
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {

@@ -1,9 +1,12 @@
 // The job queue against PostgreSQL: enqueue in the caller's transaction, claims with leases,
 // the lease token guard against zombie workers, rescue of expired leases, fairness across
-// workspaces, plan concurrency caps, retries, unique keys and cancel requests.
+// workspaces, plan and per-kind concurrency caps, retries, unique keys, cancel requests,
+// batches, side effects committed with success, cron schedules and the leader lock.
 #include <fmt/format.h>
 
+#include "db/listener.hpp"
 #include "db/transaction.hpp"
+#include "jobs/scheduler.hpp"
 #include "jobs/store.hpp"
 #include "pg_fixture.hpp"
 
@@ -246,11 +249,171 @@ TEST_F(JobsTest, FinishedJobsAreDeletedWithTheirEventsAfterTheRetention) {
     sql(fmt::format("UPDATE jobs SET state = 'dead', finished_at = now() - interval '1 day' WHERE id = '{}'",
                     recent.id.str()));
     sql(fmt::format("UPDATE jobs SET run_at = now() - interval '30 days' WHERE id = '{}'", waiting.id.str()));
-    run(store_->maintain(std::chrono::hours(24 * 7)));
+    run(store_->retention(std::chrono::hours(24 * 7)));
     EXPECT_EQ(sql("SELECT count(*) FROM jobs"), "2");
     EXPECT_EQ(sql(fmt::format("SELECT count(*) FROM jobs WHERE id = '{}'", old_job.id.str())), "0");
     EXPECT_EQ(sql(fmt::format("SELECT count(*) FROM job_events WHERE job_id = '{}'", old_job.id.str())), "0");
     EXPECT_NE(sql(fmt::format("SELECT count(*) FROM job_events WHERE job_id = '{}'", recent.id.str())), "0");
+}
+
+std::vector<NewJob> noops(int n) {
+    std::vector<NewJob> out;
+    for (int i = 0; i < n; ++i) out.push_back(noop());
+    return out;
+}
+
+TEST_F(JobsTest, ABatchParentRunsOnceEveryChildHasEndedWithTheirCounts) {
+    auto parent = noop();
+    parent.kind = "test.other";
+    auto q = jobs::enqueue_batch(parent, noops(3));
+    const auto last = q.size() - 1;
+    const auto made = store_->job_at(run(db::run(*pool_, in(kSmall), std::move(q)))[last], 0);
+    EXPECT_EQ(made.state, "scheduled");
+    EXPECT_FALSE(made.run_at.has_value());
+    ASSERT_TRUE(made.batch.has_value());
+    EXPECT_EQ(made.batch->total, 3);
+
+    // Only the children are claimable while the parent waits.
+    const auto children = claim(10);
+    ASSERT_EQ(children.size(), 3U);
+    for (const auto& c : children) EXPECT_EQ(c.kind, "test.noop");
+    EXPECT_TRUE(run(store_->succeed(lease_of(children[0]), "{\"n\":0}")));
+    EXPECT_TRUE(run(store_->cancelled(lease_of(children[1]))));
+    auto mid = run(store_->get(in(kSmall), parent.id));
+    EXPECT_EQ(mid.state, "scheduled");
+    EXPECT_EQ(mid.progress.percent, 66);
+    EXPECT_EQ(mid.progress.message, "2 of 3 children done");
+    sql(fmt::format("UPDATE jobs SET attempt = max_attempts WHERE id = '{}'", children[2].id.str()));
+    EXPECT_EQ(run(store_->fail(lease_of(children[2]), "boom", std::chrono::milliseconds(0))), "dead");
+
+    const auto done = run(store_->get(in(kSmall), parent.id));
+    EXPECT_EQ(done.state, "available");
+    EXPECT_TRUE(done.run_at.has_value());
+    const auto parents = claim(10);
+    ASSERT_EQ(parents.size(), 1U);
+    EXPECT_EQ(parents[0].id, parent.id);
+    EXPECT_EQ(parents[0].batch_json, R"({"total" : 3, "succeeded" : 1, "dead" : 1, "cancelled" : 1})");
+    // Its children, listed by batch.
+    const auto listed = run(store_->list(in(kSmall), std::nullopt, std::nullopt, parent.id, std::nullopt, 10));
+    EXPECT_EQ(listed.size(), 3U);
+}
+
+TEST_F(JobsTest, CancellingABatchCancelsItsChildren) {
+    auto parent = noop();
+    parent.kind = "test.other";
+    auto q = jobs::enqueue_batch(parent, noops(3));
+    run(db::run(*pool_, in(kSmall), std::move(q)));
+    const auto running = claim(1);
+    ASSERT_EQ(running.size(), 1U);
+    const audit::Event e{kUser, "job.cancel", "job", parent.id.str()};
+    const auto cancelled = run(store_->cancel(in(kSmall), parent.id, e, {"127.0.0.1", "test"}));
+    EXPECT_EQ(cancelled.state, "cancelled");
+    EXPECT_EQ(sql(fmt::format("SELECT string_agg(state || ':' || (cancel_requested_at IS NOT NULL), ',' ORDER BY "
+                              "state) FROM jobs WHERE parent_id = '{}'",
+                              parent.id.str())),
+              "cancelled:false,cancelled:false,running:true");
+    // The running child stops at its next check; the batch's counts follow.
+    EXPECT_TRUE(run(store_->cancelled(lease_of(running[0]))));
+    const auto after = run(store_->get(in(kSmall), parent.id));
+    EXPECT_EQ(after.state, "cancelled");
+    ASSERT_TRUE(after.batch.has_value());
+    EXPECT_EQ(after.batch->cancelled, 3);
+    EXPECT_TRUE(claim(10).empty());
+}
+
+TEST_F(JobsTest, APerKindCapHoldsAcrossClaims) {
+    for (int i = 0; i < 5; ++i) {
+        auto j = noop();
+        j.kind = "test.other";
+        enqueue(kSmall, j);
+    }
+    enqueue(kBig, noop());
+    ClaimRequest c;
+    c.limit = 10;
+    c.kinds = {"test.noop", "test.other"};
+    c.caps = {{"test.other", 2}};
+    c.worker = "w";
+    const auto first = run(store_->claim(c));
+    int other = 0;
+    for (const auto& j : first) other += j.kind == "test.other" ? 1 : 0;
+    EXPECT_EQ(other, 2);
+    EXPECT_EQ(first.size(), 3U);  // the uncapped kind is not held back
+    EXPECT_TRUE(run(store_->claim(c)).empty());
+    EXPECT_TRUE(run(store_->succeed(lease_of(first[0].kind == "test.other" ? first[0] : first[1]), "{}")));
+    const auto next = run(store_->claim(c));
+    ASSERT_EQ(next.size(), 1U);
+    EXPECT_EQ(next[0].kind, "test.other");
+}
+
+TEST_F(JobsTest, SideEffectsCommitOnlyWithTheSuccessOfTheCurrentLease) {
+    enqueue(kSmall, noop());
+    const auto first = claim(1, std::nullopt, std::chrono::milliseconds(100));
+    ASSERT_EQ(first.size(), 1U);
+    sql("UPDATE jobs SET lease_expires_at = now() - interval '1 second'");
+    run(store_->maintain());
+    const auto second = claim(1);
+    ASSERT_EQ(second.size(), 1U);
+    std::vector<db::Query> stale;
+    stale.push_back(record_effect(kSmall, first[0].id, first[0].attempt));
+    EXPECT_FALSE(run(store_->succeed(lease_of(first[0]), "{}", std::move(stale))));
+    EXPECT_EQ(sql("SELECT count(*) FROM job_effects"), "0");
+    std::vector<db::Query> current;
+    current.push_back(record_effect(kSmall, second[0].id, second[0].attempt));
+    EXPECT_TRUE(run(store_->succeed(lease_of(second[0]), "{}", std::move(current))));
+    EXPECT_EQ(sql("SELECT attempt FROM job_effects"), "2");
+}
+
+TEST_F(JobsTest, ADueScheduleFiresOnceAndMovesToItsNextRunInItsZone) {
+    Registry registry;
+    int ticks = 0;
+    registry.schedule({.name = "test.tick", .cron = "* * * * *", .task = [&ticks]() -> asio::awaitable<void> {
+                           ++ticks;
+                           co_return;
+                       }});
+    registry.schedule({.name = "test.morning",
+                       .cron = "0 9 * * mon-fri",
+                       .time_zone = "America/New_York",
+                       .task = []() -> asio::awaitable<void> { co_return; }});
+    Scheduler a(*store_, registry);
+    Scheduler b(*store_, registry);
+    run(a.take_lead("worker-a"));
+    EXPECT_EQ(sql("SELECT worker FROM job_leader"), "worker-a");
+    EXPECT_EQ(sql("SELECT extract(isodow FROM next_run_at AT TIME ZONE 'America/New_York') BETWEEN 1 AND 5 FROM "
+                  "job_schedules WHERE name = 'test.morning'"),
+              "t");
+    EXPECT_EQ(sql("SELECT to_char(next_run_at AT TIME ZONE 'America/New_York', 'HH24:MI') FROM job_schedules "
+                  "WHERE name = 'test.morning'"),
+              "09:00");
+    EXPECT_EQ(run(a.fire_due()), 0);  // nothing due yet
+    sql("UPDATE job_schedules SET next_run_at = now() - interval '1 second' WHERE name = 'test.tick'");
+    EXPECT_EQ(run(a.fire_due()), 1);
+    EXPECT_EQ(run(b.fire_due()), 0);  // the occurrence was taken
+    EXPECT_EQ(ticks, 1);
+    EXPECT_EQ(sql("SELECT runs || ' ' || (next_run_at > now()) || ' ' || (next_run_at <= now() + interval '1 "
+                  "minute') FROM job_schedules WHERE name = 'test.tick'"),
+              "1 true true");
+    // Taking the lead again keeps the next run of an unchanged schedule.
+    const auto before = sql("SELECT next_run_at FROM job_schedules WHERE name = 'test.morning'");
+    run(b.take_lead("worker-b"));
+    EXPECT_EQ(sql("SELECT next_run_at FROM job_schedules WHERE name = 'test.morning'"), before);
+}
+
+asio::awaitable<bool> lock_taken(std::string conninfo, core::ThreadPool* blocking, std::unique_ptr<db::Listener>* out) {
+    *out = co_await db::Listener::open_locked(std::move(conninfo), "kiln_leader", *blocking, 42);
+    co_return *out != nullptr;
+}
+
+TEST_F(JobsTest, OneSessionHoldsTheLeaderLockUntilItsConnectionEnds) {
+    std::unique_ptr<db::Listener> first;
+    std::unique_ptr<db::Listener> second;
+    EXPECT_TRUE(run(lock_taken(app_conninfo(), &blocking_, &first)));
+    EXPECT_FALSE(run(lock_taken(app_conninfo(), &blocking_, &second)));
+    // The leader's backend is terminated (its process died, say): the lock frees.
+    sql("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 42");
+    for (int i = 0; i < 100 && !run(lock_taken(app_conninfo(), &blocking_, &second)); ++i) {
+        sql("SELECT pg_sleep(0.05)");  // the backend's exit is asynchronous
+    }
+    EXPECT_NE(second, nullptr);
 }
 
 }  // namespace
