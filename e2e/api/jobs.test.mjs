@@ -66,6 +66,15 @@ describe('jobs', { timeout: 120000 }, () => {
     assert.match(metrics, /^kiln_job_duration_seconds_bucket\{kind="system\.sleep",le="\+Inf"\} [1-9]/m);
   });
 
+  it('/metrics shows the queue as the database holds it', async () => {
+    const later = new Date(Date.now() + 3600_000).toISOString();
+    const res = await o.as.post('/jobs', { kind: 'system.fail', run_at: later });
+    assert.equal(res.status, 201, res.text);
+    const metrics = await (await fetch(`${kiln.url}/metrics`)).text();
+    assert.match(metrics, /^# TYPE kiln_jobs_queued gauge$/m);
+    assert.match(metrics, /^kiln_jobs_queued\{kind="system\.fail",state="scheduled"\} [1-9]/m);
+  });
+
   it('retries a failing attempt with backoff and keeps each attempt’s error', async () => {
     const res = await o.as.post('/jobs', { kind: 'system.fail', args: { message: 'flaky', fail_attempts: 1 }, max_attempts: 3 });
     assert.equal(res.status, 201, res.text);

@@ -62,8 +62,20 @@ asio::awaitable<http::Response> ready(Services* s, http::Request& /*req*/) {
     co_return http::json_response(200, http::to_json(ReadyReply{"ready", s->schema_version}));
 }
 
+// The process's own figures, then the queue's depth read from the database (left out, not
+// failed, when the database does not answer).
 asio::awaitable<http::Response> metrics(Services* s, http::Request& /*req*/) {
-    co_return http::text_response(200, s->metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+    auto body = s->metrics.render();
+    std::vector<jobs::QueueDepth> depth;
+    bool read = false;
+    try {
+        depth = co_await s->jobs_store.queue_depth();
+        read = true;
+    } catch (const std::exception& e) {
+        core::log::warn("queue depth not read for /metrics", {{"error", e.what()}});
+    }
+    if (read) jobs::JobMetrics::render_queue(body, depth);
+    co_return http::text_response(200, body, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 asio::awaitable<http::Response> openapi(std::shared_ptr<const std::string> doc, http::Request& /*req*/) {

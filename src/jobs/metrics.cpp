@@ -55,6 +55,20 @@ void JobMetrics::finished(std::string_view kind, std::string_view outcome, doubl
     k.duration.observe(seconds);
 }
 
+void JobMetrics::render_queue(std::string& out, const std::vector<QueueDepth>& depth) {
+    out += "# HELP kiln_jobs_queued Unfinished jobs by kind and state, across all workspaces and workers.\n";
+    out += "# TYPE kiln_jobs_queued gauge\n";
+    for (const auto& d : depth) {
+        out += fmt::format("kiln_jobs_queued{{kind=\"{}\",state=\"{}\"}} {}\n", d.kind, d.state, d.jobs);
+    }
+    out += "# HELP kiln_jobs_oldest_available_seconds How long the oldest available job of a kind has been due.\n";
+    out += "# TYPE kiln_jobs_oldest_available_seconds gauge\n";
+    for (const auto& d : depth) {
+        if (d.oldest_s)
+            out += fmt::format("kiln_jobs_oldest_available_seconds{{kind=\"{}\"}} {:.3f}\n", d.kind, *d.oldest_s);
+    }
+}
+
 void JobMetrics::render(std::string& out) const {
     const std::lock_guard lock(mutex_);
     out += "# HELP kiln_jobs_started_total Job attempts started by this process.\n";

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "http/metrics.hpp"
+#include "jobs/store.hpp"
 
 namespace kiln::jobs {
 
@@ -27,6 +28,9 @@ public:
     void started(std::string_view kind, double pickup_seconds);
     void finished(std::string_view kind, std::string_view outcome, double seconds);
     void render(std::string& out) const;
+    // The queue as the database sees it now (all processes): depth by kind and state, and the
+    // oldest available job's wait by kind.
+    static void render_queue(std::string& out, const std::vector<QueueDepth>& depth);
 
 private:
     struct Histogram {

@@ -230,6 +230,11 @@ UPDATE jobs j
   FROM expired WHERE j.workspace_id = expired.workspace_id AND j.id = expired.id)sql";
 constexpr std::string_view kForgetWorkers = "DELETE FROM workers WHERE last_seen_at < now() - interval '5 minutes'";
 
+constexpr std::string_view kQueueDepth = R"sql(
+SELECT kind, state, count(*),
+       CASE WHEN state = 'available' THEN extract(epoch FROM now() - min(run_at))::float8 END
+  FROM jobs WHERE state IN ('available', 'running', 'scheduled', 'failed')
+ GROUP BY kind, state ORDER BY kind, state)sql";
 constexpr std::string_view kZoneNow = R"sql(
 SELECT to_char(now() AT TIME ZONE z, 'YYYY-MM-DD HH24:MI') FROM unnest($1::text[]) WITH ORDINALITY AS u(z, i)
  ORDER BY i)sql";
@@ -592,6 +597,18 @@ asio::awaitable<std::int64_t> Store::retention(std::chrono::seconds age) {
         if (r[1].affected() < kSlice) break;
     }
     co_return deleted;
+}
+
+asio::awaitable<std::vector<QueueDepth>> Store::queue_depth() {
+    auto q = as_worker(kQueueDepth, {});
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    std::vector<QueueDepth> out;
+    for (int i = 0; i < r[1].rows(); ++i) {
+        QueueDepth d{r[1].str(i, 0), r[1].str(i, 1), r[1].int64(i, 2), std::nullopt};
+        if (!r[1].is_null(i, 3)) d.oldest_s = std::stod(r[1].str(i, 3));
+        out.push_back(std::move(d));
+    }
+    co_return out;
 }
 
 asio::awaitable<std::vector<std::string>> Store::zone_now(const std::vector<std::string>& zones) {

@@ -56,6 +56,14 @@ struct Claimed {
     std::string batch_json;  // a batch parent's counts; empty for other jobs
 };
 
+// Unfinished jobs of a kind in one state, across workspaces (/metrics).
+struct QueueDepth {
+    std::string kind;
+    std::string state;
+    std::int64_t jobs = 0;
+    std::optional<double> oldest_s;  // available jobs: how long the oldest has been due
+};
+
 struct ScheduleRow {
     std::string name;
     std::string cron;
@@ -139,6 +147,8 @@ public:
     // Finished top-level jobs older than `age` are deleted with their children and events, and
     // workers silent for five minutes are forgotten (the leader's `jobs.retention` schedule).
     boost::asio::awaitable<std::int64_t> retention(std::chrono::seconds age);
+
+    boost::asio::awaitable<std::vector<QueueDepth>> queue_depth();
 
     // --- the leader's schedules
     // The wall-clock minute now ("YYYY-MM-DD HH:MM") in each zone; throws for an unknown zone.
