@@ -134,6 +134,12 @@ describe('jobs', { timeout: 120000 }, () => {
     assertInvalid(await o.as.post('/jobs', { kind: 'nope', args: [], priority: 9, run_at: 'soon', max_attempts: 0 }),
       ['kind', 'args', 'priority', 'run_at', 'max_attempts']);
     assertInvalid(await o.as.post('/jobs', { kind: 'system.unknown' }), ['kind']);
+    // A kind's typed args are checked when it is enqueued, not when it runs.
+    assertInvalid(await o.as.post('/jobs', { kind: 'system.sleep', args: { ms: 'long', extra: 1 } }),
+      ['args.ms', 'args.extra']);
+    assertInvalid(await o.as.post('/jobs', { kind: 'system.sleep', args: { ms: -1 } }), ['args.ms']);
+    assertInvalid(await o.as.post('/jobs', { kind: 'jobs.batch', children: [{ kind: 'system.sleep', args: { ms: -1 } }] }),
+      ['children[0].args.ms']);
     assertInvalid(await o.as.get('/jobs?state=sleeping&limit=0'), ['state', 'limit']);
     assertProblem(await o.as.get('/jobs/not-a-uuid'), 404);
     assertProblem(await o.as.get('/jobs/0190a2b4-0000-7000-8000-00000000dead'), 404);

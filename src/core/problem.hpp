@@ -64,6 +64,7 @@ public:
     void require(bool ok, std::string field, std::string message);
     void add(std::string field, std::string message);
     bool ok() const noexcept { return errors_.empty(); }
+    const std::vector<FieldError>& errors() const noexcept { return errors_; }
     // Throws a 422 Problem when any check failed.
     void throw_if_failed();
 

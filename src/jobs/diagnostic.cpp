@@ -13,19 +13,30 @@ namespace kiln::jobs {
 
 namespace {
 
-std::int64_t int_arg(const boost::json::value& args, std::string_view name, std::int64_t fallback) {
-    const auto* obj = args.if_object();
-    const auto* v = obj != nullptr ? obj->if_contains(name) : nullptr;
-    if (v == nullptr) return fallback;
-    if (const auto* i = v->if_int64()) return *i;
-    if (const auto* u = v->if_uint64()) return static_cast<std::int64_t>(*u);
-    throw std::invalid_argument(std::string(name) + " must be an integer");
-}
+constexpr std::int64_t kMaxSleepMs = 3'600'000;
 
-asio::awaitable<boost::json::value> sleep_job(Context& ctx) {
-    constexpr std::int64_t kMaxMs = 3'600'000;
+struct SleepArgs {
+    std::optional<std::int64_t> ms;  // default 1000
+    void validate(core::Validator& v) const {
+        if (ms && (*ms < 0 || *ms > kMaxSleepMs)) v.add("ms", "must be 0 to 3600000");
+    }
+};
+BOOST_DESCRIBE_STRUCT(SleepArgs, (), (ms))
+
+struct FailArgs {
+    std::optional<std::string> message;
+    std::optional<std::int64_t> fail_attempts;  // fail only the first n attempts
+    void validate(core::Validator& v) const {
+        constexpr std::size_t kMaxMessage = 2000;
+        if (message && message->size() > kMaxMessage) v.add("message", "must be at most 2000 characters");
+        if (fail_attempts && *fail_attempts < 0) v.add("fail_attempts", "must be 0 or more");
+    }
+};
+BOOST_DESCRIBE_STRUCT(FailArgs, (), (message, fail_attempts))
+
+asio::awaitable<boost::json::value> sleep_job(Context& ctx, SleepArgs args) {
     constexpr std::int64_t kSteps = 20;
-    const auto ms = std::clamp<std::int64_t>(int_arg(ctx.args(), "ms", 1000), 0, kMaxMs);
+    const auto ms = args.ms.value_or(1000);
     asio::steady_timer timer(co_await asio::this_coro::executor);
     const auto step = std::chrono::milliseconds(std::max<std::int64_t>(1, ms / kSteps));
     const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
@@ -41,19 +52,16 @@ asio::awaitable<boost::json::value> sleep_job(Context& ctx) {
     co_return boost::json::object{{"slept_ms", ms}};
 }
 
-asio::awaitable<boost::json::value> fail_job(Context& ctx) {
-    const auto* obj = ctx.args().if_object();
-    const auto* m = obj != nullptr ? obj->if_contains("message") : nullptr;
-    const std::string message = m != nullptr && m->is_string() ? std::string(m->get_string()) : "failed on purpose";
-    const auto fail_attempts = int_arg(ctx.args(), "fail_attempts", -1);
-    if (fail_attempts < 0 || ctx.attempt() <= fail_attempts) throw std::runtime_error(message);
+asio::awaitable<boost::json::value> fail_job(Context& ctx, FailArgs args) {
+    const auto message = args.message.value_or("failed on purpose");
+    if (!args.fail_attempts || ctx.attempt() <= *args.fail_attempts) throw std::runtime_error(message);
     co_return boost::json::object{{"attempt", ctx.attempt()}};
 }
 
 // Sleeps like system.sleep, then records one row in job_effects in the transaction that
 // records its success: a second success of the same job would break the table's key.
-asio::awaitable<boost::json::value> effect_job(Context& ctx) {
-    auto result = co_await sleep_job(ctx);
+asio::awaitable<boost::json::value> effect_job(Context& ctx, SleepArgs args) {
+    auto result = co_await sleep_job(ctx, args);
     ctx.commit_with(record_effect(ctx.workspace(), ctx.id(), ctx.attempt()));
     co_return result;
 }
@@ -61,11 +69,11 @@ asio::awaitable<boost::json::value> effect_job(Context& ctx) {
 }  // namespace
 
 void add_diagnostic_kinds(Registry& registry) {
-    registry.add({.name = "system.sleep", .handler = sleep_job, .api_enqueue = true});
-    registry.add({.name = "system.fail", .handler = fail_job, .api_enqueue = true});
-    registry.add({.name = "system.effect", .handler = effect_job, .api_enqueue = true});
+    registry.add(typed<SleepArgs>({.name = "system.sleep", .api_enqueue = true}, sleep_job));
+    registry.add(typed<FailArgs>({.name = "system.fail", .api_enqueue = true}, fail_job));
+    registry.add(typed<SleepArgs>({.name = "system.effect", .api_enqueue = true}, effect_job));
     // For tests of per-kind caps: at most two run at once, across all workers.
-    registry.add({.name = "system.capped", .handler = sleep_job, .api_enqueue = true, .concurrency = 2});
+    registry.add(typed<SleepArgs>({.name = "system.capped", .api_enqueue = true, .concurrency = 2}, sleep_job));
 }
 
 }  // namespace kiln::jobs

@@ -14,6 +14,7 @@
 
 #include "core/uuid.hpp"
 #include "db/connection.hpp"
+#include "http/json.hpp"
 
 namespace kiln::jobs {
 
@@ -29,6 +30,8 @@ struct Kind {
     // At most this many of the kind run at once across all workers (0: no cap), e.g. for a
     // provider's rate limit.
     unsigned concurrency = 0;
+    // Checks a job's args when it is enqueued (422 naming the field, "args.…"); set by typed().
+    std::function<void(const boost::json::value&, const std::string& prefix)> check_args;
 };
 
 // A built-in task run on a cron schedule by the one worker that leads (docs/jobs.md).
@@ -93,6 +96,39 @@ private:
 struct Cancelled : std::exception {
     const char* what() const noexcept override { return "cancelled"; }
 };
+
+// Args decoded into a described struct, as request bodies are: unknown fields, wrong types and
+// the struct's own validate() (which names fields without a prefix) are refused with one entry
+// per field under `prefix`.
+template <http::Described Args>
+Args decode_args(const boost::json::value& args, const std::string& prefix) {
+    Args out{};
+    core::Validator v;
+    http::detail::decode_object(args, out, prefix, v);
+    if constexpr (http::SelfValidating<Args>) {
+        if (v.ok()) {
+            core::Validator own;
+            out.validate(own);
+            for (const auto& e : own.errors()) v.add(http::detail::join(prefix, e.field), e.message);
+        }
+    }
+    v.throw_if_failed();
+    return out;
+}
+
+// A kind whose handler takes typed args: `typed<SleepArgs>({.name = …}, sleep)` with
+// `awaitable<json::value> sleep(Context&, SleepArgs)`. Bad args are refused at enqueue.
+template <http::Described Args, typename F>
+Kind typed(Kind kind, F handler) {
+    kind.check_args = [](const boost::json::value& args, const std::string& prefix) {
+        decode_args<Args>(args, prefix);
+    };
+    kind.handler = [handler](Context& ctx) -> boost::asio::awaitable<boost::json::value> {
+        auto args = decode_args<Args>(ctx.args(), "args");
+        co_return co_await handler(ctx, std::move(args));
+    };
+    return kind;
+}
 
 class Registry {
 public:

@@ -42,6 +42,14 @@ asio::awaitable<Job> Service::enqueue_batch(auth::Principal p, const Kind& kind,
             v.add("children[" + std::to_string(i) + "].kind", "is not a kind that can be enqueued here");
             continue;
         }
+        if (child->check_args) {
+            try {
+                child->check_args(c.args.value_or(boost::json::object{}), "children[" + std::to_string(i) + "].args");
+            } catch (const core::Problem& bad) {
+                for (const auto& e : bad.errors()) v.add(e.field, e.message);
+                continue;
+            }
+        }
         children.push_back(new_job(*child, c.kind, c.args, c.queue, c.priority, c.max_attempts));
     }
     v.throw_if_failed();
@@ -59,6 +67,7 @@ asio::awaitable<std::pair<Job, bool>> Service::enqueue(auth::Principal p, Enqueu
     if (kind == nullptr || !kind->api_enqueue) {
         throw core::Problem::validation({{"kind", "is not a kind that can be enqueued here"}});
     }
+    if (kind->check_args) kind->check_args(r.args.value_or(boost::json::object{}), "args");
     if (r.children) {
         if (idempotency_key) throw core::Problem::validation({{"Idempotency-Key", "cannot be used for a batch"}});
         auto job = co_await enqueue_batch(p, *kind, std::move(r), origin);
