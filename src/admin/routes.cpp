@@ -2,6 +2,7 @@
 // anyone else, API keys included).
 #include "admin/routes.hpp"
 
+#include "audit/origin.hpp"
 #include "http/json.hpp"
 
 namespace asio = boost::asio;
@@ -14,16 +15,6 @@ struct Deps {
     const auth::Service* auth;
     Service* admin;
 };
-
-audit::Origin origin_of(const http::Request& req) {
-    return {std::string(req.client_ip), req.request_id};
-}
-
-core::Uuid id_param(const http::Request& req, const char* what) {
-    auto id = core::Uuid::parse(req.param("id"));
-    if (!id) throw core::Problem::not_found(what);
-    return *id;
-}
 
 ListQuery list_query(const http::Request& req) {
     return {req.query_param("q"), req.query_param("limit"), req.query_param("cursor")};
@@ -38,16 +29,16 @@ asio::awaitable<http::Response> do_workspaces(Deps d, http::Request& req) {
 
 asio::awaitable<http::Response> do_workspace(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto ws = co_await d.admin->workspace(who, id);
     co_return http::json_response(200, http::to_json(ws));
 }
 
 asio::awaitable<http::Response> do_update_workspace(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto body = http::bind_body<UpdateWorkspace>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto ws = co_await d.admin->update_workspace(who, id, std::move(body), origin);
     co_return http::json_response(200, http::to_json(ws));
 }
@@ -61,16 +52,16 @@ asio::awaitable<http::Response> do_users(Deps d, http::Request& req) {
 
 asio::awaitable<http::Response> do_user(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "No such user.");
+    const auto id = req.uuid_param("id", "No such user.");
     auto user = co_await d.admin->user(who, id);
     co_return http::json_response(200, http::to_json(user));
 }
 
 asio::awaitable<http::Response> do_update_user(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "No such user.");
+    const auto id = req.uuid_param("id", "No such user.");
     auto body = http::bind_body<UpdateUser>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto user = co_await d.admin->update_user(who, id, body, origin);
     co_return http::json_response(200, http::to_json(user));
 }
@@ -101,7 +92,7 @@ asio::awaitable<http::Response> do_schedules(Deps d, http::Request& req) {
 
 asio::awaitable<http::Response> do_run_schedule(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     std::string name(req.param("name"));
     co_await d.admin->run_schedule(who, name, origin);
     co_return http::json_response(202, boost::json::object{{"name", name}, {"due", true}});
@@ -117,7 +108,7 @@ asio::awaitable<http::Response> do_dead_jobs(Deps d, http::Request& req) {
 asio::awaitable<http::Response> do_retry_dead(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<RetryDead>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto reply = co_await d.admin->retry_dead(who, std::move(body), origin);
     co_return http::json_response(200, http::to_json(reply));
 }

@@ -1,6 +1,7 @@
 // /api/v1/auth/…: registration, sign-in, token refresh, sign-out, the caller's profile and sessions.
 #include "auth/routes.hpp"
 
+#include "audit/origin.hpp"
 #include "http/json.hpp"
 
 namespace asio = boost::asio;
@@ -11,10 +12,6 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/auth";
 
-audit::Origin origin_of(const http::Request& req) {
-    return {std::string(req.client_ip), req.request_id};
-}
-
 http::Response no_content() {
     http::Response res{http::beast_http::status::no_content, 11};
     return res;
@@ -22,14 +19,14 @@ http::Response no_content() {
 
 asio::awaitable<http::Response> do_register(Service* s, http::Request& req) {
     auto body = http::bind_body<RegisterRequest>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto reply = co_await s->register_account(std::move(body), origin);
     co_return http::json_response(201, http::to_json(reply));
 }
 
 asio::awaitable<http::Response> do_login(Service* s, http::Request& req) {
     auto body = http::bind_body<LoginRequest>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     std::string user_agent(req.header_value("User-Agent"));
     auto reply = co_await s->login(std::move(body), std::move(user_agent), origin);
     co_return http::json_response(200, http::to_json(reply));
@@ -37,7 +34,7 @@ asio::awaitable<http::Response> do_login(Service* s, http::Request& req) {
 
 asio::awaitable<http::Response> do_refresh(Service* s, http::Request& req) {
     auto body = http::bind_body<RefreshRequest>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto reply = co_await s->refresh(std::move(body.refresh_token), origin);
     co_return http::json_response(200, http::to_json(reply));
 }
@@ -46,14 +43,14 @@ asio::awaitable<http::Response> do_logout(Service* s, http::Request& req) {
     auto who = co_await s->authenticate(req.header_value("Authorization"));
     std::optional<std::string> refresh_token;
     if (!req.body.empty()) refresh_token = http::bind_body<LogoutRequest>(req).refresh_token;
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     co_await s->logout(who, std::move(refresh_token), origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_logout_all(Service* s, http::Request& req) {
     auto who = co_await s->authenticate(req.header_value("Authorization"));
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     co_await s->logout_all(who, origin);
     co_return no_content();
 }
@@ -67,7 +64,7 @@ asio::awaitable<http::Response> do_me(Service* s, http::Request& req) {
 asio::awaitable<http::Response> do_update_me(Service* s, http::Request& req) {
     auto who = co_await s->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<UpdateMeRequest>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto user = co_await s->update_me(who, std::move(body), origin);
     co_return http::json_response(200, http::to_json(user));
 }
@@ -75,7 +72,7 @@ asio::awaitable<http::Response> do_update_me(Service* s, http::Request& req) {
 asio::awaitable<http::Response> do_change_password(Service* s, http::Request& req) {
     auto who = co_await s->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<ChangePasswordRequest>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     co_await s->change_password(who, std::move(body), origin);
     co_return no_content();
 }
@@ -83,7 +80,7 @@ asio::awaitable<http::Response> do_change_password(Service* s, http::Request& re
 asio::awaitable<http::Response> do_switch(Service* s, http::Request& req) {
     auto who = co_await s->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<SwitchWorkspaceRequest>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto reply = co_await s->switch_workspace(who, body.workspace_id, origin);
     co_return http::json_response(200, http::to_json(reply));
 }
@@ -99,7 +96,7 @@ asio::awaitable<http::Response> do_revoke_session(Service* s, http::Request& req
     // A malformed id names no session of the caller's: 404 like any other.
     const auto id = core::Uuid::parse(req.param("id"));
     if (!id) throw core::Problem::not_found("No such session.");
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     co_await s->revoke_session(who, *id, origin);
     co_return no_content();
 }
@@ -110,28 +107,28 @@ http::Response accepted() {
 
 asio::awaitable<http::Response> do_reset_request(Service* s, http::Request& req) {
     auto body = http::bind_body<PasswordResetRequest>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     co_await s->request_password_reset(std::move(body), origin);
     co_return accepted();
 }
 
 asio::awaitable<http::Response> do_reset_confirm(Service* s, http::Request& req) {
     auto body = http::bind_body<PasswordResetConfirm>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     co_await s->confirm_password_reset(std::move(body), origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_verify_email(Service* s, http::Request& req) {
     auto body = http::bind_body<VerifyEmailRequest>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     co_await s->verify_email(std::move(body), origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_resend_verification(Service* s, http::Request& req) {
     auto who = co_await s->authenticate(req.header_value("Authorization"));
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     co_await s->resend_verification(who, origin);
     co_return accepted();
 }

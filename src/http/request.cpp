@@ -14,6 +14,12 @@ std::string_view Request::param(std::string_view name) const {
     return {};
 }
 
+core::Uuid Request::uuid_param(std::string_view name, std::string_view not_found) const {
+    auto id = core::Uuid::parse(param(name));
+    if (!id) throw core::Problem::not_found(std::string(not_found));
+    return *id;
+}
+
 std::optional<std::string> Request::query_param(std::string_view name) const {
     // libboost_url 1.81's parse_query runs strlen over what it is given (seen under ASan): hand
     // it a NUL-terminated copy, never a view into the request buffer.

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/uuid.hpp"
+
 namespace kiln::http {
 
 namespace beast_http = boost::beast::http;
@@ -30,6 +32,9 @@ struct Request {
 
     Verb method() const { return header.method(); }
     std::string_view param(std::string_view name) const;
+    // A path parameter that must be a UUID: anything else is no such resource (404 with
+    // `not_found`), as an id of another workspace is.
+    core::Uuid uuid_param(std::string_view name, std::string_view not_found) const;
     // The decoded value of a query parameter; a 400 Problem when the query string is malformed.
     std::optional<std::string> query_param(std::string_view name) const;
     std::string_view header_value(std::string_view name) const;

@@ -3,6 +3,7 @@
 
 #include <charconv>
 
+#include "audit/origin.hpp"
 #include "http/json.hpp"
 
 namespace asio = boost::asio;
@@ -16,17 +17,7 @@ struct Deps {
     Service* tenancy;
 };
 
-audit::Origin origin_of(const http::Request& req) {
-    return {std::string(req.client_ip), req.request_id};
-}
-
 // Ids name workspaces and users the caller may not see: a malformed one is as absent as any.
-core::Uuid id_param(const http::Request& req, std::string_view name, const char* what) {
-    auto id = core::Uuid::parse(req.param(name));
-    if (!id) throw core::Problem::not_found(what);
-    return *id;
-}
-
 http::Response no_content() {
     return http::Response{http::beast_http::status::no_content, 11};
 }
@@ -40,126 +31,126 @@ asio::awaitable<http::Response> do_list(Deps d, http::Request& req) {
 asio::awaitable<http::Response> do_create(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<CreateWorkspace>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto ws = co_await d.tenancy->create(who, std::move(body), origin);
     co_return http::json_response(201, http::to_json(ws));
 }
 
 asio::awaitable<http::Response> do_get(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto ws = co_await d.tenancy->get(who, id);
     co_return http::json_response(200, http::to_json(ws));
 }
 
 asio::awaitable<http::Response> do_update(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto body = http::bind_body<UpdateWorkspace>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto ws = co_await d.tenancy->update(who, id, std::move(body), origin);
     co_return http::json_response(200, http::to_json(ws));
 }
 
 asio::awaitable<http::Response> do_delete(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
-    const auto origin = origin_of(req);
+    const auto id = req.uuid_param("id", "No such workspace.");
+    const auto origin = audit::origin_of(req);
     co_await d.tenancy->remove(who, id, origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_members(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto list = co_await d.tenancy->members(who, id);
     co_return http::json_response(200, http::to_json(list));
 }
 
 asio::awaitable<http::Response> do_create_user(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto body = http::bind_body<CreateManagedUser>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto reply = co_await d.tenancy->create_managed_user(who, id, std::move(body), origin);
     co_return http::json_response(201, http::to_json(reply));
 }
 
 asio::awaitable<http::Response> do_update_user(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
-    const auto user = id_param(req, "user_id", "No such managed user.");
+    const auto id = req.uuid_param("id", "No such workspace.");
+    const auto user = req.uuid_param("user_id", "No such managed user.");
     auto body = http::bind_body<UpdateManagedUser>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto member = co_await d.tenancy->update_managed_user(who, id, user, std::move(body), origin);
     co_return http::json_response(200, http::to_json(member));
 }
 
 asio::awaitable<http::Response> do_deactivate_user(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
-    const auto user = id_param(req, "user_id", "No such managed user.");
-    const auto origin = origin_of(req);
+    const auto id = req.uuid_param("id", "No such workspace.");
+    const auto user = req.uuid_param("user_id", "No such managed user.");
+    const auto origin = audit::origin_of(req);
     co_await d.tenancy->deactivate_managed_user(who, id, user, origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_set_role(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
-    const auto user = id_param(req, "user_id", "No such member.");
+    const auto id = req.uuid_param("id", "No such workspace.");
+    const auto user = req.uuid_param("user_id", "No such member.");
     auto body = http::bind_body<ChangeRole>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto member = co_await d.tenancy->set_role(who, id, user, std::move(body), origin);
     co_return http::json_response(200, http::to_json(member));
 }
 
 asio::awaitable<http::Response> do_remove_member(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
-    const auto user = id_param(req, "user_id", "No such member.");
-    const auto origin = origin_of(req);
+    const auto id = req.uuid_param("id", "No such workspace.");
+    const auto user = req.uuid_param("user_id", "No such member.");
+    const auto origin = audit::origin_of(req);
     co_await d.tenancy->remove_member(who, id, user, origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_reactivate_user(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
-    const auto user = id_param(req, "user_id", "No such managed user.");
-    const auto origin = origin_of(req);
+    const auto id = req.uuid_param("id", "No such workspace.");
+    const auto user = req.uuid_param("user_id", "No such managed user.");
+    const auto origin = audit::origin_of(req);
     co_await d.tenancy->reactivate_managed_user(who, id, user, origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_create_api_key(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto body = http::bind_body<CreateApiKey>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto created = co_await d.tenancy->create_api_key(who, id, std::move(body), origin);
     co_return http::json_response(201, http::to_json(created));
 }
 
 asio::awaitable<http::Response> do_api_keys(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto list = co_await d.tenancy->api_keys(who, id);
     co_return http::json_response(200, http::to_json(list));
 }
 
 asio::awaitable<http::Response> do_revoke_api_key(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
-    const auto key = id_param(req, "key_id", "No such API key.");
-    const auto origin = origin_of(req);
+    const auto id = req.uuid_param("id", "No such workspace.");
+    const auto key = req.uuid_param("key_id", "No such API key.");
+    const auto origin = audit::origin_of(req);
     co_await d.tenancy->revoke_api_key(who, id, key, origin);
     co_return no_content();
 }
 
 asio::awaitable<http::Response> do_plan(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto plan = co_await d.tenancy->plan(who, id);
     co_return http::json_response(200, http::to_json(plan));
 }
@@ -185,16 +176,16 @@ Page page_of(const http::Request& req) {
 
 asio::awaitable<http::Response> do_invite(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     auto body = http::bind_body<CreateInvitation>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto invitation = co_await d.tenancy->invite(who, id, std::move(body), origin);
     co_return http::json_response(201, http::to_json(invitation));
 }
 
 asio::awaitable<http::Response> do_invitations(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
+    const auto id = req.uuid_param("id", "No such workspace.");
     const auto page = page_of(req);
     auto list = co_await d.tenancy->invitations(who, id, page);
     co_return http::json_response(200, http::to_json(list));
@@ -202,9 +193,9 @@ asio::awaitable<http::Response> do_invitations(Deps d, http::Request& req) {
 
 asio::awaitable<http::Response> do_revoke_invitation(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
-    const auto id = id_param(req, "id", "No such workspace.");
-    const auto invitation = id_param(req, "invitation_id", "No such pending invitation.");
-    const auto origin = origin_of(req);
+    const auto id = req.uuid_param("id", "No such workspace.");
+    const auto invitation = req.uuid_param("invitation_id", "No such pending invitation.");
+    const auto origin = audit::origin_of(req);
     co_await d.tenancy->revoke_invitation(who, id, invitation, origin);
     co_return no_content();
 }
@@ -212,7 +203,7 @@ asio::awaitable<http::Response> do_revoke_invitation(Deps d, http::Request& req)
 asio::awaitable<http::Response> do_accept(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     auto body = http::bind_body<AcceptInvitation>(req);
-    const auto origin = origin_of(req);
+    const auto origin = audit::origin_of(req);
     auto accepted = co_await d.tenancy->accept_invitation(who, std::move(body), origin);
     co_return http::json_response(200, http::to_json(accepted));
 }
