@@ -123,6 +123,9 @@ describe('worker processes', { timeout: 120000 }, () => {
     await until(dead.id, (j) => j.state === 'dead', 'the job to die');
     const queues = await ops.get('/admin/queues');
     assert.ok(queues.body.items.some((q) => q.kind === 'system.fail' && q.state === 'dead' && q.jobs >= 1));
+    // It died within the last minute: counted in the throughput by kind, and its workspace listed.
+    assert.ok(queues.body.last_minute.some((q) => q.kind === 'system.fail' && q.dead >= 1), queues.text);
+    assert.ok(queues.body.workspaces.some((w) => w.finished_last_minute >= 1), queues.text);
     const listed = await ops.get('/admin/dead-jobs?kind=system.fail');
     assert.ok(listed.body.items.some((j) => j.id === dead.id && j.last_error === 'for the admin'));
     assertInvalid(await ops.post('/admin/dead-jobs/retry', {}), ['ids']);

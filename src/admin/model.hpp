@@ -116,11 +116,32 @@ struct QueueRow {
 };
 BOOST_DESCRIBE_STRUCT(QueueRow, (), (queue, kind, state, jobs, workspaces, oldest_s))
 
+// Jobs of a queue and kind that finished in the last minute, by how they ended.
+struct QueueRate {
+    std::string queue;
+    std::string kind;
+    std::int64_t succeeded = 0;
+    std::int64_t dead = 0;
+    std::int64_t cancelled = 0;
+};
+BOOST_DESCRIBE_STRUCT(QueueRate, (), (queue, kind, succeeded, dead, cancelled))
+
+// The busiest workspaces now (most jobs waiting), with what they finished in the last minute.
+struct WorkspaceLoad {
+    core::Uuid workspace_id;
+    std::int64_t waiting = 0;
+    std::int64_t running = 0;
+    std::int64_t finished_last_minute = 0;
+};
+BOOST_DESCRIBE_STRUCT(WorkspaceLoad, (), (workspace_id, waiting, running, finished_last_minute))
+
 struct QueueList {
     std::vector<QueueRow> items;
+    std::vector<QueueRate> last_minute;     // throughput by queue and kind
+    std::vector<WorkspaceLoad> workspaces;  // the 20 with the most waiting
     std::optional<std::string> next_cursor;
 };
-BOOST_DESCRIBE_STRUCT(QueueList, (), (items, next_cursor))
+BOOST_DESCRIBE_STRUCT(QueueList, (), (items, last_minute, workspaces, next_cursor))
 
 struct DeadJob {
     core::Uuid id;

@@ -102,9 +102,7 @@ asio::awaitable<WorkerList> Service::workers(auth::Principal p) {
 }
 
 asio::awaitable<QueueList> Service::queues(auth::Principal p) {
-    QueueList out;
-    out.items = co_await store_.queues(p);
-    co_return out;
+    co_return co_await store_.queues(p);
 }
 
 asio::awaitable<ScheduleList> Service::schedules(auth::Principal p) {

@@ -75,6 +75,21 @@ SELECT queue, kind, state, count(*), count(DISTINCT workspace_id),
  WHERE state NOT IN ('succeeded', 'cancelled')
  GROUP BY queue, kind, state
  ORDER BY queue, kind, state)sql";
+constexpr std::string_view kQueueRates = R"sql(
+SELECT queue, kind, count(*) FILTER (WHERE state = 'succeeded'), count(*) FILTER (WHERE state = 'dead'),
+       count(*) FILTER (WHERE state = 'cancelled')
+  FROM jobs
+ WHERE state IN ('succeeded', 'dead', 'cancelled') AND finished_at > now() - interval '1 minute'
+ GROUP BY queue, kind
+ ORDER BY queue, kind)sql";
+constexpr std::string_view kWorkspaceLoad = R"sql(
+SELECT workspace_id, count(*) FILTER (WHERE state = 'available'), count(*) FILTER (WHERE state = 'running'),
+       count(*) FILTER (WHERE finished_at > now() - interval '1 minute')
+  FROM jobs
+ WHERE state IN ('available', 'running') OR finished_at > now() - interval '1 minute'
+ GROUP BY workspace_id
+ ORDER BY 2 DESC, 3 DESC, workspace_id
+ LIMIT 20)sql";
 constexpr std::string_view kDeadJobs = R"sql(
 SELECT id, workspace_id, kind, attempt, errors->-1->>'error', kiln_rfc3339(finished_at)
   FROM jobs
@@ -237,17 +252,27 @@ asio::awaitable<std::vector<Worker>> Store::workers(const auth::Principal& p) {
     co_return rows_of<Worker>(r[1], at);
 }
 
-asio::awaitable<std::vector<QueueRow>> Store::queues(const auth::Principal& p) {
+asio::awaitable<QueueList> Store::queues(const auth::Principal& p) {
     std::vector<db::Query> q;
     q.push_back({kRequireAdmin, {}});
     q.push_back({kQueues, {}});
+    q.push_back({kQueueRates, {}});
+    q.push_back({kWorkspaceLoad, {}});
     auto r = co_await db::run(pool_, platform(p), std::move(q));
     auto at = [](const db::Result& res, int i) {
         QueueRow row{res.str(i, 0), res.str(i, 1), res.str(i, 2), res.int64(i, 3), res.int64(i, 4), std::nullopt};
         if (!res.is_null(i, 5)) row.oldest_s = std::stod(res.str(i, 5));
         return row;
     };
-    co_return rows_of<QueueRow>(r[1], at);
+    QueueList out;
+    out.items = rows_of<QueueRow>(r[1], at);
+    out.last_minute = rows_of<QueueRate>(r[2], [](const db::Result& res, int i) {
+        return QueueRate{res.str(i, 0), res.str(i, 1), res.int64(i, 2), res.int64(i, 3), res.int64(i, 4)};
+    });
+    out.workspaces = rows_of<WorkspaceLoad>(r[3], [](const db::Result& res, int i) {
+        return WorkspaceLoad{res.uuid(i, 0), res.int64(i, 1), res.int64(i, 2), res.int64(i, 3)};
+    });
+    co_return out;
 }
 
 asio::awaitable<ScheduleList> Store::schedules(const auth::Principal& p) {

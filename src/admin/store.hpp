@@ -38,7 +38,7 @@ public:
     boost::asio::awaitable<std::vector<tenancy::PlanLimits>> plans(const auth::Principal& p);
 
     boost::asio::awaitable<std::vector<Worker>> workers(const auth::Principal& p);
-    boost::asio::awaitable<std::vector<QueueRow>> queues(const auth::Principal& p);
+    boost::asio::awaitable<QueueList> queues(const auth::Principal& p);
     boost::asio::awaitable<ScheduleList> schedules(const auth::Principal& p);
     // Makes the schedule due now (the leader fires it at its next look); KL404 when unknown.
     boost::asio::awaitable<void> run_schedule(const auth::Principal& p, const std::string& name,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.hpp"
 #include "core/uuid.hpp"
 #include "db/connection.hpp"
 #include "http/json.hpp"
@@ -46,14 +47,16 @@ struct Schedule {
 class Context {
 public:
     Context(core::Uuid workspace, core::Uuid id, std::string kind, boost::json::value args, int attempt,
-            std::function<boost::asio::awaitable<void>(int, std::string)> report, boost::json::value batch = nullptr)
+            std::function<boost::asio::awaitable<void>(int, std::string)> report, boost::json::value batch = nullptr,
+            core::ThreadPool* cpu = nullptr)
         : workspace_(workspace),
           id_(id),
           kind_(std::move(kind)),
           args_(std::move(args)),
           attempt_(attempt),
           report_(std::move(report)),
-          batch_(std::move(batch)) {}
+          batch_(std::move(batch)),
+          cpu_(cpu) {}
 
     const core::Uuid& workspace() const noexcept { return workspace_; }
     const core::Uuid& id() const noexcept { return id_; }
@@ -69,6 +72,14 @@ public:
     // constant (it is referenced, not copied).
     void commit_with(db::Query q) { effects_.push_back(std::move(q)); }
     std::vector<db::Query> take_effects() { return std::move(effects_); }
+
+    // Runs CPU-heavy work (decoding an image, hashing a file) on the CPU pool, so the worker's
+    // thread keeps serving the other jobs' I/O meanwhile.
+    template <typename F>
+    boost::asio::awaitable<std::invoke_result_t<F>> on_cpu(F fn) {
+        if (cpu_ == nullptr) co_return fn();
+        co_return co_await cpu_->run(std::move(fn));
+    }
 
     // Records progress (0–100 and a short message); subscribers see it live. Reports closer
     // than 100 ms to the previous one are dropped, except 100 %.
@@ -87,6 +98,7 @@ private:
     int attempt_;
     std::function<boost::asio::awaitable<void>(int, std::string)> report_;
     boost::json::value batch_;
+    core::ThreadPool* cpu_;
     std::vector<db::Query> effects_;
     std::atomic<bool> cancelled_{false};
     std::chrono::steady_clock::time_point last_report_{};

@@ -183,8 +183,8 @@ asio::awaitable<void> Worker::run(Claimed job) {
     args = boost::json::parse(job.args_json, ec);
     boost::json::value batch;
     if (!job.batch_json.empty()) batch = boost::json::parse(job.batch_json, ec);
-    auto context =
-        std::make_shared<Context>(job.workspace, job.id, job.kind, std::move(args), job.attempt, report, batch);
+    auto context = std::make_shared<Context>(job.workspace, job.id, job.kind, std::move(args), job.attempt, report,
+                                             batch, &blocking_);
     // By lease, not job id: should this worker claim the job again after losing its lease, the
     // two attempts stay apart.
     auto& r = running_[job.lease];
