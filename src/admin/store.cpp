@@ -64,8 +64,9 @@ constexpr std::string_view kSchedules = R"sql(
 SELECT name, cron, time_zone, kiln_rfc3339(next_run_at), kiln_rfc3339(last_run_at), last_error, runs
   FROM job_schedules ORDER BY name)sql";
 constexpr std::string_view kRunSchedule = R"sql(
-SELECT kiln_found(count(*), 'No such schedule.') FROM (
-    UPDATE job_schedules SET next_run_at = least(next_run_at, now()) WHERE name = $1 RETURNING name) s)sql";
+WITH due AS (
+    UPDATE job_schedules SET next_run_at = least(next_run_at, now()) WHERE name = $1 RETURNING name)
+SELECT kiln_found((SELECT count(*) FROM due), 'No such schedule.'))sql";
 // A full count, grouped: an operator's view, not a hot path.
 constexpr std::string_view kQueues = R"sql(
 SELECT queue, kind, state, count(*), count(DISTINCT workspace_id),

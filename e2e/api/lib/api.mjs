@@ -2,8 +2,12 @@
 // answer shares (problem details, JWTs, timestamps), and a small JSON client with the identity
 // calls most tests begin with. Each test file builds its own helpers on top of `apiClient`.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { launchKiln } from './kiln.mjs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { kilnBin, launchKiln } from './kiln.mjs';
 
 export const hex = (n) => randomBytes(n).toString('hex');
 export const uniqueEmail = () => `${randomUUID()}@example.com`;
@@ -151,4 +155,48 @@ export function apiClient(kiln, { onCredentials = () => {}, onTokens = () => {} 
   }
 
   return { base, call, authed, register, registerRaw, tokenPair, login, loginRaw, refresh, refreshRaw };
+}
+
+// Registers a fresh account on `c` and logs it in: the account, its access token and a client
+// authenticated with it (`as`).
+export async function signUp(c, overrides = {}) {
+  const account = await c.register(overrides);
+  const { access } = await c.login(account);
+  return { ...account, token: access, as: c.authed(access) };
+}
+
+// The setup most files begin with: a kiln on a fresh database (`env` added to its environment,
+// registrations unlimited), a client for it and one signed-up account. Close with kiln.close().
+export async function launchWithAccount({ env = {} } = {}) {
+  const kiln = await launchKiln({ env: { KILN_AUTH_REGISTRATIONS_PER_IP_HOUR: '100000', ...env } });
+  try {
+    const c = apiClient(kiln);
+    return { kiln, c, owner: await signUp(c) };
+  } catch (e) {
+    await kiln.close('SIGKILL');
+    throw e;
+  }
+}
+
+// A platform administrator, made the way an operator makes one (`kiln admin create-user` on the
+// same database; `env` reaches another cluster), logged in: an authenticated client.
+export async function platformAdmin(c, { database, env = {} } = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-admin-'));
+  try {
+    const email = uniqueEmail();
+    const password = strongPassword();
+    writeFileSync(path.join(dir, 'pw'), `${password}\n`);
+    const made = spawnSync(kilnBin(), ['admin', 'create-user', '--email', email, '--name', 'Operator',
+      '--platform-admin', '--password-file', path.join(dir, 'pw')], {
+      cwd: dir, // no ./kiln.toml picked up
+      encoding: 'utf8',
+      env: { ...process.env, ...env, ...(database ? { KILN_DATABASE_NAME: database } : {}) },
+      timeout: 20000,
+    });
+    assert.equal(made.status, 0, made.stderr);
+    const { access } = await c.login({ email, password });
+    return c.authed(access);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
