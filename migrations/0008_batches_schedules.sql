@@ -109,6 +109,47 @@ BEGIN
 END
 $$;
 
+-- Retry, now of a batch too: a batch parent whose children did not all succeed waits again
+-- while those that ended dead, failed or cancelled run again (children still stopping after a
+-- cancel end as they end). Locks children first, as above.
+CREATE OR REPLACE FUNCTION kiln_job_retry(p_id uuid) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s text;
+    total integer;
+    again integer;
+BEGIN
+    PERFORM 1 FROM jobs WHERE workspace_id = kiln_current_workspace() AND parent_id = p_id ORDER BY id FOR UPDATE;
+    SELECT state, batch_total INTO s, total FROM jobs
+     WHERE workspace_id = kiln_current_workspace() AND id = p_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'No such job.' USING ERRCODE = 'KL404';
+    END IF;
+    IF s NOT IN ('dead', 'failed', 'cancelled') THEN
+        RAISE EXCEPTION 'Only a dead, failed or cancelled job can be retried; this one is %.', s
+            USING ERRCODE = 'KL409';
+    END IF;
+    SELECT count(*) INTO again FROM jobs
+     WHERE workspace_id = kiln_current_workspace() AND parent_id = p_id AND state <> 'succeeded';
+    IF total > 0 AND again > 0 THEN
+        UPDATE jobs
+           SET state = 'scheduled', run_at = 'infinity', finished_at = NULL, cancel_requested_at = NULL,
+               max_attempts = greatest(max_attempts, attempt + 1)
+         WHERE workspace_id = kiln_current_workspace() AND id = p_id;
+        UPDATE jobs
+           SET state = 'available', run_at = now(), finished_at = NULL, cancel_requested_at = NULL,
+               max_attempts = greatest(max_attempts, attempt + 1)
+         WHERE workspace_id = kiln_current_workspace() AND parent_id = p_id AND state IN ('dead', 'failed', 'cancelled');
+        RETURN;
+    END IF;
+    UPDATE jobs
+       SET state = 'available', run_at = now(), finished_at = NULL, cancel_requested_at = NULL,
+           max_attempts = greatest(max_attempts, attempt + 1)
+     WHERE workspace_id = kiln_current_workspace() AND id = p_id;
+END
+$$;
+
 -- Cron schedules: built-in tasks (retention, …) registered in code, fired by the one worker
 -- that holds the leader lock (a session advisory lock: it frees when that worker's connection
 -- ends, and another worker takes over). `runs` guards each firing, so an occurrence fires once.
@@ -137,6 +178,18 @@ ALTER TABLE job_leader ENABLE ROW LEVEL SECURITY;
 ALTER TABLE job_leader FORCE ROW LEVEL SECURITY;
 CREATE POLICY job_leader_worker ON job_leader USING (kiln_worker()) WITH CHECK (kiln_worker());
 CREATE POLICY job_leader_platform ON job_leader FOR SELECT USING (kiln_platform_scope());
+
+-- The leader recorded in job_leader, if its lock is still held in this database (a leader that
+-- died leaves its row behind until another takes over).
+CREATE FUNCTION kiln_job_leader() RETURNS text
+    LANGUAGE sql STABLE
+    AS $$
+SELECT l.worker FROM job_leader l
+ WHERE EXISTS (SELECT 1 FROM pg_locks k
+                WHERE k.locktype = 'advisory' AND k.granted AND k.classid = 107 AND k.objid = 1768713729
+                  AND k.objsubid = 1
+                  AND k.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+$$;
 
 -- The side effects of the diagnostic kind system.effect, committed with its job's completion:
 -- one row per job, ever (the exactly-once test counts them).

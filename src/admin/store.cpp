@@ -57,9 +57,10 @@ SELECT id, name, max_members, max_api_keys, storage_bytes, max_file_bytes, max_c
 
 constexpr std::string_view kWorkers = R"sql(
 SELECT id, host, pid, array_to_json(kinds)::text, running, kiln_rfc3339(started_at), kiln_rfc3339(last_seen_at),
-       id = (SELECT worker FROM job_leader)
+       id IS NOT DISTINCT FROM kiln_job_leader()
   FROM workers ORDER BY started_at, id)sql";
-constexpr std::string_view kLeader = "SELECT worker, kiln_rfc3339(since) FROM job_leader";
+constexpr std::string_view kLeader =
+    "SELECT worker, kiln_rfc3339(since) FROM job_leader WHERE worker = kiln_job_leader()";
 constexpr std::string_view kSchedules = R"sql(
 SELECT name, cron, time_zone, kiln_rfc3339(next_run_at), kiln_rfc3339(last_run_at), last_error, runs
   FROM job_schedules ORDER BY name)sql";

@@ -23,7 +23,8 @@ namespace {
 constexpr std::string_view kWorkChannel = "kiln_jobs";
 constexpr std::string_view kCancelChannel = "kiln_job_cancel";
 constexpr std::string_view kLeaderChannel = "kiln_leader";
-// The session advisory lock the leader holds ("kiln" + 1).
+// The session advisory lock the leader holds ("kiln" + 1; kiln_job_leader() in migration 0008
+// looks for it in pg_locks as classid 107, objid 1768713729).
 constexpr std::int64_t kLeaderLock = 0x6b696c6e01;
 
 std::string describe(const std::exception_ptr& e) {

@@ -324,6 +324,18 @@ TEST_F(JobsTest, CancellingABatchCancelsItsChildren) {
     ASSERT_TRUE(after.batch.has_value());
     EXPECT_EQ(after.batch->cancelled, 3);
     EXPECT_TRUE(claim(10).empty());
+
+    // Retrying the batch runs again what did not succeed, and the parent waits for it again.
+    const audit::Event r{kUser, "job.retry", "job", parent.id.str()};
+    const auto retried = run(store_->retry(in(kSmall), parent.id, r, {"127.0.0.1", "test"}));
+    EXPECT_EQ(retried.state, "scheduled");
+    EXPECT_FALSE(retried.run_at.has_value());
+    ASSERT_TRUE(retried.batch.has_value());
+    EXPECT_EQ(retried.batch->cancelled, 0);
+    EXPECT_EQ(retried.progress.message, "0 of 3 children done");
+    const auto again = claim(10);
+    EXPECT_EQ(again.size(), 3U);
+    for (const auto& c : again) EXPECT_NE(c.id, parent.id);
 }
 
 TEST_F(JobsTest, APerKindCapHoldsAcrossClaims) {
