@@ -221,8 +221,12 @@ asio::awaitable<void> Session::send_error(SocketError e) {
 
 asio::awaitable<void> Session::report(std::exception_ptr failure, std::optional<core::Uuid> job) {
     const auto e = about(error_of(failure), job);
+    if (e.status == 401) {
+        // Nothing more is served on a revoked session; the close frame says why.
+        ws_.close(http::CloseCode::policy, "the session has ended");
+        co_return;
+    }
     co_await send_error(e);
-    if (e.status == 401) ws_.close(http::CloseCode::policy, "the session has ended");
 }
 
 asio::awaitable<void> Session::pump(Session* self, Feed* feed, http::Subscription sub,

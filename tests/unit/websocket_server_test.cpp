@@ -2,7 +2,6 @@
 // blocking WebSocket client and by a raw socket: the upgrade, refusal before it, 426, the message
 // limit (1009), shutdown (1001), keep-alive pings dropping a silent peer, and the bounded queue.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,14 +9,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket/stream.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <future>
 
 #include "core/problem.hpp"
 #include "http/server.hpp"
 #include "http/websocket.hpp"
+#include "support/ws_client.hpp"
 
 namespace kiln::http {
 
@@ -26,52 +24,14 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
+using kiln::testing::receive_timeout;
+using kiln::testing::WsClient;
 
 namespace {
 
 constexpr std::size_t kQueueLimit = 4;
 constexpr std::size_t kMessageLimit = 1024;
 constexpr int kFloodMessages = 100000;
-
-void receive_timeout(tcp::socket& socket) {
-    timeval tv{.tv_sec = 5, .tv_usec = 0};
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-}
-
-// Beast's blocking client; a read that waits more than 5 s fails instead of hanging the test.
-class WsClient {
-public:
-    WsClient(std::uint16_t port, const std::string& target) : ws_(ctx_) {
-        ws_.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-        receive_timeout(ws_.next_layer());
-        ws_.handshake(response_, "127.0.0.1", target);
-    }
-    const websocket::response_type& response() const { return response_; }
-    void write(std::string_view text) {
-        ws_.text(true);
-        ws_.write(asio::buffer(text));
-    }
-    void write_binary(std::string_view bytes) {
-        ws_.binary(true);
-        ws_.write(asio::buffer(bytes));
-    }
-    // The next message; nullopt when the server closed (close_code() says how) or the read failed.
-    std::optional<std::string> read() {
-        beast::flat_buffer buffer;
-        ws_.read(buffer, error_);
-        if (error_) return std::nullopt;
-        return beast::buffers_to_string(buffer.data());
-    }
-    bool closed_by_server() const { return error_ == websocket::error::closed; }
-    std::uint16_t close_code() const { return ws_.reason().code; }
-    void close() { ws_.close(websocket::close_code::normal); }
-
-private:
-    asio::io_context ctx_;
-    websocket::stream<tcp::socket> ws_;
-    websocket::response_type response_;
-    beast::error_code error_;
-};
 
 // A raw connection: exact bytes out, whatever arrives in.
 class RawClient {
