@@ -52,7 +52,7 @@ public:
     }
     bool closed_by_server() const { return error_ == boost::beast::websocket::error::closed; }
     std::uint16_t close_code() const { return ws_.reason().code; }
-    std::string close_reason() const { return std::string(ws_.reason().reason.data(), ws_.reason().reason.size()); }
+    std::string close_reason() const { return {ws_.reason().reason.data(), ws_.reason().reason.size()}; }
     void close() { ws_.close(boost::beast::websocket::close_code::normal); }
 
 private:

@@ -129,6 +129,7 @@ protected:
                 auto message = co_await ws.read();
                 if (!message) break;
             }
+            // NOLINTNEXTLINE(bugprone-infinite-loop): the sender's completion handler clears it
             while (sending) co_await sender_done.async_wait(asio::as_tuple(asio::use_awaitable));
         };
         router_.add(
