@@ -53,6 +53,7 @@ Router::Router(core::CorsConfig cors) : cors_(std::move(cors)) {}
 
 Router& Router::add(Route route) {
     if (route.stream && !route.response.schema) route.response = event_stream_body();
+    if (route.websocket) route.status = 101;  // Switching Protocols: no body to describe
     Compiled c{split(route.path)};
     routes_.push_back(std::move(route));
     compiled_.push_back(std::move(c));
@@ -167,7 +168,7 @@ boost::asio::awaitable<Response> Router::dispatch(Request& req, Match m) const {
                     .with_header("Allow", m.allow);
             }
             if (!m.route->handler) {
-                throw std::logic_error("stream route " + m.route->path + " dispatched as a plain request");
+                throw std::logic_error("stream or WebSocket route " + m.route->path + " dispatched as a plain request");
             }
             req.route = m.route->path;
             req.path_params = std::move(m.params);

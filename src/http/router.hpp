@@ -20,12 +20,16 @@ namespace kiln::http {
 
 class Metrics;
 class EventStream;
+class WebSocket;
 
 using Handler = std::function<boost::asio::awaitable<Response>(Request&)>;
 // A streaming route (Server-Sent Events): the server writes the 200 header when the handler
 // first opens or sends on the EventStream, and keeps the connection until the handler returns,
 // the client disconnects or the server shuts down (see sse.hpp).
 using StreamHandler = std::function<boost::asio::awaitable<void>(Request&, EventStream&)>;
+// A WebSocket route: the server answers 101 when the handler accepts, and keeps the connection
+// until the handler returns (see websocket.hpp).
+using WebSocketHandler = std::function<boost::asio::awaitable<void>(Request&, WebSocket&)>;
 
 struct Body {
     std::string content_type = "application/json";
@@ -52,7 +56,8 @@ struct Route {
     Body response;
     Handler handler;
     StreamHandler stream;        // set instead of handler: a Server-Sent Events route
-    std::size_t body_limit = 0;  // 0: the server's default
+    WebSocketHandler websocket;  // set instead of handler: a WebSocket route (GET, answered 101)
+    std::size_t body_limit = 0;  // 0: the server's default; a WebSocket route's message limit (0: 64 KiB)
     bool hidden = false;         // left out of /openapi.json (asset routes)
     std::string description;
 };

@@ -16,10 +16,12 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "core/log.hpp"
 #include "core/uuid.hpp"
 #include "http/sse.hpp"
+#include "http/websocket.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -93,8 +95,9 @@ struct Server::Session {
     beast::tcp_stream stream;
     std::string client_ip;  // the TCP peer (no proxy header is trusted)
     beast::flat_buffer buffer;
-    bool busy = false;              // a request is being handled: shutdown lets it finish
-    EventStream* events = nullptr;  // an event stream is running: shutdown ends it at once
+    bool busy = false;               // a request is being handled: shutdown lets it finish
+    EventStream* events = nullptr;   // an event stream is running: shutdown ends it at once
+    WebSocket* websocket = nullptr;  // a WebSocket is open: shutdown sends it a close frame at once
 };
 
 Server::Server(const core::ServerConfig& config, const Router& router, Metrics& metrics, IoThreads& io)
@@ -159,6 +162,11 @@ void Server::close_sessions(bool idle_only) {
             if (!sessions_.contains(s)) return;
             if (s->events != nullptr) {
                 s->events->close();  // a stream has no natural end to wait for
+                return;
+            }
+            if (s->websocket != nullptr && idle_only) {
+                // The close handshake ends it; past the grace period the socket is closed below.
+                s->websocket->close(CloseCode::going_away, "server shutting down");
                 return;
             }
             if (idle_only && s->busy) return;
@@ -298,6 +306,24 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
             metrics_.finished();
             co_return false;  // the client went away or stalled past the read deadline
         }
+    }
+    if (read_ok && match.route != nullptr && match.route->websocket) {
+        if (beast::websocket::is_upgrade(parser.get())) {
+            Request req(req_header, std::move(parser.get().body()));
+            req.path = path;
+            req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+            req.request_id = request_id;
+            req.client_ip = s.client_ip;
+            metrics_.finished();  // counted in kiln_http_streams_open, like a stream
+            co_await run_websocket(s, req, parser.get(), match, start);
+            s.busy = false;
+            co_return false;  // the connection ends with the WebSocket
+        }
+        res = problem_response(core::Problem(426, "Upgrade Required", "This route speaks WebSocket only.")
+                                   .with_header("Upgrade", "websocket"),
+                               path, request_id);
+        keep_alive = false;
+        read_ok = false;  // answered: nothing to dispatch
     }
     if (read_ok && match.route != nullptr && match.route->stream) {
         Request req(req_header, std::move(parser.get().body()));
@@ -469,6 +495,76 @@ asio::awaitable<void> Server::run_stream(Session& s, Request& req, Router::Match
                                     {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
                                     {"bytes", events.bytes_written()},
                                     {"stream", true},
+                                    {"request_id", req.request_id}});
+    }
+}
+
+// Runs a WebSocket route: the handler as a child coroutine on this thread, which reads the
+// messages itself (the WebSocket's writer runs beside it once accepted).
+asio::awaitable<void> Server::run_websocket(Session& s, Request& req,
+                                            const beast_http::request<beast_http::string_body>& upgrade,
+                                            Router::Match& match, std::chrono::steady_clock::time_point start) {
+    const Route& route = *match.route;
+    req.route = route.path;
+    req.path_params = std::move(match.params);
+    const auto route_index = match.index;
+
+    // The WebSocket keeps its own timeouts (pings); the HTTP deadlines must not cut it.
+    s.stream.expires_never();
+    WebSocket::Options options;
+    if (route.body_limit != 0) options.max_message = route.body_limit;
+    options.queue_limit = config_.stream_queue;
+    options.ping_interval = config_.stream_heartbeat;
+    WebSocket ws(s.stream, upgrade, options, req.request_id);
+    s.websocket = &ws;
+    metrics_.stream_opened();
+
+    const auto executor = co_await asio::this_coro::executor;
+    std::exception_ptr handler_error;
+    bool running = true;
+    asio::steady_timer handler_done(executor, asio::steady_timer::time_point::max());
+    auto on_handler_done = [&](std::exception_ptr e) {
+        handler_error = std::move(e);
+        running = false;
+        handler_done.cancel();
+    };
+    auto handler_task = route.websocket(req, ws);
+    asio::co_spawn(executor, std::move(handler_task), std::move(on_handler_done));
+    while (running) co_await handler_done.async_wait(kUseTuple);
+
+    unsigned status = 101;
+    if (!ws.handshake_attempted()) {
+        // Refused before the upgrade: an ordinary problem+json answer. A handler that returned
+        // without accepting met the server's shutdown.
+        if (!handler_error) {
+            handler_error = std::make_exception_ptr(
+                core::Problem::unavailable("The server is shutting down.").with_header("Retry-After", "1"));
+        }
+        auto res = router_.error_response(req, handler_error);
+        res.version(11);
+        res.set(beast_http::field::server, "kiln");
+        res.set("X-Request-Id", req.request_id);
+        res.keep_alive(false);
+        res.prepare_payload();
+        status = res.result_int();
+        s.stream.expires_after(config_.write_timeout);
+        co_await beast_http::async_write(s.stream, res, kUseTuple);
+    } else {
+        if (handler_error && !is_cancellation(handler_error)) log_task_exception(handler_error, "websocket");
+        co_await ws.finish(handler_error ? CloseCode::internal_error : CloseCode::normal);
+        if (!ws.accepted()) status = 400;  // Beast refused the handshake itself (bad key or version)
+    }
+    s.websocket = nullptr;
+    metrics_.stream_closed();
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    metrics_.observe(route_index, status, elapsed);
+    if (config_.access_log) {
+        core::log::info("request", {{"method", std::string(beast_http::to_string(req.method()))},
+                                    {"path", req.path},
+                                    {"status", status},
+                                    {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                                    {"bytes", ws.bytes_written()},
+                                    {"websocket", true},
                                     {"request_id", req.request_id}});
     }
 }

@@ -53,7 +53,8 @@ public:
     std::uint16_t port() const noexcept { return port_; }
     void start();
     // Stops accepting, lets in-flight requests finish within the grace period, then closes
-    // whatever is left. Idle keep-alive connections and event streams are closed at once.
+    // whatever is left. Idle keep-alive connections and event streams are closed at once;
+    // WebSockets are sent a close frame (1001) at once.
     boost::asio::awaitable<void> shutdown();
     std::size_t connections() const noexcept { return active_.load(); }
 
@@ -64,6 +65,9 @@ private:
     boost::asio::awaitable<bool> handle_one(Session& s);
     boost::asio::awaitable<void> run_stream(Session& s, Request& req, Router::Match& match,
                                             std::chrono::steady_clock::time_point start);
+    boost::asio::awaitable<void> run_websocket(Session& s, Request& req,
+                                               const beast_http::request<beast_http::string_body>& upgrade,
+                                               Router::Match& match, std::chrono::steady_clock::time_point start);
     static boost::asio::awaitable<void> linger(boost::beast::tcp_stream& stream);
     void register_session(Session* s);
     void unregister_session(Session* s);

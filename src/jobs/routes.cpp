@@ -3,6 +3,8 @@
 
 #include "http/json.hpp"
 #include "http/sse.hpp"
+#include "http/websocket.hpp"
+#include "jobs/event_socket.hpp"
 
 namespace asio = boost::asio;
 
@@ -123,6 +125,14 @@ asio::awaitable<void> do_workspace_events(Deps d, http::Request& req, http::Even
     co_await stream_events(d, req, stream, std::nullopt);
 }
 
+// Refused before the upgrade (401, 403) like the streams; then the client's commands.
+asio::awaitable<void> do_socket(Deps d, http::Request& req, http::WebSocket& ws) {
+    const auto who = co_await stream_caller(d, req);
+    co_await d.jobs->check_events(who, std::nullopt);
+    if (!co_await ws.accept()) co_return;
+    co_await serve_event_socket(*d.jobs, *d.hub, who, ws);
+}
+
 }  // namespace
 
 void add_routes(http::Router& router, const auth::Service& auth, Service& service, http::EventHub& hub) {
@@ -184,6 +194,24 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .tag = "jobs",
                 .response = http::event_stream_body("as GET /jobs/{id}/events, for all the workspace's jobs"),
                 .stream = [d](http::Request& r, http::EventStream& s) { return do_workspace_events(d, r, s); }});
+    router.add(
+        {.method = http::Verb::get,
+         .path = "/api/v1/ws",
+         .summary = "Job events over a WebSocket: subscribe to jobs or to the whole workspace, with replay",
+         .tag = "jobs",
+         .websocket = [d](http::Request& r, http::WebSocket& ws) { return do_socket(d, r, ws); },
+         .description =
+             "Upgrade with `Authorization: Bearer …` or `?access_token=` (browsers cannot set headers). JSON text "
+             "frames. Send `{\"type\":\"subscribe\",\"job_id\":\"…\"}` or "
+             "`{\"type\":\"subscribe\",\"workspace\":true}`, "
+             "optionally with `\"after\": <event id>` to replay the persisted events after it first, and "
+             "`{\"type\":\"unsubscribe\", …}` with the same target. The server answers `subscribed` / `unsubscribed` "
+             "(naming the target), then sends `{\"type\":\"event\",\"id\":n,\"event\":\"job.progress\",\"data\":{…}}` "
+             "(the SSE routes' data), and `{\"type\":\"error\",\"status\":n,\"detail\":\"…\"}` for a bad message "
+             "(another workspace's job is 404). Closes with 1008 past 32 subscriptions, 1009 for a message over 64 "
+             "KiB, "
+             "1013 when the client falls too far behind (reconnect, subscribe with `after`), 1001 on shutdown. "
+             "A request that does not upgrade is answered 426."});
 }
 
 }  // namespace kiln::jobs
