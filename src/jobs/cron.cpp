@@ -3,8 +3,9 @@
 #include <array>
 #include <charconv>
 #include <chrono>
-#include <cstdio>
 #include <vector>
+
+#include <fmt/format.h>
 
 namespace kiln::jobs {
 
@@ -111,9 +112,7 @@ std::string_view expand(std::string_view expr) {
 }  // namespace
 
 std::string CivilMinute::str() const {
-    std::array<char, 32> buf{};
-    std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02d %02d:%02d", year, month, day, hour, minute);
-    return buf.data();
+    return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}", year, month, day, hour, minute);
 }
 
 std::optional<CivilMinute> CivilMinute::parse(std::string_view s) {
