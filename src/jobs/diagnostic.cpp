@@ -3,7 +3,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <stdexcept>
+
+#include "db/params.hpp"
 
 namespace asio = boost::asio;
 
@@ -39,6 +42,12 @@ asio::awaitable<boost::json::value> sleep_job(Context& ctx) {
     co_return boost::json::object{{"slept_ms", ms}};
 }
 
+// Returns at once: the engine's own cost per job (bench/jobs). Its result says when the handler
+// ran, so pickup latency can be measured to the handler's start.
+asio::awaitable<boost::json::value> noop_job(Context& /*ctx*/) {
+    co_return boost::json::object{{"started_at", db::format_time(std::chrono::system_clock::now())}};
+}
+
 asio::awaitable<boost::json::value> fail_job(Context& ctx) {
     const auto* obj = ctx.args().if_object();
     const auto* m = obj != nullptr ? obj->if_contains("message") : nullptr;
@@ -53,6 +62,7 @@ asio::awaitable<boost::json::value> fail_job(Context& ctx) {
 void add_diagnostic_kinds(Registry& registry) {
     registry.add({.name = "system.sleep", .handler = sleep_job, .api_enqueue = true});
     registry.add({.name = "system.fail", .handler = fail_job, .api_enqueue = true});
+    registry.add({.name = "system.noop", .handler = noop_job, .api_enqueue = true});
 }
 
 }  // namespace kiln::jobs

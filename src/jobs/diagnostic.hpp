@@ -4,7 +4,8 @@
 namespace kiln::jobs {
 
 // system.sleep {"ms": n} sleeps n ms in steps, reporting progress and honouring cancel;
-// system.fail {"message": "…", "fail_attempts": n} fails (only its first n attempts, when given).
+// system.fail {"message": "…", "fail_attempts": n} fails (only its first n attempts, when given);
+// system.noop returns at once with {"started_at": RFC 3339 with microseconds}.
 // Registered when jobs.diagnostic_kinds is on: operators and black-box tests exercise the
 // engine with them.
 void add_diagnostic_kinds(Registry& registry);
