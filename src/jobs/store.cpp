@@ -83,7 +83,15 @@ DELETE FROM jobs j USING (
      ORDER BY finished_at LIMIT 1000) old
  WHERE j.workspace_id = old.workspace_id AND j.id = old.id)sql";
 
-constexpr std::string_view kWorkerScope = "SELECT set_config('kiln.worker', 'on', true)";
+// Every worker batch runs under this. Besides the scope, two planner settings for statements that
+// run in a millisecond but whose estimates mislead PostgreSQL once the table is large (~1M jobs,
+// bench/jobs section 9): the claim's per-workspace LIMIT is invisible to the planner, so its cost
+// passes jit_above_cost and JIT compilation adds tens of milliseconds to every execution; and the
+// plan cache keeps planning it afresh (custom plans, ~1 ms each) where the generic plan does as
+// well.
+constexpr std::string_view kWorkerScope = R"sql(
+SELECT set_config('kiln.worker', 'on', true), set_config('jit', 'off', true),
+       set_config('plan_cache_mode', 'force_generic_plan', true))sql";
 // Claims are serialized (one transaction-scoped lock), so the per-workspace caps are exact
 // and the round robin is not raced; a claim is one short statement, so this costs little.
 constexpr std::string_view kClaimLock = "SELECT pg_advisory_xact_lock(7160921)";
