@@ -130,14 +130,16 @@ async function progress(base, token, jobs, ms, out) {
 
 // COUNT streams held open. Writes to OUT: "OPEN n µs" once all are open (n, time taken); then on
 // SIGUSR2 enqueues one system.noop and writes "FANOUT n p50 p99 max first_min first_p50
-// first_max" once every stream got a job.succeeded event: µs from the enqueue request to each
-// stream's arrival of it, then of the job's first event (job.available; the workspace runs no other
-// job meanwhile); on SIGTERM closes them all and exits. A stream that ends early is an error.
+// first_max replied" once every stream got a job.succeeded event: µs from the enqueue request to
+// each stream's arrival of it, then of the job's first event (job.available; the workspace runs
+// no other job meanwhile), then to the enqueue's reply (-1: not yet); on SIGTERM closes them all
+// and exits. A stream that ends early is an error.
 async function subscribers(base, token, count, out) {
   const lines = [];
   const emit = (line) => { lines.push(line); writeFileSync(out, lines.join('\n') + '\n'); };
   const streams = [];
   let targetAt = 0;
+  let repliedAt = null; // µs from the enqueue request to its reply
   const arrivals = [];
   const firsts = []; // job.available, the job's first event
   let closing = false;
@@ -160,7 +162,7 @@ async function subscribers(base, token, count, out) {
             return list[Math.min(list.length - 1, Math.max(0, Math.ceil((p / 100) * list.length) - 1))];
           };
           emit(`FANOUT ${count} ${pct(arrivals, 50)} ${pct(arrivals, 99)} ${pct(arrivals, 100)} ` +
-            `${pct(firsts, 0)} ${pct(firsts, 50)} ${pct(firsts, 100)}`);
+            `${pct(firsts, 0)} ${pct(firsts, 50)} ${pct(firsts, 100)} ${repliedAt ?? -1}`);
         }
       }, onEnd));
     }
@@ -173,6 +175,7 @@ async function subscribers(base, token, count, out) {
     deadline(60000, 'fan-out');
     targetAt = nowUs();
     await api(base, token, 'POST', '/jobs', { kind: 'system.noop' });
+    repliedAt = nowUs() - targetAt;
   });
   process.on('SIGTERM', () => {
     closing = true;

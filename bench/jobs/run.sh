@@ -129,6 +129,7 @@ app_db() {                           # as kiln's role, like kiln (RLS applies)
         -U "$KILN_DATABASE_USER" -d "$bench_db" "$@"
 }
 now_s() { date +%s.%N; }
+grouped() { sed ':a;s/\B[0-9]\{3\}\>/,&/;ta' <<<"$1"; } # 1000000 → 1,000,000
 
 # ---------------------------------------------------------------------------------------------
 # The statements kiln's worker sends, read from src/jobs/store.cpp so that the reference follows
@@ -301,6 +302,7 @@ drain_result() { # NAME
                          count(DISTINCT (lease_owner, attempted_at))
                     FROM jobs" >"$tmp/drain-$1.txt"
     read -r "d_ok[$1]" "d_left[$1]" "d_secs[$1]" "d_retried[$1]" "d_claims[$1]" <"$tmp/drain-$1.txt"
+    d_secs[$1]=$(calc "sprintf(\"%.2f\", ${d_secs[$1]})")
     d_rate[$1]=$(calc "sprintf(\"%.0f\", ${d_ok[$1]} / ${d_secs[$1]})")
     d_cpu_pg[$1]=$(cpu_ms_per pg "$tmp/cpu-$1-before.txt" "$tmp/cpu-$1-after.txt" "${d_ok[$1]}" 3)
     echo "$1: ${d_ok[$1]} jobs in ${d_secs[$1]} s = ${d_rate[$1]} jobs/s; ${d_left[$1]} unfinished" >&2
@@ -490,7 +492,8 @@ if [[ -z $sub_crash ]]; then
         ((SECONDS < sub_deadline + 60)) || die "the fan-out did not reach every stream within 60 s"
         sleep 0.1
     done
-    read -r _ fan_n fan_p50 fan_p99 fan_max fan_first_min fan_first_p50 fan_first_max < <(grep '^FANOUT ' "$tmp/subscribers.txt")
+    read -r _ fan_n fan_p50 fan_p99 fan_max fan_first_min fan_first_p50 fan_first_max fan_replied \
+        < <(grep '^FANOUT ' "$tmp/subscribers.txt")
     rss_fanout=$(vm VmRSS)
     hwm=$(vm VmHWM)
     kiln_threads=$(vm Threads)
@@ -663,18 +666,19 @@ EOF
 - Enqueue → handler start: $samples \`system.noop\` jobs (after 20 discarded), one at a time: \`POST /api/v1/jobs\`,
   wait for its \`job.succeeded\` on \`GET /api/v1/events\`, pause 5–15 ms, next. From the job's \`created_at\`
   (the enqueue transaction's start) to the \`started_at\` its handler returns (kiln's clock, µs), split at the
-  claim transaction's start (\`attempted_at\`). The worker waits on \`LISTEN kiln_jobs\` (default
+  claim transaction's start (\`attempted_at\`) and at the enqueue's HTTP reply reaching the client (after its
+  commit; negative when the claim started first). The worker waits on \`LISTEN kiln_jobs\` (default
   \`jobs.workers\` 8, \`jobs.poll_interval_ms\` 1000).
-- Progress → SSE: $sse_jobs \`system.sleep {"ms": $sse_ms}\` jobs enqueued at once (8 run at a time), each reporting
+- Progress → SSE: $sse_jobs \`system.sleep {"ms": $sse_ms}\` jobs enqueued at once (default slots), each reporting
   progress every 5 %; a client on \`GET /api/v1/events\` stamps each \`job.progress\` event on arrival
   (\`performance.timeOrigin + performance.now()\`); compared with the event's \`created_at\` in \`job_events\`
   (the progress UPDATE's transaction start). The path: worker → PostgreSQL (trigger: event row +
   \`NOTIFY\`) → kiln's \`LISTEN kiln_job_events\` relay → event hub → the stream's I/O thread → client.
 - [\`bench/jobs/client.mjs\`](jobs/client.mjs) is the client (node $node_version, no dependencies).
 
-## 9. Claim cost — $(printf "%'d" "${claim_queued[big]}") jobs queued vs $(printf "%'d" "${claim_queued[small]}")
+## 9. Claim cost — $(grouped "${claim_queued[big]}") jobs queued vs $(grouped "${claim_queued[small]}")
 
-| Metric | $(printf "%'d" "${claim_queued[big]}") queued | $(printf "%'d" "${claim_queued[small]}") queued | Ratio (big ÷ small) | Target | Result |
+| Metric | $(grouped "${claim_queued[big]}") queued | $(grouped "${claim_queued[small]}") queued | Ratio (big ÷ small) | Target | Result |
 |---|---:|---:|---:|---|:---:|
 | \`kClaim\` latency (pgbench -r) | ${claim_ms[big]} ms | ${claim_ms[small]} ms | $claim_ratio | ≤ $target_claim_ratio | **$claim_verdict** |
 | Execution time (EXPLAIN ANALYZE, once) | ${claim_exec[big]} ms | ${claim_exec[small]} ms | — | — | info |
@@ -689,7 +693,7 @@ EOF
   after a discarded 1-second run. The figure is pgbench's average latency of the claim statement (one round trip
   plus its execution).
 
-## 10. $(printf "%'d" "$subscribers") SSE subscribers
+## 10. $(grouped "$subscribers") SSE subscribers
 
 EOF
     if [[ -n $sub_crash ]]; then
@@ -704,8 +708,9 @@ EOF
 | VmRSS before / held / after the fan-out / after closing | $(mib "$rss_before") / $(mib "$rss_held") / $(mib "$rss_fanout") / $(mib "$rss_after") | — | info |
 | VmHWM (peak RSS); threads | $(mib "$hwm"); $kiln_threads | — | info |
 | Time to open all streams | $(calc "sprintf(\"%.1f\", $sub_open_us / 1e6)") s | — | info |
-| One job's events to all streams, from the enqueue request: its first (\`job.available\`) min / p50 / max | $(ms "$fan_first_min") / $(ms "$fan_first_p50") / $(ms "$fan_first_max") | — | info |
-| … its \`job.succeeded\`: p50 / p99 / max | $(ms "$fan_p50") / $(ms "$fan_p99") / $(ms "$fan_max") | — | info |
+| One job's events to all streams, from the enqueue request: its reply | $(ms "$fan_replied") | — | info |
+| … the job's first event (\`job.available\`) on each stream: min / p50 / max | $(ms "$fan_first_min") / $(ms "$fan_first_p50") / $(ms "$fan_first_max") | — | info |
+| … its \`job.succeeded\` on each stream: p50 / p99 / max | $(ms "$fan_p50") / $(ms "$fan_p99") / $(ms "$fan_max") | — | info |
 | Streams that got it; subscribers left after closing | $fan_n; $sub_gauge_after | $subscribers; 0 | **$sub_err_verdict** |
 | kiln exit after SIGTERM | $(exit_note latency) | clean | **$(exit_verdict latency)** |
 
@@ -717,7 +722,9 @@ EOF
   256 events per stream, a keep-alive every 15 s), after those runs and ${settle} s idle. One node process opens
   $subscribers \`GET /api/v1/events\` streams with the account's token (200 at a time, each on its own
   connection), waits until all are open and ${settle} s more (RSS "held"), then enqueues one \`system.noop\`
-  job and times its \`job.succeeded\` event's arrival on every stream, then closes them.
+  job and times the arrival of its events on every stream (three: available, running, succeeded — 3 ×
+  $subscribers frames, each written by kiln and parsed by the one client process, on the same cores),
+  then closes them.
 
 ## Raw output (jobs)
 
@@ -725,10 +732,10 @@ EOF
     raw_section "pgbench -c $clients: claim + succeed, before kiln (section 7)" "$tmp/pgbench-before-summary.txt"
     raw_section "pgbench -c $clients: claim + succeed, after kiln (section 7)" "$tmp/pgbench-after-summary.txt"
     raw_section "pgbench -c 1: claim + succeed (section 7)" "$tmp/pgbench-one-summary.txt"
-    raw_section "pgbench: claim, $(printf "%'d" "${claim_queued[small]}") queued (section 9)" "$tmp/pgbench-claim-small.txt"
-    raw_section "pgbench: claim, $(printf "%'d" "${claim_queued[big]}") queued (section 9)" "$tmp/pgbench-claim-big.txt"
-    raw_section "EXPLAIN ANALYZE of the claim, $(printf "%'d" "${claim_queued[small]}") queued" "$tmp/explain-small.txt"
-    raw_section "EXPLAIN ANALYZE of the claim, $(printf "%'d" "${claim_queued[big]}") queued" "$tmp/explain-big.txt"
+    raw_section "pgbench: claim, $(grouped "${claim_queued[small]}") queued (section 9)" "$tmp/pgbench-claim-small.txt"
+    raw_section "pgbench: claim, $(grouped "${claim_queued[big]}") queued (section 9)" "$tmp/pgbench-claim-big.txt"
+    raw_section "EXPLAIN ANALYZE of the claim, $(grouped "${claim_queued[small]}") queued" "$tmp/explain-small.txt"
+    raw_section "EXPLAIN ANALYZE of the claim, $(grouped "${claim_queued[big]}") queued" "$tmp/explain-big.txt"
 } >"$tmp/results.md"
 splice_results "$results" "$marker" "$tmp/results.md"
 if [[ $overall == FAIL ]]; then fail_overall "$results"; fi
