@@ -48,8 +48,9 @@ target_login_ratio=0.90 # kiln logins/s ≥ 90% of raw Argon2id verifications/s
 target_health_p99_ms=20 # /health p99 during the login storm < 20 ms
 target_me_ratio=0.60    # kiln /auth/me req/s ≥ 60% of pgbench's tps
 
-die() { echo "bench/auth: $*" >&2; exit 2; }
-say() { printf '\n== %s\n' "$*" >&2; }
+bench_name=bench/auth
+# shellcheck source=bench/lib.sh
+source "$here/../lib.sh"
 
 for v in KILN_DATABASE_HOST KILN_DATABASE_PORT KILN_DATABASE_USER KILN_DATABASE_PASSWORD_FILE \
     KILN_DATABASE_OWNER_USER KILN_PG_SUPERUSER KILN_PG_SUPERUSER_PASSWORD_FILE; do
@@ -65,54 +66,22 @@ done
 ((duration >= 4)) || die "BENCH_DURATION must be ≥ 4 (the /health run sits 1 s inside the login storm)"
 
 # ---------------------------------------------------------------------------------------------
-# Process bookkeeping (as bench/http/run.sh): everything started goes into `pids`; the EXIT trap
-# stops what is left, then drops the throwaway database.
+# Process bookkeeping (bench/lib.sh): everything started goes into `pids`; the EXIT trap stops
+# what is left, then drops the throwaway database.
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-auth.XXXXXX")
-pids=()
 db_created=0
 
-alive() { kill -0 "$1" 2>/dev/null && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
-
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        alive "$pid" || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-forget_pid() {
-    local keep=() p
-    for p in "${pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-    pids=("${keep[@]}")
-}
-
-super_sql() { # DATABASE SQL…: runs as the cluster's superuser (bypasses RLS), prints rows unaligned
-    local db=$1
-    shift
-    PGPASSWORD=$(cat "$KILN_PG_SUPERUSER_PASSWORD_FILE") psql -X -qAt -v ON_ERROR_STOP=1 \
-        -h "$KILN_DATABASE_HOST" -p "$KILN_DATABASE_PORT" -U "$KILN_PG_SUPERUSER" -d "$db" "$@"
-}
-
 cleanup() {
-    local rc=$? p f
+    local rc=$?
     trap - EXIT INT TERM
-    for p in "${pids[@]}"; do stop_pid "$p"; done
+    stop_all
     if ((db_created)); then
         super_sql postgres -c "DROP DATABASE IF EXISTS $bench_db WITH (FORCE)" >/dev/null 2>&1 ||
             echo "bench/auth: could not drop database $bench_db" >&2
     fi
-    if [[ $rc -ge 2 && -d $tmp ]]; then
-        for f in "$tmp"/*.log "$tmp"/*.err; do
-            [[ -s $f ]] || continue
-            echo "--- $f (last lines)" >&2
-            tail -15 "$f" >&2
-        done
-    fi
+    # shellcheck disable=SC2119 # no further logs
+    if [[ $rc -ge 2 && -d $tmp ]]; then show_logs; fi
     rm -rf "$tmp"
     exit "$rc"
 }
@@ -120,118 +89,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-run_waited() {
-    local pid rc=0
-    "$@" &
-    pid=$!
-    pids+=("$pid")
-    wait "$pid" || rc=$?
-    forget_pid "$pid"
-    return "$rc"
-}
-
-reason=
-exit_reason() {
-    local st=0
-    wait "$1" 2>/dev/null || st=$?
-    forget_pid "$1"
-    if ((st > 128)); then reason="killed by SIG$(kill -l $((st - 128)))"; else reason="exited with status $st"; fi
-}
-
 # ---------------------------------------------------------------------------------------------
-# Helpers (the report helpers match bench/http/run.sh's)
+# Helpers (bench/lib.sh has the shared ones)
 
 kiln=$tmp/kiln
 cp "$kiln_src" "$kiln"
 : >"$tmp/empty.toml"
 
-kv() { grep -m1 '^BENCH ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-calc() { awk "BEGIN { printf \"%s\", $* }"; }
-ms() { calc "sprintf(\"%.3f ms\", $1 / 1000)"; }
-ratio() { calc "sprintf(\"%.2f\", $1 / $2)"; }
-verdict() { if awk "BEGIN { exit !($*) }"; then echo PASS; else echo FAIL; fi; }
-wrk_rps() { calc "sprintf(\"%.1f\", $(kv "$1" requests) / ($(kv "$1" duration_us) / 1e6))"; }
-wrk_sockerr() { echo $(($(kv "$1" err_connect) + $(kv "$1" err_read) + $(kv "$1" err_write) + $(kv "$1" err_timeout))); }
-wrk_sockerr_detail() {
-    echo "connect $(kv "$1" err_connect), read $(kv "$1" err_read), write $(kv "$1" err_write), timeout $(kv "$1" err_timeout)"
-}
-wrk_check() { grep -q '^BENCH ' "$1" || die "wrk printed no report: $(cat "$1")"; }
-
 # Every kiln here reads nothing but the environment: the bench database, no access log.
-kiln_env=(env -u KILN_SERVER_PORT -u KILN_SERVER_IO_THREADS -u KILN_DATABASE_POOL_SIZE -u KILN_CPU_THREADS
-    -u KILN_SERVER_ACCESS_LOG KILN_CONFIG="$tmp/empty.toml" KILN_DATABASE_NAME="$bench_db")
-
-kiln_pid=
-kiln_port=
-kiln_io_threads=
-kiln_cpu_threads=
 bench_jwt_key=$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')
-start_kiln() { # NAME [VAR=value…]
-    local name=$1 i line
-    shift
-    (cd "$tmp" && exec "${kiln_env[@]}" KILN_SERVER_HOST=127.0.0.1 KILN_LOG_LEVEL=info \
-        KILN_AUTH_JWT_KEY="$bench_jwt_key" "$@" "$kiln" serve --port 0) >"$tmp/kiln-$name.log" 2>"$tmp/kiln-$name.err" &
-    kiln_pid=$!
-    pids+=("$kiln_pid")
-    kiln_port=
-    for ((i = 0; i < 150; i++)); do
-        if ! alive "$kiln_pid"; then
-            exit_reason "$kiln_pid"
-            die "kiln ($name) $reason during startup"
-        fi
-        line=$(grep -m1 '"msg":"listening"' "$tmp/kiln-$name.log" || true)
-        kiln_port=$(grep -o '"port":[0-9]*' <<<"$line" | cut -d: -f2 || true)
-        [[ -n $kiln_port ]] && break
-        sleep 0.1
-    done
-    [[ -n $kiln_port ]] || die "kiln ($name) did not log 'listening' within 15 s"
-    kiln_io_threads=$(grep -o '"io_threads":[0-9]*' <<<"$line" | cut -d: -f2)
-    kiln_cpu_threads=$(grep -o '"cpu_threads":[0-9]*' <<<"$line" | cut -d: -f2)
-    [[ -n $kiln_cpu_threads ]] || die "kiln's 'listening' line has no cpu_threads: $line"
-}
-
-kiln_exit=
-stop_kiln() {
-    local i p tracked=0
-    for p in "${pids[@]}"; do [[ $p == "$kiln_pid" ]] && tracked=1; done
-    if ((tracked)); then
-        kill -TERM "$kiln_pid" 2>/dev/null || true
-        for ((i = 0; i < 150; i++)); do
-            alive "$kiln_pid" || break
-            sleep 0.1
-        done
-        if alive "$kiln_pid"; then
-            kill -KILL "$kiln_pid" 2>/dev/null || true
-            kiln_exit="still running 15 s after SIGTERM (killed)"
-        fi
-        exit_reason "$kiln_pid"
-        kiln_exit=${kiln_exit:-$reason}
-    else
-        kiln_exit="crashed during the run"
-    fi
-    kiln_pid=
-}
-kiln_tail() { cat "$tmp/kiln-$1.log" "$tmp/kiln-$1.err" 2>/dev/null | tail -8; }
-
-# CPU accounting for the storm: user + system clock ticks of kiln and of the cluster's backends
-# (the postmaster's children; its pid is the first line of the socket's lock file).
-clk_tck=$(getconf CLK_TCK)
-pg_postmaster=$(head -1 "$KILN_DATABASE_HOST/.s.PGSQL.$KILN_DATABASE_PORT.lock" 2>/dev/null || true)
-ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }' || true; }
-cpu_snapshot() { # OUT: lines "kiln|pg PID TICKS"
-    local p
-    {
-        echo "kiln $kiln_pid $(ticks "$kiln_pid")"
-        if [[ -n $pg_postmaster ]]; then
-            for p in $(pgrep -P "$pg_postmaster" || true); do echo "pg $p $(ticks "$p")"; done
-        fi
-    } >"$1"
-}
-# cpu_ms_per WHO BEFORE AFTER COUNT: CPU milliseconds of kiln or PostgreSQL per COUNT events
-cpu_ms_per() {
-    awk -v who="$1" -v n="$4" -v hz="$clk_tck" 'FNR == NR { t[$2] = $3; next }
-        $1 == who && $3 != "" { d += $3 - t[$2] } END { printf "%.2f", d * 1000 / hz / n }' "$2" "$3"
-}
+kiln_env=(env -u KILN_SERVER_PORT -u KILN_SERVER_IO_THREADS -u KILN_DATABASE_POOL_SIZE -u KILN_CPU_THREADS
+    -u KILN_SERVER_ACCESS_LOG KILN_CONFIG="$tmp/empty.toml" KILN_DATABASE_NAME="$bench_db"
+    KILN_AUTH_JWT_KEY="$bench_jwt_key")
 
 # A crash during a wrk run: set `crashed` (checked after each run).
 crashed=
@@ -240,16 +109,6 @@ check_alive() { # WHEN
         exit_reason "$kiln_pid"
         crashed="$reason $1"
     fi
-}
-
-# json_field NAME < JSON: a top-level string field (enough for kiln's flat token reply)
-json_field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
-# jwt_claim TOKEN NAME: a string claim of the token's payload (base64url, unpadded)
-jwt_claim() {
-    local p
-    p=$(cut -d. -f2 <<<"$1" | tr '_-' '/+')
-    while ((${#p} % 4)); do p+='='; done
-    base64 -d <<<"$p" 2>/dev/null | json_field "$2"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -275,6 +134,7 @@ db_created=1
 # every login here succeeds (a 429 would show as a non-2xx response and fail the run).
 start_kiln auth KILN_SERVER_ACCESS_LOG=false KILN_DATABASE_POOL_SIZE="$db_conns" \
     KILN_AUTH_REGISTRATIONS_PER_IP_HOUR=1000000
+[[ -n $kiln_cpu_threads ]] || die "kiln's 'listening' line has no cpu_threads: $(head -1 "$tmp/kiln-auth.log")"
 base_url=http://127.0.0.1:$kiln_port
 
 # Accounts: bench-auth-N@example.com, each with its own random password.
@@ -383,13 +243,13 @@ if [[ -z $login_crash ]]; then
     sed -n '/^Running/,/^Transfer/p' "$tmp/wrk-login.txt" "$tmp/wrk-health.txt" >&2
     lk=$tmp/wrk-login.txt
     hk=$tmp/wrk-health.txt
-    login_rps=$(wrk_rps "$lk")
+    login_rps=$(wrk_rps "$lk" 1)
     login_ratio=$(ratio "$login_rps" "$raw_rate")
     # Per login, over the whole storm (its /health probe included: ~1% of kiln's work).
     login_count=$(kv "$lk" requests)
     kiln_cpu_ms=$(cpu_ms_per kiln "$tmp/cpu-before.txt" "$tmp/cpu-after.txt" "$login_count")
     pg_cpu_ms=$(cpu_ms_per pg "$tmp/cpu-before.txt" "$tmp/cpu-after.txt" "$login_count")
-    if [[ -n $pg_postmaster ]]; then
+    if [[ $pg_cpu_ms != "?" ]]; then
         cpu_ratio=$(ratio "$raw_cpu_ms" "($kiln_cpu_ms + $pg_cpu_ms)")
     else
         pg_cpu_ms="?" cpu_ratio="—"
@@ -427,14 +287,11 @@ pgbench_run() { # SECONDS OUT
 pgbench_run "$warmup" "$tmp/pgbench-warmup.txt"
 pgbench_run "$duration" "$tmp/pgbench.txt"
 # The summary, without the per-script sections (one per session).
-sed -n '/^transaction type/,/^SQL script 1/p' "$tmp/pgbench.txt" | grep -v '^SQL script' >"$tmp/pgbench-summary.txt"
+pgbench_summary "$tmp/pgbench.txt" "$tmp/pgbench-summary.txt"
 cat "$tmp/pgbench-summary.txt" >&2
-pg_tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$tmp/pgbench.txt")
-[[ -n $pg_tps ]] || die "could not read tps from pgbench: $(cat "$tmp/pgbench.txt")"
-pg_tps=$(calc "sprintf(\"%.0f\", $pg_tps)")
-pg_lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$tmp/pgbench.txt")
-pg_failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$tmp/pgbench.txt")
-pg_failed=${pg_failed:-0}
+pg_tps=$(pgbench_tps "$tmp/pgbench.txt")
+pg_lat=$(pgbench_latency "$tmp/pgbench.txt")
+pg_failed=$(pgbench_failed "$tmp/pgbench.txt")
 
 if [[ -z $login_crash ]]; then
     me_opts=(-t"$threads" -c"$db_conns" --latency -s "$tmp/me.lua" "$base_url")
@@ -450,7 +307,7 @@ mk=$tmp/wrk-me.txt
 if [[ -z $me_crash ]]; then
     wrk_check "$mk"
     sed -n '/^Running/,/^Transfer/p' "$mk" >&2
-    me_rps=$(wrk_rps "$mk")
+    me_rps=$(wrk_rps "$mk" 1)
     me_ratio=$(ratio "$me_rps" "$pg_tps")
     me_verdict=$(verdict "$me_ratio >= $target_me_ratio")
     me_err_verdict=$(verdict "$(kv "$mk" non2xx3xx) + $(wrk_sockerr "$mk") + $pg_failed == 0")
@@ -458,12 +315,13 @@ else
     echo "kiln $me_crash" >&2
     me_verdict=FAIL me_err_verdict=FAIL
 fi
-if [[ -n $kiln_pid ]]; then stop_kiln; fi
-exit_verdict=$(verdict "\"$kiln_exit\" == \"exited with status 0\"")
+if [[ -n $kiln_pid ]]; then stop_kiln auth; fi
+exit_verdict=$(exit_verdict auth)
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------
-# bench/results.md: replace the auth section (from its marker to the end), keep the rest.
+# bench/results.md: replace the auth part (from its marker to the next script's part or the end),
+# keep the rest (bench/lib.sh splice_results).
 
 overall=PASS
 for v in "$login_verdict" "$login_err_verdict" "$health_verdict" "$health_err_verdict" "$me_verdict" \
@@ -471,17 +329,9 @@ for v in "$login_verdict" "$login_err_verdict" "$health_verdict" "$health_err_ve
     [[ $v == PASS ]] || overall=FAIL
 done
 
-raw_section() { # TITLE FILE
-    [[ -s $2 ]] || return 0
-    printf '<details><summary>%s</summary>\n\n```\n' "$1"
-    if grep -q '^Running' "$2"; then sed -n '/^Running/,/^Transfer/p' "$2"; else cat "$2"; fi
-    printf '```\n\n</details>\n\n'
-}
-exit_note() { if [[ $kiln_exit == "exited with status 0" ]]; then echo "clean (status 0)"; else echo "$kiln_exit"; fi; }
-marker='<!-- bench/auth/run.sh: everything below is replaced by each run -->'
+marker='<!-- bench/auth/run.sh: this part is replaced by each run -->'
 
 {
-    if [[ -f $results ]]; then awk -v m="$marker" '$0 == m { exit } { print }' "$results"; fi
     cat <<EOF
 $marker
 
@@ -524,8 +374,8 @@ EOF
   posts \`{"email","password"}\` for the next account (threads start at different accounts). A login is a throttle
   check + account lookup, one Argon2id verification on the CPU pool, then the session, refresh token, throttle reset
   and audit insert in one batch.
-- CPU per login: user + system time of kiln's process and of the cluster's backends (all of them, from
-  \`/proc/<pid>/stat\`) over the measured storm, divided by the logins; per verification: the reference program's
+- CPU per login: user + system time of kiln's process and of the whole cluster (the postmaster, its children and
+  the children it reaped, from \`/proc/<pid>/stat\`) over the measured storm, divided by the logins; per verification: the reference program's
   own CPU time (mean of its two runs). Their difference is what a login costs beyond its hash; their ratio does not
   depend on how much of the cores other work on the machine took, unlike the throughput ratio.
 
@@ -535,7 +385,7 @@ EOF
 |---|---:|---|:---:|
 | p99 latency | $(ms "$health_p99") | < $target_health_p99_ms ms | **$health_verdict** |
 | p50 / max latency | $(ms "$(kv "$hk" p50_us)") / $(ms "$(kv "$hk" max_us)") | — | info |
-| Requests/s | $(wrk_rps "$hk") | — | info |
+| Requests/s | $(wrk_rps "$hk" 1) | — | info |
 | Errors | $(kv "$hk" non2xx3xx) non-2xx/3xx; $(wrk_sockerr "$hk") socket ($(wrk_sockerr_detail "$hk")) | 0 | **$health_err_verdict** |
 
 - \`wrk -t1 -c$health_conns -d${health_duration}s --latency -s bench/auth/paced.lua <url>/health -- $health_delay\`: each connection
@@ -559,7 +409,7 @@ EOF
 | Mean latency | $(ms "$(kv "$mk" mean_us)") | ${pg_lat:-?} ms | — | — | info |
 | p99 latency | $(ms "$(kv "$mk" p99_us)") | — | — | — | info |
 | Errors | $(kv "$mk" non2xx3xx) non-2xx/3xx; $(wrk_sockerr "$mk") socket ($(wrk_sockerr_detail "$mk")) | $pg_failed failed transactions | — | 0 | **$me_err_verdict** |
-| kiln exit after SIGTERM | $(exit_note) | — | — | clean | **$exit_verdict** |
+| kiln exit after SIGTERM | $(exit_note auth) | — | — | clean | **$exit_verdict** |
 
 - The statements are what kiln sends per /auth/me (\`db::run\` with the pipeline on, \`Store::user\`):
   \`set_config\` ×3 for the tenant scope, \`SELECT kiln_require_session(sid, NULL)\`, the user/membership/workspace
@@ -575,10 +425,7 @@ EOF
 
 EOF
     fi
-    if [[ $exit_verdict != PASS && $kiln_exit != "crashed during the run" ]]; then
-        # shellcheck disable=SC2016 # backticks are markdown
-        printf '**kiln %s after SIGTERM.** Its last output:\n\n```\n%s\n```\n\n' "$kiln_exit" "$(kiln_tail auth)"
-    fi
+    exit_detail auth
     echo "## Raw output (auth)"
     echo
     raw_section "argon2_verify (raw Argon2id) before the storm" "$tmp/argon2-before.txt"
@@ -588,9 +435,8 @@ EOF
     raw_section "pgbench: /auth/me statements" "$tmp/pgbench-summary.txt"
     raw_section "wrk: kiln GET /auth/me" "$tmp/wrk-me.txt"
 } >"$tmp/results.md"
-# The overall line at the top covers both scripts' targets.
-if [[ $overall == FAIL ]]; then sed -i 's/^- \*\*Overall:\*\* \*\*PASS\*\*/- **Overall:** **FAIL**/' "$tmp/results.md"; fi
-cp "$tmp/results.md" "$results"
+splice_results "$results" "$marker" "$tmp/results.md"
+if [[ $overall == FAIL ]]; then fail_overall "$results"; fi
 
 say "auth results: ${results#"$repo"/} — auth overall $overall"
 if [[ -z $login_crash ]]; then
@@ -608,5 +454,5 @@ else
     printf '  /me      kiln %s: FAIL\n' "$me_crash" >&2
 fi
 printf '  errors   login %s, /health %s, /me %s; kiln after SIGTERM: %s\n' "$login_err_verdict" \
-    "$health_err_verdict" "$me_err_verdict" "$(exit_note)" >&2
+    "$health_err_verdict" "$me_err_verdict" "$(exit_note auth)" >&2
 [[ $overall == PASS ]] || exit 1

@@ -44,8 +44,9 @@ target_health_p99=1.50 # kiln p99 ≤ 1.5× nginx's
 target_ready_rps=0.60  # kiln /ready req/s ≥ 60% of pgbench's tps
 target_rss_mib=30      # idle VmRSS ≤ 30 MiB
 
-die() { echo "bench: $*" >&2; exit 2; }
-say() { printf '\n== %s\n' "$*" >&2; }
+bench_name=bench
+# shellcheck source=bench/lib.sh
+source "$here/../lib.sh"
 
 for v in KILN_DATABASE_HOST KILN_DATABASE_PORT KILN_DATABASE_NAME KILN_DATABASE_USER KILN_DATABASE_PASSWORD_FILE; do
     [[ -n ${!v:-} ]] || die "$v is not set; run via 'make bench' or eval \"\$(scripts/pg env)\" first"
@@ -56,71 +57,23 @@ for tool in wrk curl psql "$nginx" "$pgbench"; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# Process bookkeeping: everything started goes into `pids`; the EXIT trap stops what is left.
+# Process bookkeeping (bench/lib.sh): everything started goes into `pids`; the EXIT trap stops
+# what is left.
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
-pids=()
-
-# A zombie still answers kill -0; a process counts as alive only while it runs.
-alive() { kill -0 "$1" 2>/dev/null && [[ $(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
-
-stop_pid() {
-    local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 50; i++)); do
-        alive "$pid" || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-forget_pid() {
-    local keep=() p
-    for p in "${pids[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-    pids=("${keep[@]}")
-}
 
 cleanup() {
-    local rc=$? p f
+    local rc=$?
     trap - EXIT INT TERM
-    for p in "${pids[@]}"; do stop_pid "$p"; done
-    if [[ $rc -ge 2 && -d $tmp ]]; then
-        # The harness failed: show the servers' logs before they go.
-        for f in "$tmp"/*.log "$tmp"/*.err "$tmp"/nginx/error.log; do
-            [[ -s $f ]] || continue
-            echo "--- $f (last lines)" >&2
-            tail -15 "$f" >&2
-        done
-    fi
+    stop_all
+    # The harness failed: show the servers' logs before they go.
+    if [[ $rc -ge 2 && -d $tmp ]]; then show_logs "$tmp/nginx/error.log"; fi
     rm -rf "$tmp"
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# Runs a command in the background and waits for it, so a signal to this script interrupts the
-# wait and the EXIT trap can stop the command (bash defers traps while a foreground child runs).
-run_waited() {
-    local pid rc=0
-    "$@" &
-    pid=$!
-    pids+=("$pid")
-    wait "$pid" || rc=$?
-    forget_pid "$pid"
-    return "$rc"
-}
-
-# How a server we started ended, into `reason`: "killed by SIGSEGV", "exited with status 1".
-# (Not in a $(…) subshell: only this shell can wait for its children.)
-reason=
-exit_reason() {
-    local st=0
-    wait "$1" 2>/dev/null || st=$?
-    forget_pid "$1"
-    if ((st > 128)); then reason="killed by SIG$(kill -l $((st - 128)))"; else reason="exited with status $st"; fi
-}
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -129,83 +82,11 @@ kiln=$tmp/kiln
 cp "$kiln_src" "$kiln"
 : >"$tmp/empty.toml"
 
-free_port() {
-    if command -v node >/dev/null; then
-        node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-        return
-    fi
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return
-        fi
-    done
-}
-
-# kv FILE KEY: the value of KEY=… on the wrk report line (bench/http/report.lua).
-kv() { grep -m1 '^BENCH ' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-calc() { awk "BEGIN { printf \"%s\", $* }"; }
-ms() { calc "sprintf(\"%.3f ms\", $1 / 1000)"; }
-ratio() { calc "sprintf(\"%.2f\", $1 / $2)"; }
-# verdict "EXPRESSION" → PASS | FAIL
-verdict() { if awk "BEGIN { exit !($*) }"; then echo PASS; else echo FAIL; fi; }
-
-kiln_pid=
-kiln_port=
-kiln_io_threads=
 bench_jwt_key=$(head -c 32 /dev/urandom | base64 | tr -d '/+=\n')
-# start_kiln NAME [VAR=value…]: a fresh kiln on a kernel-chosen port (read back from its
-# "listening" log line), cwd = the temp dir and an empty config file, so kiln.toml is not read.
-start_kiln() {
-    local name=$1 i
-    shift
-    (cd "$tmp" && exec env -u KILN_SERVER_PORT -u KILN_SERVER_IO_THREADS -u KILN_DATABASE_POOL_SIZE \
-        -u KILN_SERVER_ACCESS_LOG KILN_CONFIG="$tmp/empty.toml" KILN_SERVER_HOST=127.0.0.1 KILN_LOG_LEVEL=info \
-        KILN_AUTH_JWT_KEY="$bench_jwt_key" "$@" "$kiln" serve --port 0) >"$tmp/kiln-$name.log" 2>"$tmp/kiln-$name.err" &
-    kiln_pid=$!
-    pids+=("$kiln_pid")
-    kiln_port=
-    for ((i = 0; i < 150; i++)); do
-        if ! alive "$kiln_pid"; then
-            exit_reason "$kiln_pid"
-            die "kiln ($name) $reason during startup"
-        fi
-        kiln_port=$(grep -m1 '"msg":"listening"' "$tmp/kiln-$name.log" | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
-        [[ -n $kiln_port ]] && break
-        sleep 0.1
-    done
-    [[ -n $kiln_port ]] || die "kiln ($name) did not log 'listening' within 15 s"
-    kiln_io_threads=$(grep -m1 '"msg":"listening"' "$tmp/kiln-$name.log" | grep -o '"io_threads":[0-9]*' | cut -d: -f2 || true)
-}
-
-# stop_kiln NAME: SIGTERM, then records how kiln ended in kiln_exit[NAME] ("exited with status 0"
-# is a clean shutdown). Kiln drains for at most its shutdown grace (10 s) before it exits.
-declare -A kiln_exit=()
-stop_kiln() {
-    local i p tracked=0
-    for p in "${pids[@]}"; do [[ $p == "$kiln_pid" ]] && tracked=1; done
-    if ((tracked)); then # not yet reaped (a crash during a run is reaped and reported there)
-        kill -TERM "$kiln_pid" 2>/dev/null || true
-        for ((i = 0; i < 150; i++)); do
-            alive "$kiln_pid" || break
-            sleep 0.1
-        done
-        if alive "$kiln_pid"; then
-            kill -KILL "$kiln_pid" 2>/dev/null || true
-            kiln_exit[$1]="still running 15 s after SIGTERM (killed)"
-        fi
-        exit_reason "$kiln_pid"
-        kiln_exit[$1]=${kiln_exit[$1]:-$reason}
-    else
-        kiln_exit[$1]="crashed during the run"
-    fi
-    kiln_pid=
-}
-# exit_verdict NAME → PASS when kiln shut down cleanly after SIGTERM.
-exit_verdict() { if [[ ${kiln_exit[$1]:-} == "exited with status 0" ]]; then echo PASS; else echo FAIL; fi; }
-exit_note() { if [[ ${kiln_exit[$1]:-} == "exited with status 0" ]]; then echo "clean (status 0)"; else echo "${kiln_exit[$1]:-?}"; fi; }
+# Every kiln here (start_kiln NAME [VAR=value…], bench/lib.sh): cwd = the temp dir and an empty
+# config file, so kiln.toml is not read.
+kiln_env=(env -u KILN_SERVER_PORT -u KILN_SERVER_IO_THREADS -u KILN_DATABASE_POOL_SIZE -u KILN_SERVER_ACCESS_LOG
+    KILN_CONFIG="$tmp/empty.toml" KILN_AUTH_JWT_KEY="$bench_jwt_key")
 
 nginx_pid=
 nginx_port=
@@ -260,15 +141,6 @@ wrk_bench() {
     grep -q '^BENCH ' "$tmp/wrk-$name.txt" || die "wrk ($name) printed no report: $(cat "$tmp/wrk-$name.txt")"
     sed -n '/^Running/,/^Transfer/p' "$tmp/wrk-$name.txt" >&2
 }
-wrk_rps() { calc "sprintf(\"%.0f\", $(kv "$1" requests) / ($(kv "$1" duration_us) / 1e6))"; }
-wrk_bpr() { calc "sprintf(\"%.0f\", $(kv "$1" bytes) / $(kv "$1" requests))"; }
-wrk_sockerr() { echo $(($(kv "$1" err_connect) + $(kv "$1" err_read) + $(kv "$1" err_write) + $(kv "$1" err_timeout))); }
-wrk_sockerr_detail() {
-    echo "connect $(kv "$1" err_connect), read $(kv "$1" err_read), write $(kv "$1" err_write), timeout $(kv "$1" err_timeout)"
-}
-
-# The last lines kiln wrote, for a crash report in the results.
-kiln_tail() { cat "$tmp/kiln-$1.log" "$tmp/kiln-$1.err" 2>/dev/null | tail -8; }
 
 # ---------------------------------------------------------------------------------------------
 # The machine, recorded before anything runs.
@@ -367,14 +239,11 @@ pgbench_run() {
 }
 pgbench_run "$warmup" "$tmp/pgbench-warmup.txt"
 pgbench_run "$duration" "$tmp/pgbench.txt"
-sed -n '/^transaction type/,$p' "$tmp/pgbench.txt" >"$tmp/pgbench-summary.txt"
+pgbench_summary "$tmp/pgbench.txt" "$tmp/pgbench-summary.txt"
 cat "$tmp/pgbench-summary.txt" >&2
-pg_tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$tmp/pgbench.txt")
-[[ -n $pg_tps ]] || die "could not read tps from pgbench: $(cat "$tmp/pgbench.txt")"
-pg_tps=$(calc "sprintf(\"%.0f\", $pg_tps)")
-pg_lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$tmp/pgbench.txt")
-pg_failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$tmp/pgbench.txt")
-pg_failed=${pg_failed:-0}
+pg_tps=$(pgbench_tps "$tmp/pgbench.txt")
+pg_lat=$(pgbench_latency "$tmp/pgbench.txt")
+pg_failed=$(pgbench_failed "$tmp/pgbench.txt")
 
 start_kiln ready KILN_SERVER_ACCESS_LOG=false KILN_DATABASE_POOL_SIZE="$db_conns"
 r_io_threads=$kiln_io_threads
@@ -430,18 +299,6 @@ for v in "$h_rps_verdict" "$h_p99_verdict" "$h_err_verdict" "$r_verdict" "$r_err
     [[ $v == PASS ]] || overall=FAIL
 done
 
-raw_section() { # TITLE FILE
-    [[ -s $2 ]] || return 0
-    printf '<details><summary>%s</summary>\n\n```\n' "$1"
-    if grep -q '^Running' "$2"; then sed -n '/^Running/,/^Transfer/p' "$2"; else cat "$2"; fi
-    printf '```\n\n</details>\n\n'
-}
-# After a table: kiln's last output when it did not shut down cleanly.
-exit_detail() { # NAME
-    [[ $(exit_verdict "$1") == PASS || ${kiln_exit[$1]} == "crashed during the run" ]] && return 0
-    # shellcheck disable=SC2016 # backticks are markdown
-    printf '**kiln %s after SIGTERM.** Its last output:\n\n```\n%s\n```\n\n' "${kiln_exit[$1]}" "$(kiln_tail "$1")"
-}
 crash_note() { # NAME WHAT
     # shellcheck disable=SC2016 # backticks are markdown
     printf '**kiln %s** — no figures. Its last output:\n\n```\n%s\n```\n\n' "$2" "$(kiln_tail "$1")"
@@ -451,8 +308,8 @@ crash_note() { # NAME WHAT
     cat <<EOF
 # Kiln benchmark results
 
-Generated by \`make bench\` (\`bench/http/run.sh\`, then \`bench/auth/run.sh\` for the auth sections at the
-end); overwritten on every run. See
+Generated by \`make bench\` (\`bench/http/run.sh\`, then \`bench/auth/run.sh\` and \`bench/jobs/run.sh\` for
+the auth and job engine sections after these); overwritten on every run. See
 [README.md](README.md) for what each benchmark measures and how to read it.
 
 - **Date:** $run_date

@@ -75,6 +75,19 @@ describe('jobs', { timeout: 120000 }, () => {
     assert.match(metrics, /^kiln_jobs_queued\{kind="system\.fail",state="scheduled"\} [1-9]/m);
   });
 
+  it('runs system.noop at once; its result says when its handler started', async () => {
+    const res = await o.as.post('/jobs', { kind: 'system.noop' });
+    assert.equal(res.status, 201, res.text);
+    const done = await until(res.body.id, (x) => x.state === 'succeeded', 'the no-op job to succeed');
+    assert.equal(done.attempt, 1);
+    assert.deepEqual(Object.keys(done.result), ['started_at']);
+    // Microseconds, as bench/jobs reads them; between the claim and the outcome being recorded.
+    assert.match(done.result.started_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    const started = Date.parse(done.result.started_at);
+    assert.ok(started >= Date.parse(done.attempted_at), `${done.result.started_at} ≥ ${done.attempted_at}`);
+    assert.ok(started <= Date.parse(done.finished_at), `${done.result.started_at} ≤ ${done.finished_at}`);
+  });
+
   it('retries a failing attempt with backoff and keeps each attempt’s error', async () => {
     const res = await o.as.post('/jobs', { kind: 'system.fail', args: { message: 'flaky', fail_attempts: 1 }, max_attempts: 3 });
     assert.equal(res.status, 201, res.text);

@@ -3,8 +3,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <stdexcept>
 
+#include "db/params.hpp"
 #include "jobs/store.hpp"
 
 namespace asio = boost::asio;
@@ -52,6 +54,12 @@ asio::awaitable<boost::json::value> sleep_job(Context& ctx, SleepArgs args) {
     co_return boost::json::object{{"slept_ms", ms}};
 }
 
+// Returns at once: the engine's own cost per job (bench/jobs). Its result says when the handler
+// ran, so pickup latency can be measured to the handler's start.
+asio::awaitable<boost::json::value> noop_job(Context& /*ctx*/) {
+    co_return boost::json::object{{"started_at", db::format_time(std::chrono::system_clock::now())}};
+}
+
 asio::awaitable<boost::json::value> fail_job(Context& ctx, FailArgs args) {
     const auto message = args.message.value_or("failed on purpose");
     if (!args.fail_attempts || ctx.attempt() <= *args.fail_attempts) throw std::runtime_error(message);
@@ -72,6 +80,7 @@ void add_diagnostic_kinds(Registry& registry) {
     registry.add(typed<SleepArgs>({.name = "system.sleep", .api_enqueue = true}, sleep_job));
     registry.add(typed<FailArgs>({.name = "system.fail", .api_enqueue = true}, fail_job));
     registry.add(typed<SleepArgs>({.name = "system.effect", .api_enqueue = true}, effect_job));
+    registry.add({.name = "system.noop", .handler = noop_job, .api_enqueue = true});
     // For tests of per-kind caps: at most two run at once, across all workers.
     registry.add(typed<SleepArgs>({.name = "system.capped", .api_enqueue = true, .concurrency = 2}, sleep_job));
 }

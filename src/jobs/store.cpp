@@ -102,25 +102,36 @@ DELETE FROM jobs j USING (
      ORDER BY finished_at LIMIT 1000) old
  WHERE j.workspace_id = old.workspace_id AND j.id = old.id)sql";
 
-constexpr std::string_view kWorkerScope = "SELECT set_config('kiln.worker', 'on', true)";
+// Every worker batch runs under this. Besides the scope, two planner settings for statements that
+// run in a millisecond but whose estimates mislead PostgreSQL once the table is large (~1M jobs,
+// bench/jobs section 9): the claim's per-workspace LIMIT is invisible to the planner, so its cost
+// passes jit_above_cost and JIT compilation adds tens of milliseconds to every execution; and the
+// plan cache keeps planning it afresh (custom plans, ~1 ms each) where the generic plan does as
+// well.
+constexpr std::string_view kWorkerScope = R"sql(
+SELECT set_config('kiln.worker', 'on', true), set_config('jit', 'off', true),
+       set_config('plan_cache_mode', 'force_generic_plan', true))sql";
 // Claims are serialized (one transaction-scoped lock), so the per-workspace caps are exact
 // and the round robin is not raced; a claim is one short statement, so this costs little.
 constexpr std::string_view kClaimLock = "SELECT pg_advisory_xact_lock(7160921)";
 // Walks the workspaces that have available work, in id order after the cursor (a skip scan on
 // jobs_available: one index probe per workspace, whatever the queue's length), takes each
 // one's next jobs by priority up to an equal share of the batch and its plan's concurrency
-// cap, and leases them.
+// cap, and leases them. The probes order by jobs_available's whole key so that only that index
+// serves them: ordered by workspace alone, the planner takes the primary key whenever its
+// statistics say most jobs are available (e.g. analyzed after a bulk enqueue), and each probe
+// then walks past every job of the workspace that ran since (bench/jobs: 11 ms a claim, not 1).
 constexpr std::string_view kClaim = R"sql(
 WITH RECURSIVE ws(workspace_id, n) AS (
     (SELECT j.workspace_id, 1 FROM jobs j
       WHERE j.state = 'available' AND j.workspace_id > $1
-      ORDER BY j.workspace_id LIMIT 1)
+      ORDER BY j.workspace_id, j.priority, j.run_at, j.id LIMIT 1)
     UNION ALL
     SELECT nxt.workspace_id, ws.n + 1
       FROM ws CROSS JOIN LATERAL (
            SELECT j.workspace_id FROM jobs j
             WHERE j.state = 'available' AND j.workspace_id > ws.workspace_id
-            ORDER BY j.workspace_id LIMIT 1) nxt
+            ORDER BY j.workspace_id, j.priority, j.run_at, j.id LIMIT 1) nxt
      WHERE ws.n < $2),
 capped AS (
     SELECT c.kind, c.cap - (SELECT count(*) FROM jobs r WHERE r.state = 'running' AND r.kind = c.kind) AS room
