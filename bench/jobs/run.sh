@@ -153,8 +153,9 @@ sql_scope=$(sql_of kWorkerScope)
 sql_lock=$(sql_of kClaimLock)
 sql_claim=$(sql_of kClaim)
 sql_succeed=$(sql_of kSucceed)
-# kClaim: cursor, workspaces per claim, share basis, kinds, limit, worker, lease ms.
-claim_vars=$(with_vars "$sql_claim" cursor claim_ws batch kinds batch worker lease_ms)
+# kClaim: cursor, workspaces per claim, share basis, kinds, limit, worker, lease ms, kinds with a
+# global concurrency cap and those caps (kiln's diagnostic kinds: system.capped, 2).
+claim_vars=$(with_vars "$sql_claim" cursor claim_ws batch kinds batch worker lease_ms capped caps)
 
 # ---------------------------------------------------------------------------------------------
 say "jobs: setup (database $bench_db)"
@@ -282,7 +283,8 @@ nil=00000000-0000-0000-0000-000000000000
     done
 } >"$tmp/claim_succeed.sql"
 pg_vars=(-D "nil=$nil" -D "cursor=$nil" -D claim_ws=16 -D "batch=$batch" -D "kinds=$kiln_kinds"
-    -D "worker=bench-pgbench" -D lease_ms=30000 -D 'result={"started_at":"2026-01-01T00:00:00.000000Z"}')
+    -D "worker=bench-pgbench" -D lease_ms=30000 -D 'capped={system.capped}' -D 'caps={2}'
+    -D 'result={"started_at":"2026-01-01T00:00:00.000000Z"}')
 
 # Each drain: the queue filled (as the app would, see fill_as_app) and vacuumed, then drained;
 # jobs/s = jobs ÷ (the last completion's finished_at − the first claim's attempted_at).
@@ -540,7 +542,7 @@ spread_claim() { # N → "WS:n …"
 # The claim's plan and buffers, once, for the report.
 explain_claim() { # OUT
     local literal
-    literal=$(NAMES="'$nil' 16 $batch '$kiln_kinds' $batch 'bench-explain' 30000" perl -pe \
+    literal=$(NAMES="'$nil' 16 $batch '$kiln_kinds' $batch 'bench-explain' 30000 '{system.capped}' '{2}'" perl -pe \
         'BEGIN { @n = split / /, $ENV{NAMES} } s/\$(\d+)\b/$n[$1 - 1]/g' <<<"$sql_claim")
     db -c "BEGIN" -c "$sql_scope" -c "$sql_lock" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $literal" -c "ROLLBACK" >"$1"
 }

@@ -1,6 +1,7 @@
 // A kind's global concurrency cap holds across worker processes: the diagnostic kind
 // system.capped (at most two at once, whoever runs them) never runs more than two at a time,
-// while other kinds fill the free slots beside it.
+// while other kinds fill the free slots beside it; and a worker runs no more jobs at once than
+// its slots (jobs.workers).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from './lib/kiln.mjs';
@@ -68,5 +69,21 @@ describe('per-kind concurrency caps', { timeout: 60000 }, () => {
       assert.equal(j.state, 'succeeded');
       assert.equal(j.attempt, 1);
     }
+  });
+
+  it('runs no more jobs at once than a worker has slots', async () => {
+    for (const w of workers.splice(0)) await w.kill();
+    await eventually(async () => (await o.as.get('/jobs/stats')).body.running === 0, { what: 'no job running' });
+    workers.push(startWorker(kiln.database, { KILN_JOBS_WORKERS: '2' }));
+    const ids = [];
+    for (let i = 0; i < 6; ++i) ids.push((await o.as.post('/jobs', { kind: 'system.sleep', args: { ms: 300 } })).body.id);
+    let most = 0;
+    await eventually(async () => {
+      const stats = (await o.as.get('/jobs/stats')).body;
+      most = Math.max(most, stats.running);
+      const done = await Promise.all(ids.map(async (id) => (await o.as.get(`/jobs/${id}`)).body.state));
+      return done.every((state) => state === 'succeeded');
+    }, { what: 'the six jobs to succeed', timeoutMs: 30000, intervalMs: 10 });
+    assert.equal(most, 2, 'two slots: two jobs at a time, and both used');
   });
 });

@@ -129,7 +129,9 @@ asio::awaitable<void> Worker::claim_loop() {
     }
     while (!stopping_) {
         woken_ = false;
-        const auto slots = config_.workers > running_.size() ? config_.workers - running_.size() : 0;
+        // Jobs spawned but not yet entered in running_ hold their slots too (co_spawn posts).
+        const auto busy = running_.size() + starting_;
+        const auto slots = config_.workers > busy ? config_.workers - busy : 0;
         std::size_t asked = 0;
         std::size_t got = 0;
         if (slots > 0) {
@@ -160,6 +162,7 @@ asio::awaitable<void> Worker::claim_loop() {
             std::optional<core::Uuid> last;
             for (auto& job : claimed) {
                 if (!last || *last < job.workspace) last = job.workspace;
+                ++starting_;
                 spawn(run(std::move(job)), "job runner failed");
             }
             const bool had_cursor = cursor_.has_value();
@@ -174,6 +177,7 @@ asio::awaitable<void> Worker::claim_loop() {
 }
 
 asio::awaitable<void> Worker::run(Claimed job) {
+    --starting_;
     const Kind* kind = registry_.find(job.kind);
     const Lease lease{job.workspace, job.id, job.lease};
     auto report = [this, lease](int percent, std::string message) -> asio::awaitable<void> {

@@ -79,6 +79,7 @@ private:
     bool leader_ = false;
     std::vector<db::Listener*> listeners_;
     std::map<core::Uuid, Running> running_;  // by lease token
+    std::size_t starting_ = 0;               // claimed and spawned, not yet in running_
     std::optional<core::Uuid> cursor_;
     bool woken_ = false;
     bool stopping_ = false;
