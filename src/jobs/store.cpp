@@ -171,7 +171,8 @@ RETURNING j.workspace_id, j.id, j.kind, j.args::text, j.attempt, j.max_attempts,
           extract(epoch FROM now() - j.run_at)::float8,
           CASE WHEN j.batch_total > 0
                THEN json_build_object('total', j.batch_total, 'succeeded', j.batch_succeeded, 'dead', j.batch_dead,
-                                      'cancelled', j.batch_cancelled)::text END)sql";
+                                      'cancelled', j.batch_cancelled)::text END,
+          j.parent_id IS NOT NULL)sql";
 
 constexpr std::string_view kSucceed = R"sql(
 UPDATE jobs
@@ -179,6 +180,13 @@ UPDATE jobs
        lease_token = NULL, lease_expires_at = NULL
  WHERE workspace_id = $1 AND id = $2 AND lease_token = $3 AND state = 'running'
 RETURNING id)sql";
+constexpr std::string_view kSucceedMany = R"sql(
+UPDATE jobs j
+   SET state = 'succeeded', result = h.result::jsonb, finished_at = now(), progress_percent = 100,
+       lease_token = NULL, lease_expires_at = NULL
+  FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[]) AS h(workspace_id, id, token, result)
+ WHERE j.workspace_id = h.workspace_id AND j.id = h.id AND j.lease_token = h.token AND j.state = 'running'
+RETURNING h.token)sql";
 // With side effects in the same transaction: a lost lease aborts it (KL404), effects and all.
 constexpr std::string_view kSucceedGuarded = R"sql(
 WITH done AS (
@@ -519,7 +527,7 @@ asio::awaitable<std::vector<Claimed>> Store::claim(const ClaimRequest& c) {
         out.push_back({rows.uuid(i, 0), rows.uuid(i, 1), rows.str(i, 2), rows.str(i, 3),
                        static_cast<int>(rows.int64(i, 4)), static_cast<int>(rows.int64(i, 5)),
                        std::chrono::milliseconds(rows.int64(i, 6)), rows.uuid(i, 7), std::stod(rows.str(i, 8)),
-                       rows.is_null(i, 9) ? std::string() : rows.str(i, 9)});
+                       rows.is_null(i, 9) ? std::string() : rows.str(i, 9), rows.boolean(i, 10)});
     }
     co_return out;
 }
@@ -540,6 +548,20 @@ asio::awaitable<bool> Store::succeed(const Lease& l, const std::string& result_j
         lost = true;
     }
     co_return !lost;
+}
+
+asio::awaitable<std::vector<core::Uuid>> Store::succeed_many(const std::vector<std::pair<Lease, std::string>>& done) {
+    std::vector<Lease> leases;
+    leases.reserve(done.size());
+    for (const auto& d : done) leases.push_back(d.first);
+    auto q = as_worker(kSucceedMany, db::params(uuid_array(leases, &Lease::workspace), uuid_array(leases, &Lease::id),
+                                                uuid_array(leases, &Lease::token),
+                                                array_of(done, [](const auto& d) { return std::optional(d.second); })));
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    std::vector<core::Uuid> out;
+    out.reserve(static_cast<std::size_t>(r[1].rows()));
+    for (int i = 0; i < r[1].rows(); ++i) out.push_back(r[1].uuid(i, 0));
+    co_return out;
 }
 
 asio::awaitable<std::optional<std::string>> Store::fail(const Lease& l, const std::string& error,

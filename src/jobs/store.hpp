@@ -54,6 +54,7 @@ struct Claimed {
     core::Uuid lease;
     double pickup_s = 0;     // from due (run_at) to this claim
     std::string batch_json;  // a batch parent's counts; empty for other jobs
+    bool child = false;      // belongs to a batch
 };
 
 // Unfinished jobs of a kind in one state, across workspaces (/metrics).
@@ -128,6 +129,11 @@ public:
                                          std::vector<db::Query> effects = {});
     // Retried after `retry_in`, or dead when out of attempts. Returns the new state, or nullopt
     // when the lease was lost.
+    // Many successes in one statement (jobs without effects, not in a batch: a child's success
+    // locks its parent, and parents locked in different orders could deadlock). Returns the
+    // lease tokens whose success was recorded; the others had lost their lease.
+    boost::asio::awaitable<std::vector<core::Uuid>> succeed_many(
+        const std::vector<std::pair<Lease, std::string>>& done);
     boost::asio::awaitable<std::optional<std::string>> fail(const Lease& l, const std::string& error,
                                                             std::chrono::milliseconds retry_in);
     boost::asio::awaitable<bool> cancelled(const Lease& l);

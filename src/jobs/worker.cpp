@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 #include <cmath>
 #include <random>
+#include <set>
 
 #include "core/log.hpp"
 
@@ -85,8 +86,10 @@ void Worker::start(const asio::any_io_executor& ex) {
     maintain_timer_.emplace(ex);
     done_timer_.emplace(ex);
     lead_timer_.emplace(ex);
+    complete_timer_.emplace(ex);
     spawn(claim_loop(), "job claim loop stopped by an error");
     spawn(heartbeat_loop(), "job heartbeat loop stopped by an error");
+    spawn(complete_loop(), "job completion loop stopped by an error");
     spawn(maintain_loop(), "job maintenance loop stopped by an error");
     spawn(listen_loop(std::string(kWorkChannel)), "job listener stopped by an error");
     spawn(listen_loop(std::string(kCancelChannel)), "job cancel listener stopped by an error");
@@ -196,6 +199,7 @@ asio::awaitable<void> Worker::run(Claimed job) {
     r.lease = lease;
     r.context = context;
     r.kind = job.kind;
+    r.child = job.child;
     r.started = std::chrono::steady_clock::now();
     metrics_.started(job.kind, job.pickup_s);
     const auto timeout = job.timeout.count() > 0 ? job.timeout : std::chrono::milliseconds(config_.default_timeout_ms);
@@ -234,7 +238,14 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
     if (r.settled) co_return;
     r.settled = true;
     if (!failure) {
-        const bool ok = co_await store_.succeed(r.lease, boost::json::serialize(result), r.context->take_effects());
+        auto effects = r.context->take_effects();
+        if (effects.empty() && !r.child) {
+            // Recorded by the completion loop with the others that finish meanwhile.
+            completions_.push_back({r.lease, boost::json::serialize(result), r.kind, r.started});
+            complete_timer_->cancel();
+            co_return;
+        }
+        const bool ok = co_await store_.succeed(r.lease, boost::json::serialize(result), std::move(effects));
         count(r.kind, r.started, ok ? "succeeded" : "lost");
         if (!ok) core::log::warn("job finished after losing its lease; result dropped", {{"job", r.lease.id.str()}});
         co_return;
@@ -272,6 +283,35 @@ asio::awaitable<void> Worker::time_out(core::Uuid token) {
     const auto state = co_await store_.fail(lease, "timed out", retry_in);
     count(kind, started, state ? "timed_out" : "lost");
     core::log::warn("job timed out", {{"job", lease.id.str()}, {"state", state ? *state : "lease lost"}});
+}
+
+// Records successes in batches: whatever finished while the previous statement ran goes in the
+// next one, so a busy worker completes many jobs per round trip and an idle one waits for none.
+asio::awaitable<void> Worker::complete_loop() {
+    while (!heartbeats_done_ || !completions_.empty()) {
+        if (completions_.empty()) {
+            co_await pause(*complete_timer_, std::chrono::milliseconds(config_.poll_interval_ms));
+            continue;
+        }
+        const auto batch = std::move(completions_);
+        completions_.clear();
+        std::vector<std::pair<Lease, std::string>> done;
+        done.reserve(batch.size());
+        for (const auto& c : batch) done.emplace_back(c.lease, c.result);
+        std::vector<core::Uuid> recorded;
+        std::exception_ptr failure;
+        try {
+            recorded = co_await store_.succeed_many(done);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) {
+            // Their leases expire and they run again: at least once, never lost.
+            core::log::warn("job outcomes not recorded", {{"jobs", batch.size()}, {"error", describe(failure)}});
+        }
+        const std::set<core::Uuid> ok(recorded.begin(), recorded.end());
+        for (const auto& c : batch) count(c.kind, c.started, ok.contains(c.lease.token) ? "succeeded" : "lost");
+    }
 }
 
 asio::awaitable<void> Worker::heartbeat_loop() {
@@ -434,6 +474,7 @@ asio::awaitable<void> Worker::stop() {
     }
     heartbeats_done_ = true;
     heartbeat_timer_->cancel();
+    complete_timer_->cancel();
     // Handlers were told to stop; one that does not is left to the executor's end.
     const auto loops_end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (tasks_ > 0 && std::chrono::steady_clock::now() < loops_end) {

@@ -43,6 +43,14 @@ private:
         std::unique_ptr<boost::asio::steady_timer> deadline;
         std::string kind;
         std::chrono::steady_clock::time_point started;
+        bool child = false;
+    };
+    // A success waiting to be recorded with others in one statement.
+    struct Completion {
+        Lease lease;
+        std::string result;
+        std::string kind;
+        std::chrono::steady_clock::time_point started;
     };
 
     boost::asio::awaitable<void> claim_loop();
@@ -50,6 +58,7 @@ private:
     boost::asio::awaitable<void> maintain_loop();
     boost::asio::awaitable<void> listen_loop(std::string channel);
     boost::asio::awaitable<void> lead_loop();
+    boost::asio::awaitable<void> complete_loop();
     boost::asio::awaitable<void> lead(db::Listener& lock);
     boost::asio::awaitable<void> run(Claimed job);
     boost::asio::awaitable<void> settle(Running& r, std::exception_ptr failure, const boost::json::value& result);
@@ -75,6 +84,8 @@ private:
     std::optional<boost::asio::steady_timer> maintain_timer_;
     std::optional<boost::asio::steady_timer> done_timer_;
     std::optional<boost::asio::steady_timer> lead_timer_;
+    std::optional<boost::asio::steady_timer> complete_timer_;
+    std::vector<Completion> completions_;
     Scheduler scheduler_;
     bool leader_ = false;
     std::vector<db::Listener*> listeners_;

@@ -380,6 +380,24 @@ TEST_F(JobsTest, SideEffectsCommitOnlyWithTheSuccessOfTheCurrentLease) {
     EXPECT_EQ(sql("SELECT attempt FROM job_effects"), "2");
 }
 
+TEST_F(JobsTest, ManySuccessesAreRecordedInOneStatementOnlyForCurrentLeases) {
+    for (int i = 0; i < 3; ++i) enqueue(kSmall, noop());
+    const auto claimed = claim(3);
+    ASSERT_EQ(claimed.size(), 3U);
+    // The third lost its lease: it was rescued and claimed again.
+    sql(fmt::format("UPDATE jobs SET lease_expires_at = now() - interval '1 second' WHERE id = '{}'",
+                    claimed[2].id.str()));
+    run(store_->maintain());
+    const auto again = claim(1);
+    ASSERT_EQ(again.size(), 1U);
+    std::vector<std::pair<Lease, std::string>> done;
+    for (const auto& c : claimed) done.emplace_back(lease_of(c), R"({"n":")" + c.id.str() + R"("})");
+    const auto recorded = run(store_->succeed_many(done));
+    EXPECT_EQ(recorded.size(), 2U);
+    EXPECT_EQ(sql("SELECT count(*) FROM jobs WHERE state = 'succeeded' AND result->>'n' = id::text"), "2");
+    EXPECT_EQ(sql(fmt::format("SELECT state FROM jobs WHERE id = '{}'", claimed[2].id.str())), "running");
+}
+
 TEST_F(JobsTest, ADueScheduleFiresOnceAndMovesToItsNextRunInItsZone) {
     Registry registry;
     int ticks = 0;
