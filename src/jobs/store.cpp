@@ -636,6 +636,7 @@ asio::awaitable<std::vector<QueueDepth>> Store::queue_depth() {
     auto q = as_worker(kQueueDepth, {});
     auto r = co_await db::run(pool_, worker_scope(), std::move(q));
     std::vector<QueueDepth> out;
+    out.reserve(static_cast<std::size_t>(r[1].rows()));
     for (int i = 0; i < r[1].rows(); ++i) {
         QueueDepth d{r[1].str(i, 0), r[1].str(i, 1), r[1].int64(i, 2), std::nullopt};
         if (!r[1].is_null(i, 3)) d.oldest_s = std::stod(r[1].str(i, 3));
@@ -672,6 +673,7 @@ asio::awaitable<std::vector<DueSchedule>> Store::due_schedules(const std::vector
     auto q = as_worker(kDueSchedules, db::params(text_array(names)));
     auto r = co_await db::run(pool_, worker_scope(), std::move(q));
     std::vector<DueSchedule> out;
+    out.reserve(static_cast<std::size_t>(r[1].rows()));
     for (int i = 0; i < r[1].rows(); ++i) out.push_back({r[1].str(i, 0), r[1].str(i, 1), r[1].int64(i, 2)});
     co_return out;
 }

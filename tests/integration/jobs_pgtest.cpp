@@ -263,6 +263,7 @@ TEST_F(JobsTest, FinishedJobsAreDeletedWithTheirEventsAfterTheRetention) {
 
 std::vector<NewJob> noops(int n) {
     std::vector<NewJob> out;
+    out.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) out.push_back(noop());
     return out;
 }
