@@ -46,7 +46,7 @@ asio::awaitable<std::unique_ptr<Listener>> Listener::connect(std::string conninf
             return ok;
         };
         std::string locked = "t";
-        const bool ok = exec("LISTEN " + channel, PGRES_COMMAND_OK, nullptr) &&
+        const bool ok = (channel.empty() || exec("LISTEN " + channel, PGRES_COMMAND_OK, nullptr)) &&
                         (!lock_key || exec("SELECT pg_try_advisory_lock(" + std::to_string(*lock_key) + ")",
                                            PGRES_TUPLES_OK, &locked));
         if (!ok || locked != "t" || PQsetnonblocking(c, 1) != 0) {

@@ -23,7 +23,9 @@ public:
     static boost::asio::awaitable<std::unique_ptr<Listener>> open(std::string conninfo, std::string channel,
                                                                   core::ThreadPool& blocking);
     // The same, also taking the session advisory lock `lock_key`, held for as long as this
-    // connection lives (leader election): nullptr when another session holds it.
+    // connection lives (leader election): nullptr when another session holds it. An empty
+    // `channel` listens to nothing (every LISTENing session is woken by every NOTIFY in its
+    // database, so a connection that only holds a lock should not listen).
     static boost::asio::awaitable<std::unique_ptr<Listener>> open_locked(std::string conninfo, std::string channel,
                                                                          core::ThreadPool& blocking,
                                                                          std::int64_t lock_key);

@@ -23,7 +23,6 @@ namespace {
 
 constexpr std::string_view kWorkChannel = "kiln_jobs";
 constexpr std::string_view kCancelChannel = "kiln_job_cancel";
-constexpr std::string_view kLeaderChannel = "kiln_leader";
 // The session advisory lock the leader holds ("kiln" + 1; kiln_job_leader() in migration 0008
 // looks for it in pg_locks as classid 107, objid 1768713729).
 constexpr std::int64_t kLeaderLock = 0x6b696c6e01;
@@ -409,7 +408,7 @@ asio::awaitable<void> Worker::lead_loop() {
         std::unique_ptr<db::Listener> lock;
         std::exception_ptr failure;
         try {
-            lock = co_await db::Listener::open_locked(conninfo_, std::string(kLeaderChannel), blocking_, kLeaderLock);
+            lock = co_await db::Listener::open_locked(conninfo_, "", blocking_, kLeaderLock);
         } catch (...) {
             failure = std::current_exception();
         }
