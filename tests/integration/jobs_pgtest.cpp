@@ -392,6 +392,7 @@ TEST_F(JobsTest, ManySuccessesAreRecordedInOneStatementOnlyForCurrentLeases) {
     const auto again = claim(1);
     ASSERT_EQ(again.size(), 1U);
     std::vector<std::pair<Lease, std::string>> done;
+    done.reserve(claimed.size());
     for (const auto& c : claimed) done.emplace_back(lease_of(c), R"({"n":")" + c.id.str() + R"("})");
     const auto recorded = run(store_->succeed_many(done));
     EXPECT_EQ(recorded.size(), 2U);
