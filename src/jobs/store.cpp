@@ -148,8 +148,9 @@ picked AS (
     SELECT c.workspace_id, c.id, c.kind, room.n, c.priority, c.run_at
       FROM room CROSS JOIN LATERAL (
            SELECT j.workspace_id, j.id, j.kind, j.priority, j.run_at FROM jobs j
-            WHERE j.state = 'available' AND j.workspace_id = room.workspace_id AND j.kind = ANY($4::text[])
-              AND j.kind <> ALL (ARRAY(SELECT kind FROM capped WHERE capped.room <= 0))
+            WHERE j.state = 'available' AND j.workspace_id = room.workspace_id
+              AND j.kind = ANY (ARRAY(SELECT k FROM unnest($4::text[]) k
+                                       WHERE k NOT IN (SELECT kind FROM capped WHERE capped.room <= 0)))
             ORDER BY j.priority, j.run_at, j.id
             LIMIT room.share
               FOR UPDATE SKIP LOCKED) c
