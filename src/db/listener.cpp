@@ -95,26 +95,37 @@ asio::awaitable<bool> Listener::wait() {
 
 asio::awaitable<Listener::Waited> Listener::wait_for(std::chrono::milliseconds limit) {
     payloads_.clear();
-    // The timer only cancels the socket wait; `expired` tells that apart from cancel().
-    auto expired = std::make_shared<bool>(false);
+    // The timer only cancels the socket wait, and only while this call still waits: its handler
+    // can be queued in the same turn as the socket's completion and run after this returned
+    // (and this Listener is gone). `expired` tells the timeout apart from cancel().
+    struct State {
+        bool waiting = true;
+        bool expired = false;
+    };
+    auto state = std::make_shared<State>();
     asio::steady_timer timer(socket_.get_executor(), limit);
-    timer.async_wait([this, expired](boost::system::error_code ec) {
-        if (ec) return;
-        *expired = true;
+    timer.async_wait([this, state](boost::system::error_code ec) {
+        if (ec || !state->waiting) return;
+        state->expired = true;
         socket_.cancel();
     });
+    Waited result = Waited::closed;
     for (;;) {
         if (PQconsumeInput(conn_) == 0) break;
         if (drain()) {
-            timer.cancel();
-            co_return Waited::notified;
+            result = Waited::notified;
+            break;
         }
         auto [ec] =
             co_await socket_.async_wait(asio::posix::stream_descriptor::wait_read, asio::as_tuple(asio::use_awaitable));
-        if (ec) break;
+        if (ec) {
+            result = state->expired ? Waited::timed_out : Waited::closed;
+            break;
+        }
     }
+    state->waiting = false;
     timer.cancel();
-    co_return *expired ? Waited::timed_out : Waited::closed;
+    co_return result;
 }
 
 void Listener::cancel() {
