@@ -165,15 +165,16 @@ void Pool::discard(std::unique_ptr<Connection> conn) {
     if (waiter) asio::post(waiter->timer.get_executor(), [waiter] { waiter->timer.cancel(); });
 }
 
-Pipeline& Pool::pipeline(const asio::any_io_executor& ex) {
+Pipeline& Pool::pipeline(const asio::any_io_executor& ex, Lane lane) {
     std::lock_guard lock(mutex_);
-    if (!pipeline_) pipeline_ = std::make_unique<Pipeline>(*this, ex);
-    return *pipeline_;
+    auto& p = pipelines_.at(static_cast<std::size_t>(lane));
+    if (!p) p = std::make_unique<Pipeline>(*this, ex);
+    return *p;
 }
 
-asio::awaitable<std::vector<Result>> Pool::execute(std::vector<Query> queries) {
+asio::awaitable<std::vector<Result>> Pool::execute(std::vector<Query> queries, Lane lane) {
     if (options_.pipeline) {
-        auto& shared = pipeline(co_await asio::this_coro::executor);
+        auto& shared = pipeline(co_await asio::this_coro::executor, lane);
         co_return co_await shared.execute(std::move(queries));
     }
     auto lease = co_await acquire();

@@ -2,9 +2,11 @@
 // A bounded pool of connections. Waiting for a connection has a deadline (then Unavailable,
 // which the router answers 503); broken connections are dropped and replaced on demand, so a
 // database restart costs failed requests, never the process.
+#include <array>
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -39,6 +41,11 @@ private:
     std::unique_ptr<Connection> conn_;
 };
 
+// Which shared pipeline connection a batch rides on. Each is one PostgreSQL backend, so one
+// process's work uses at most one database core per lane: the job worker's completions take
+// the side lane so that they run beside its claims and the API's requests instead of after them.
+enum class Lane : std::uint8_t { main, side };
+
 struct PoolOptions {
     std::string conninfo;
     unsigned max_size = 16;
@@ -66,7 +73,7 @@ public:
     boost::asio::awaitable<Lease> acquire();
     // One self-contained batch (it must not leave a transaction block open). In pipeline mode
     // it shares a connection with other requests' batches (see db::Pipeline).
-    boost::asio::awaitable<std::vector<Result>> execute(std::vector<Query> queries);
+    boost::asio::awaitable<std::vector<Result>> execute(std::vector<Query> queries, Lane lane = Lane::main);
     boost::asio::awaitable<Result> query(std::string_view sql, Params params = {});
 
     PoolStats stats() const;
@@ -81,7 +88,7 @@ private:
     void discard(std::unique_ptr<Connection> conn);
     boost::asio::awaitable<std::unique_ptr<Connection>> connect();
     boost::asio::awaitable<bool> healthy(Connection& conn);
-    Pipeline& pipeline(const boost::asio::any_io_executor& ex);
+    Pipeline& pipeline(const boost::asio::any_io_executor& ex, Lane lane);
 
     PoolOptions options_;
     core::ThreadPool& blocking_;
@@ -95,8 +102,9 @@ private:
     std::atomic<std::uint64_t> timeouts_{0};
     std::atomic<std::uint64_t> connect_errors_{0};
     // Shared by every thread: one connection carrying everyone's batches keeps PostgreSQL's
-    // work per statement lowest (measured: one per I/O thread was slower on 2 cores).
-    std::unique_ptr<Pipeline> pipeline_;
+    // work per statement lowest (measured: one per I/O thread was slower on 2 cores). One per
+    // Lane.
+    std::array<std::unique_ptr<Pipeline>, 2> pipelines_;
 };
 
 }  // namespace kiln::db

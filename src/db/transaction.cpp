@@ -126,7 +126,7 @@ asio::awaitable<std::vector<Result>> run_serial(Pool& pool, const TenantScope& s
 }
 }  // namespace
 
-asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vector<Query> queries) {
+asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vector<Query> queries, Lane lane) {
     std::exception_ptr failure;
     std::vector<Result> results;
     try {
@@ -138,7 +138,7 @@ asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vec
             add_scope(batch, scope);
             const std::size_t skip = batch.size();
             batch.insert(batch.end(), std::make_move_iterator(queries.begin()), std::make_move_iterator(queries.end()));
-            results = co_await pool.execute(std::move(batch));
+            results = co_await pool.execute(std::move(batch), lane);
             results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(skip));
         } else {
             results = co_await run_serial(pool, scope, std::move(queries));

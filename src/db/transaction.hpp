@@ -95,7 +95,8 @@ auto transaction(Pool& pool, TenantScope scope, F fn)
 // Statements in one tenant transaction, in a single round trip: the tenant settings, the
 // session check and the statements are pipelined together (in serial mode: with BEGIN and
 // COMMIT around them). Returns one result per statement given.
-boost::asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vector<Query> queries);
+boost::asio::awaitable<std::vector<Result>> run(Pool& pool, TenantScope scope, std::vector<Query> queries,
+                                                Lane lane = Lane::main);
 boost::asio::awaitable<Result> run(Pool& pool, TenantScope scope, std::string_view sql, Params params = {});
 
 }  // namespace kiln::db

@@ -12,10 +12,10 @@ namespace asio = boost::asio;
 
 namespace kiln::jobs {
 
-std::optional<http::Event> event_of_notification(std::string_view payload) {
-    std::error_code ec;
-    auto v = boost::json::parse(payload, ec);
-    const auto* o = ec ? nullptr : v.if_object();
+namespace {
+
+std::optional<http::Event> event_of(const boost::json::value& v) {
+    const auto* o = v.if_object();
     if (o == nullptr) return std::nullopt;
     const auto* ws = o->if_contains("workspace_id");
     const auto* id = o->if_contains("id");
@@ -36,6 +36,21 @@ std::optional<http::Event> event_of_notification(std::string_view payload) {
     e.type = std::string(type->get_string());
     e.data = boost::json::serialize(*data);
     return e;
+}
+
+}  // namespace
+
+std::vector<http::Event> events_of_notification(std::string_view payload) {
+    std::vector<http::Event> events;
+    std::error_code ec;
+    auto v = boost::json::parse(payload, ec);
+    const auto* a = ec ? nullptr : v.if_array();
+    if (a == nullptr) return events;
+    events.reserve(a->size());
+    for (const auto& item : *a) {
+        if (auto e = event_of(item)) events.push_back(std::move(*e));
+    }
+    return events;
 }
 
 void EventRelay::start(const asio::any_io_executor& ex) {
@@ -83,7 +98,7 @@ asio::awaitable<void> EventRelay::loop() {
             const bool heard = co_await listener_->wait();
             if (!heard) break;
             for (const auto& payload : listener_->take_payloads()) {
-                if (auto e = event_of_notification(payload)) hub_.publish(std::move(*e));
+                for (auto& e : events_of_notification(payload)) hub_.publish(std::move(e));
             }
         }
         listener_.reset();

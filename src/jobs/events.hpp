@@ -7,6 +7,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/thread_pool.hpp"
 #include "db/listener.hpp"
@@ -14,8 +16,9 @@
 
 namespace kiln::jobs {
 
-// The hub event of one kiln_job_events payload; nullopt for a malformed one.
-std::optional<http::Event> event_of_notification(std::string_view payload);
+// The hub events of one kiln_job_events payload (a JSON array of events, one statement's);
+// malformed ones are left out.
+std::vector<http::Event> events_of_notification(std::string_view payload);
 
 class EventRelay {
 public:

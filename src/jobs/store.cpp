@@ -93,13 +93,21 @@ SELECT (SELECT count(*) FROM jobs WHERE workspace_id = kiln_current_workspace() 
            AND finished_at > now() - interval '1 minute'),
        (SELECT extract(epoch FROM now() - min(run_at))::float8 FROM jobs
          WHERE workspace_id = kiln_current_workspace() AND state = 'available'))sql";
-// Finished jobs (and, by cascade, their events) older than the retention are deleted in slices.
+// Finished top-level jobs older than the retention are deleted in slices, their children by
+// cascade, and the events of both here (job_events has no foreign key: see migration 0010).
 constexpr std::string_view kRetention = R"sql(
-DELETE FROM jobs j USING (
+WITH old AS (
     SELECT workspace_id, id FROM jobs
      WHERE state IN ('succeeded', 'dead', 'cancelled') AND parent_id IS NULL
        AND finished_at < now() - make_interval(secs => $1)
-     ORDER BY finished_at LIMIT 1000) old
+     ORDER BY finished_at LIMIT 1000),
+doomed AS (
+    SELECT workspace_id, id FROM old
+    UNION ALL
+    SELECT c.workspace_id, c.id FROM old JOIN jobs c ON c.workspace_id = old.workspace_id AND c.parent_id = old.id),
+events AS (
+    DELETE FROM job_events e USING doomed WHERE e.workspace_id = doomed.workspace_id AND e.job_id = doomed.id)
+DELETE FROM jobs j USING old
  WHERE j.workspace_id = old.workspace_id AND j.id = old.id)sql";
 
 // Every worker batch runs under this. Besides the scope, two planner settings for statements that
@@ -558,7 +566,7 @@ asio::awaitable<std::vector<core::Uuid>> Store::succeed_many(const std::vector<s
     auto q = as_worker(kSucceedMany, db::params(uuid_array(leases, &Lease::workspace), uuid_array(leases, &Lease::id),
                                                 uuid_array(leases, &Lease::token),
                                                 array_of(done, [](const auto& d) { return std::optional(d.second); })));
-    auto r = co_await db::run(pool_, worker_scope(), std::move(q));
+    auto r = co_await db::run(pool_, worker_scope(), std::move(q), db::Lane::side);
     std::vector<core::Uuid> out;
     out.reserve(static_cast<std::size_t>(r[1].rows()));
     for (int i = 0; i < r[1].rows(); ++i) out.push_back(r[1].uuid(i, 0));

@@ -6,6 +6,7 @@
 
 #include "db/listener.hpp"
 #include "db/transaction.hpp"
+#include "jobs/events.hpp"
 #include "jobs/scheduler.hpp"
 #include "jobs/store.hpp"
 #include "pg_fixture.hpp"
@@ -266,6 +267,54 @@ std::vector<NewJob> noops(int n) {
     out.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) out.push_back(noop());
     return out;
+}
+
+TEST_F(JobsTest, RetentionDeletesABatchsChildrenAndTheirEventsWithIt) {
+    auto parent = noop();
+    parent.kind = "test.other";
+    auto q = jobs::enqueue_batch(parent, {noop(), noop()});
+    run(db::run(*pool_, in(kSmall), std::move(q)));
+    const auto children = claim(10);
+    ASSERT_EQ(children.size(), 2U);
+    for (const auto& c : children) EXPECT_TRUE(run(store_->succeed(lease_of(c), "{}")));
+    EXPECT_EQ(sql("SELECT count(DISTINCT job_id) FROM job_events"), "3");
+    sql(fmt::format("UPDATE jobs SET state = 'succeeded', finished_at = now() - interval '8 days' WHERE id = '{}'",
+                    parent.id.str()));
+    run(store_->retention(std::chrono::hours(24 * 7)));
+    EXPECT_EQ(sql("SELECT count(*) FROM jobs"), "0");
+    EXPECT_EQ(sql("SELECT count(*) FROM job_events"), "0");
+}
+
+asio::awaitable<std::unique_ptr<db::Listener>> listen_events(std::string conninfo, core::ThreadPool* blocking) {
+    co_return co_await db::Listener::open(std::move(conninfo), "kiln_job_events", *blocking);
+}
+
+TEST_F(JobsTest, AStatementsEventsArriveInNotificationsUnderThePayloadLimit) {
+    auto listener = run(listen_events(app_conninfo(), &blocking_));
+    std::vector<NewJob> many = noops(150);
+    run(db::run(*pool_, in(kSmall), jobs::enqueue_many(many)));
+    // Progress messages at their longest, JSON-escaped to six bytes a character where possible.
+    std::string message;
+    for (int i = 0; i < 500; ++i) message += (i % 2 == 0) ? "\x01" : "é";
+    sql(fmt::format("UPDATE jobs SET progress_message = E'{}' WHERE state = 'available'", message));
+    std::vector<std::string> payloads;
+    std::size_t events = 0;
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 100 && events < 300; ++i) {
+        ASSERT_TRUE(run(listener->wait()));
+        for (auto& p : listener->take_payloads()) {
+            for (const auto& e : events_of_notification(p)) {
+                EXPECT_EQ(e.workspace_id, kSmall);
+                ids.push_back(e.id);
+                ++events;
+            }
+            payloads.push_back(std::move(p));
+        }
+    }
+    EXPECT_EQ(events, 300U);  // 150 job.available, 150 job.progress
+    EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+    EXPECT_GT(payloads.size(), 2U);
+    for (const auto& p : payloads) EXPECT_LT(p.size(), 8000U);
 }
 
 TEST_F(JobsTest, ABatchParentRunsOnceEveryChildHasEndedWithTheirCounts) {

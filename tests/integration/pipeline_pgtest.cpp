@@ -68,6 +68,43 @@ asio::awaitable<std::string> divide(Pool* pool, int n) {
     }
 }
 
+asio::awaitable<std::string> waits_for_lock(Pool* pool) {
+    std::vector<Query> q;
+    q.push_back({"SELECT set_config('lock_timeout', '20s', true)", {}});
+    q.push_back({"SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242), pg_backend_pid()", {}});
+    try {
+        auto r = co_await pool->execute(std::move(q));
+        co_return "main " + r[1].str(0, 2);
+    } catch (const Error& e) {
+        co_return "error " + e.sqlstate();
+    }
+}
+
+// Runs on the side lane while the main lane's connection is stuck, then frees the main lane.
+asio::awaitable<std::string> side_then_unlock(Pool* pool, kiln::testing::AdminConnection* holder) {
+    std::vector<Query> q;
+    q.push_back({"SELECT pg_backend_pid()", {}});
+    auto r = co_await pool->execute(std::move(q), Lane::side);
+    holder->exec("SELECT pg_advisory_unlock(4242)");
+    co_return "side " + r[0].str(0, 0);
+}
+
+TEST_F(PipelineTest, TheSideLaneRunsBesideABusyMainLane) {
+    Pool pool(pool_options(true, 8), blocking_);
+    kiln::testing::AdminConnection holder(superuser_conninfo());
+    holder.exec("SELECT pg_advisory_lock(4242)");
+    std::vector<asio::awaitable<std::string>> tasks;
+    tasks.push_back(waits_for_lock(&pool));
+    tasks.push_back(side_then_unlock(&pool, &holder));
+    // Were both lanes one connection, the side batch would queue behind the blocked one and
+    // the lock would be released only by the main batch's lock_timeout (an error).
+    const auto out = run_together(std::move(tasks));
+    ASSERT_EQ(out[0].rfind("main ", 0), 0U) << out[0];
+    ASSERT_EQ(out[1].rfind("side ", 0), 0U) << out[1];
+    EXPECT_NE(out[0].substr(5), out[1].substr(5));
+    EXPECT_EQ(pool.stats().size, 2U);
+}
+
 TEST_F(PipelineTest, AFailedBatchDoesNotDisturbItsNeighbours) {
     Pool pool(pool_options(true, 4), blocking_);
     std::vector<asio::awaitable<std::string>> tasks;
