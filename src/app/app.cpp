@@ -42,14 +42,17 @@ std::string kiln_home() {
 class JobThread {
 public:
     JobThread(Services& s, const core::Config& c)
-        : worker_(s.jobs_store, s.job_kinds, c.jobs, s.cpu, core::conninfo(c.database, false), s.job_metrics),
+        : store_(s.jobs_store),
+          worker_(s.jobs_store, s.job_kinds, c.jobs, s.cpu, core::conninfo(c.database, false), s.job_metrics),
           guard_(asio::make_work_guard(ctx_)) {
         worker_.start(ctx_.get_executor());
         thread_ = std::thread([this] { ctx_.run(); });
+        store_.set_local_wake([this] { asio::post(ctx_, [this] { worker_.wake(); }); });
     }
     JobThread(const JobThread&) = delete;
     JobThread& operator=(const JobThread&) = delete;
     ~JobThread() {
+        store_.set_local_wake(nullptr);
         guard_.reset();
         ctx_.stop();
         if (thread_.joinable()) thread_.join();
@@ -57,6 +60,7 @@ public:
     asio::awaitable<void> stop() { co_await asio::co_spawn(ctx_, worker_.stop(), asio::use_awaitable); }
 
 private:
+    jobs::Store& store_;
     asio::io_context ctx_{1};
     jobs::Worker worker_;
     asio::executor_work_guard<asio::io_context::executor_type> guard_;

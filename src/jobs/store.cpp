@@ -473,7 +473,18 @@ asio::awaitable<Job> Store::enqueue(const db::TenantScope& scope, const NewJob& 
     const std::size_t last = q.size() - 1;
     q.push_back(audit::record(e, origin));
     auto r = co_await db::run(pool_, scope, std::move(q));
+    wake_local();
     co_return job_at(r[last], 0);
+}
+
+void Store::set_local_wake(std::function<void()> wake) {
+    std::lock_guard lock(wake_mutex_);
+    local_wake_ = std::move(wake);
+}
+
+void Store::wake_local() {
+    std::lock_guard lock(wake_mutex_);
+    if (local_wake_) local_wake_();
 }
 
 asio::awaitable<Job> Store::enqueue_batch(const db::TenantScope& scope, const NewJob& parent,
@@ -483,6 +494,7 @@ asio::awaitable<Job> Store::enqueue_batch(const db::TenantScope& scope, const Ne
     const std::size_t last = q.size() - 1;
     q.push_back(audit::record(e, origin));
     auto r = co_await db::run(pool_, scope, std::move(q));
+    wake_local();
     co_return job_at(r[last], 0);
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // All SQL of the job engine. Requests act in their workspace (tenant scope); workers act
 // across workspaces with kiln.worker on. Every operation is one round trip.
+#include <functional>
+#include <mutex>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <optional>
@@ -169,8 +171,17 @@ public:
                                                   const std::string& next_local);
     boost::asio::awaitable<void> schedule_ran(const std::string& name, const std::optional<std::string>& error);
 
+    // A worker in this process is told of jobs this process enqueued (enqueue, enqueue_batch)
+    // as soon as they commit, ahead of their notification. Set and cleared by the worker's
+    // owner; called from any thread.
+    void set_local_wake(std::function<void()> wake);
+
 private:
+    void wake_local();
+
     db::Pool& pool_;
+    std::mutex wake_mutex_;
+    std::function<void()> local_wake_;
 };
 
 }  // namespace kiln::jobs

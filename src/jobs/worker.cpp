@@ -75,7 +75,7 @@ void Worker::spawn(asio::awaitable<void> task, const char* what) {
 void Worker::finished() {
     --tasks_;
     if (done_timer_) done_timer_->cancel();
-    if (!stopping_) wake();  // a slot is free
+    if (!stopping_ && !drained_) wake();  // a slot is free
 }
 
 void Worker::start(const asio::any_io_executor& ex) {
@@ -159,6 +159,7 @@ asio::awaitable<void> Worker::claim_loop() {
                 continue;
             }
             got = claimed.size();
+            drained_ = got == 0;
             // Round robin: the next claim starts after the last workspace served; a short
             // claim means the end of the list was reached, so the next starts over.
             std::optional<core::Uuid> last;

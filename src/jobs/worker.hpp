@@ -33,6 +33,8 @@ public:
     // On the same executor: stops claiming, lets running jobs finish for the grace period, then
     // cancels the rest and hands their leases back so that other workers take them at once.
     boost::asio::awaitable<void> stop();
+    // On the same executor: there may be work (a claim follows at once).
+    void wake();
 
 private:
     struct Running {
@@ -66,7 +68,6 @@ private:
     std::chrono::milliseconds backoff(int attempt) const;
     void count(const std::string& kind, std::chrono::steady_clock::time_point started, std::string_view outcome);
     std::vector<Lease> leases() const;
-    void wake();
     void spawn(boost::asio::awaitable<void> task, const char* what);
     void finished();
 
@@ -93,6 +94,9 @@ private:
     std::size_t starting_ = 0;               // claimed and spawned, not yet in running_
     std::optional<core::Uuid> cursor_;
     bool woken_ = false;
+    // The last claim found nothing: a freed slot is no reason to claim again (the empty claim
+    // would delay the next job's, which a notification announces).
+    bool drained_ = false;
     bool stopping_ = false;
     bool heartbeats_done_ = false;
     int tasks_ = 0;  // loops and jobs still running on ex_
