@@ -475,7 +475,8 @@ asio::awaitable<void> Store::set_password(const Principal& p, const std::string&
 }
 
 asio::awaitable<std::string> Store::issue_ticket(const Principal& p, const core::Digest& hash, unsigned ttl_s) {
-    const auto scope = scope_of(p);
+    // Any role of the workspace (and so an API key too, which acts only within one).
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto r = co_await db::run(pool_, scope, kTicketInsert,
                               db::params(p.workspace, bytea(hash), p.user, p.session, p.api_key, p.role, ttl_s));
     co_return r.str(0, 0);

@@ -23,25 +23,13 @@ const auto kWorkspace = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000c0
 const auto kSession = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000c2");
 const auto kOtherWorkspace = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000d0");
 
-class RealtimeTicketsTest : public kiln::testing::PgTest {
+class RealtimeTicketsTest : public kiln::testing::StoreTest<Store> {
 protected:
     void SetUp() override {
-        PgTest::SetUp();
+        StoreTest::SetUp();
+        seed_member(kUser, kWorkspace, kSession, "member");
         AdminConnection su(superuser_conninfo());
-        su.exec(fmt::format(R"sql(
-            INSERT INTO users (id, email, name, password_hash) VALUES ('{0}', 'c@example.com', 'C', 'x');
-            INSERT INTO workspaces (id, name) VALUES ('{1}', 'C'), ('{3}', 'D');
-            INSERT INTO memberships (workspace_id, user_id, role) VALUES ('{1}', '{0}', 'member');
-            INSERT INTO auth_sessions (id, user_id, active_workspace_id, expires_at)
-                VALUES ('{2}', '{0}', '{1}', now() + interval '1 day');)sql",
-                            kUser.str(), kWorkspace.str(), kSession.str(), kOtherWorkspace.str()));
-        pool_ = std::make_unique<db::Pool>(pool_options(true, 2), blocking_);
-        store_ = std::make_unique<Store>(*pool_);
-    }
-    void TearDown() override {
-        store_.reset();
-        pool_.reset();
-        PgTest::TearDown();
+        su.exec(fmt::format("INSERT INTO workspaces (id, name) VALUES ('{}', 'D')", kOtherWorkspace.str()));
     }
 
     std::string issue(const Principal& p, const std::string& ticket, unsigned ttl_s = 30) {
@@ -59,8 +47,6 @@ protected:
     }
 
     const Principal member_{kUser, kWorkspace, kSession, "member"};
-    std::unique_ptr<db::Pool> pool_;
-    std::unique_ptr<Store> store_;
 };
 
 TEST_F(RealtimeTicketsTest, AnIssuedTicketIsRedeemedOnceIntoItsPrincipal) {
