@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually } from './lib/kiln.mjs';
-import { assertInvalid, assertProblem, launchWithAccount, signUp } from './lib/api.mjs';
+import { assertInvalid, assertProblem, launchWithAccount, realtimeTicket, signUp } from './lib/api.mjs';
 import { sse } from './lib/sse.mjs';
 
 describe('job batches', { timeout: 90000 }, () => {
@@ -35,7 +35,7 @@ describe('job batches', { timeout: 90000 }, () => {
   };
 
   it('runs the parent once all its children have ended, with their counts as its result', async () => {
-    const stream = sse(`${kiln.url}/api/v1/events?access_token=${o.token}`);
+    const stream = sse(`${kiln.url}/api/v1/events?ticket=${(await realtimeTicket(o.as)).ticket}`);
     await stream.opened();
     assert.equal(stream.status(), 200);
 

@@ -3,52 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventually, launchKiln } from './lib/kiln.mjs';
-import { apiClient, assertProblem } from './lib/api.mjs';
-
-// Reads an SSE response into parsed events until `done(events)` or the deadline.
-function sse(url, headers = {}) {
-  const controller = new AbortController();
-  const events = [];
-  let status;
-  let contentType;
-  const ready = (async () => {
-    const res = await fetch(url, { headers, signal: controller.signal });
-    status = res.status;
-    contentType = res.headers.get('content-type');
-    if (status !== 200) return;
-    const decoder = new TextDecoder();
-    let buf = '';
-    try {
-      for await (const chunk of res.body) {
-        buf += decoder.decode(chunk, { stream: true });
-        let end;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          const e = {};
-          for (const line of frame.split('\n')) {
-            if (line.startsWith(':')) continue;
-            const i = line.indexOf(':');
-            const k = line.slice(0, i);
-            const v = line.slice(i + 1).replace(/^ /, '');
-            if (k === 'data') e.data = (e.data ? `${e.data}\n` : '') + v;
-            else e[k] = v;
-          }
-          if (e.event) events.push({ ...e, data: JSON.parse(e.data) });
-        }
-      }
-    } catch (err) {
-      if (err.name !== 'AbortError') throw err;
-    }
-  })();
-  return {
-    events,
-    status: () => status,
-    contentType: () => contentType,
-    close: () => { controller.abort(); return ready.catch(() => {}); },
-    until: (pred, what) => eventually(() => pred(events), { what, timeoutMs: 20000, intervalMs: 20 }),
-  };
-}
+import { apiClient, assertProblem, realtimeTicket } from './lib/api.mjs';
+import { sse } from './lib/sse.mjs';
 
 describe('job events', { timeout: 120000 }, () => {
   let kiln;
@@ -72,7 +28,8 @@ describe('job events', { timeout: 120000 }, () => {
     const a = await owner();
     const b = await owner();
     const streamA = sse(url('/events'), { authorization: `Bearer ${a.token}` });
-    const streamB = sse(url(`/events?access_token=${b.token}`));
+    // B as a browser: no Authorization header, a single-use ticket in the URL.
+    const streamB = sse(url(`/events?ticket=${(await realtimeTicket(b.as)).ticket}`));
     await eventually(() => streamA.status() && streamB.status(), { what: 'both streams to open' });
     assert.equal(streamA.status(), 200);
     assert.match(streamA.contentType(), /^text\/event-stream/);

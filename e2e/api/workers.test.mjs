@@ -3,46 +3,12 @@
 // worker whose LISTEN connection is killed still starts new jobs; SIGTERM drains cleanly.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { eventually, kilnBin, launchKiln } from './lib/kiln.mjs';
 import { apiClient, assertInvalid, assertProblem } from './lib/api.mjs';
-
-const FAST = {
-  KILN_JOBS_DIAGNOSTIC_KINDS: 'true',
-  KILN_JOBS_LEASE_MS: '1000',
-  KILN_JOBS_HEARTBEAT_MS: '100',
-  KILN_JOBS_POLL_INTERVAL_MS: '200',
-  KILN_JOBS_RETRY_BASE_MS: '20',
-};
-
-// psql as the cluster superuser on one database.
-function psql(database, sql) {
-  const env = process.env;
-  const password = readFileSync(env.KILN_PG_SUPERUSER_PASSWORD_FILE, 'utf8').trim();
-  return execFileSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', env.KILN_DATABASE_HOST,
-    '-p', env.KILN_DATABASE_PORT, '-U', env.KILN_PG_SUPERUSER, '-d', database, '-c', sql],
-  { env: { ...env, PGPASSWORD: password }, encoding: 'utf8' }).trim();
-}
-
-function startWorker(database, extra = {}) {
-  const proc = spawn(kilnBin(), ['worker'], {
-    env: {
-      ...process.env,
-      ...FAST,
-      KILN_AUTH_JWT_KEY: randomBytes(32).toString('base64url'),
-      KILN_DATABASE_NAME: database,
-      ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  proc.stdout.on('data', (d) => { output += d; });
-  proc.stderr.on('data', (d) => { output += d; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve(code ?? signal)));
-  return { proc, exited, output: () => output };
-}
+import { FAST, psql, startWorker } from './lib/workers.mjs';
 
 describe('worker processes', { timeout: 120000 }, () => {
   let kiln;

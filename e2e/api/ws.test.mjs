@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { launchKiln } from './lib/kiln.mjs';
-import { apiClient, assertProblem } from './lib/api.mjs';
+import { apiClient, assertProblem, realtimeTicket } from './lib/api.mjs';
 import { openSocket } from './lib/ws.mjs';
 
 const kilnEnv = {
@@ -74,8 +74,8 @@ describe('job events over a WebSocket', { timeout: 180000 }, () => {
 
   it('relays the workspace’s events, and replays the persisted ones after `after`', async () => {
     const a = await owner();
-    // The token may travel in the query: browsers cannot set headers on a WebSocket.
-    const s = await openSocket(wsUrl(`?access_token=${a.token}`));
+    // A browser cannot set headers on a WebSocket: a single-use ticket travels in the query.
+    const s = await openSocket(wsUrl(`?ticket=${(await realtimeTicket(a.as)).ticket}`));
     assert.deepEqual(await ask(s, { type: 'subscribe', workspace: true }), { type: 'subscribed', workspace: true });
     const job = await enqueue(a, { kind: 'system.sleep', args: { ms: 100 } });
     await s.until(succeeded(job.id), 'job.succeeded');
@@ -128,7 +128,7 @@ describe('job events over a WebSocket', { timeout: 180000 }, () => {
   });
 
   it('refuses an upgrade without a valid token with 401 problem+json, and a plain GET with 426', async () => {
-    for (const url of [wsUrl(), wsUrl('?access_token=not-a-token')]) {
+    for (const url of [wsUrl(), wsUrl('?ticket=not-a-ticket')]) {
       const refused = await openSocket(url).then(() => null, (e) => e);
       assert.ok(refused?.status, `the upgrade is refused: ${refused}`);
       assertProblem({ status: refused.status, headers: new Headers(refused.headers), text: refused.text,

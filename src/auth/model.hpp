@@ -135,6 +135,13 @@ BOOST_DESCRIBE_STRUCT(VerifyEmailRequest, (), (token))
 // Mailed tokens are 32 random bytes, base64url: anything else names no token.
 void check_token(core::Validator& v, const std::string& field, const std::string& token);
 
+// A single-use ticket for a realtime route (?ticket=…), for clients that cannot send headers.
+struct RealtimeTicket {
+    std::string ticket;
+    std::string expires_at;
+};
+BOOST_DESCRIBE_STRUCT(RealtimeTicket, (), (ticket, expires_at))
+
 struct SessionInfo {
     core::Uuid id;
     std::string user_agent;

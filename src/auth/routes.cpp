@@ -1,4 +1,5 @@
-// /api/v1/auth/…: registration, sign-in, token refresh, sign-out, the caller's profile and sessions.
+// /api/v1/auth/…: registration, sign-in, token refresh, sign-out, the caller's profile and sessions;
+// /api/v1/realtime/tickets: single-use tickets for the realtime routes.
 #include "auth/routes.hpp"
 
 #include "audit/origin.hpp"
@@ -99,6 +100,12 @@ asio::awaitable<http::Response> do_revoke_session(Service* s, http::Request& req
     const auto origin = audit::origin_of(req);
     co_await s->revoke_session(who, *id, origin);
     co_return no_content();
+}
+
+asio::awaitable<http::Response> do_issue_ticket(Service* s, http::Request& req) {
+    auto who = co_await s->authenticate(req.header_value("Authorization"));
+    auto ticket = co_await s->issue_ticket(who);
+    co_return http::json_response(201, http::to_json(ticket));
 }
 
 http::Response accepted() {
@@ -252,6 +259,19 @@ void add_routes(http::Router& router, Service& service) {
                 .status = 202,
                 .response = none,
                 .handler = [s](http::Request& r) { return do_resend_verification(s, r); }});
+    router.add(
+        {.method = http::Verb::post,
+         .path = "/api/v1/realtime/tickets",
+         .summary = "A single-use ticket for one realtime connection (the job event streams and the WebSocket)",
+         .tag = "auth",
+         .status = 201,
+         .response = http::json_body<RealtimeTicket>(),
+         .handler = [s](http::Request& r) { return do_issue_ticket(s, r); },
+         .description =
+             "Browsers cannot set headers on an EventSource or a WebSocket: ask for a ticket with the usual "
+             "`Authorization` (access token or API key), then open the connection with `?ticket=<ticket>`. The ticket "
+             "stands for the same caller in the same workspace, is spent by the first connection that presents it and "
+             "expires after `auth.realtime_ticket_ttl_s` (30 s by default); ask for a new one for each connection."});
 }
 
 }  // namespace kiln::auth

@@ -12,6 +12,7 @@ namespace kiln::auth {
 namespace {
 
 constexpr std::size_t kRefreshTokenBytes = 32;
+constexpr std::size_t kTicketBytes = 32;
 
 core::Problem bad_credentials() {
     return core::Problem::unauthorized("The email, username or password is wrong.");
@@ -253,6 +254,26 @@ asio::awaitable<Principal> Service::authenticate(std::string_view authorization)
     const auto claims = jwt_.verify(token, unix_now());
     if (!claims) throw core::Problem::unauthorized("The access token is invalid or expired.");
     co_return Principal{claims->user, claims->workspace, claims->session, claims->role};
+}
+
+asio::awaitable<RealtimeTicket> Service::issue_ticket(Principal p) {
+    RealtimeTicket out;
+    out.ticket = core::random_token(kTicketBytes);
+    const auto hash = core::sha256(out.ticket);
+    out.expires_at = co_await store_.issue_ticket(p, hash, config_.realtime_ticket_ttl_s);
+    co_return out;
+}
+
+asio::awaitable<Principal> Service::authenticate_realtime(std::string_view authorization,
+                                                          std::optional<std::string> ticket) const {
+    if (!authorization.empty() || !ticket) co_return co_await authenticate(authorization);
+    // Anything but base64url of 32 bytes names no ticket: refused without a round trip.
+    const auto raw = core::base64url_decode(*ticket);
+    if (!raw || raw->size() != kTicketBytes) throw core::Problem::unauthorized("The ticket is malformed.");
+    const auto hash = core::sha256(*ticket);
+    auto who = co_await store_.redeem_ticket(hash);
+    if (!who) throw core::Problem::unauthorized("The ticket is unknown, used or expired; ask for a new one.");
+    co_return *who;
 }
 
 asio::awaitable<Principal> Service::api_key_principal(std::string key) const {

@@ -42,6 +42,14 @@ public:
     // 401 otherwise.
     boost::asio::awaitable<Principal> authenticate(std::string_view authorization) const;
 
+    // A single-use ticket standing for the caller, live for auth.realtime_ticket_ttl_s.
+    boost::asio::awaitable<RealtimeTicket> issue_ticket(Principal p);
+    // The principal of a realtime request (SSE, WebSocket): the Authorization header when there
+    // is one, else the ?ticket= (spent here). A ticket that is malformed, unknown, spent or
+    // expired, or neither credential, is 401.
+    boost::asio::awaitable<Principal> authenticate_realtime(std::string_view authorization,
+                                                            std::optional<std::string> ticket) const;
+
     // Always succeeds (202) for a well-formed address, account or not; 429 past the budgets.
     boost::asio::awaitable<void> request_password_reset(PasswordResetRequest r, audit::Origin origin);
     boost::asio::awaitable<void> confirm_password_reset(PasswordResetConfirm r, audit::Origin origin);

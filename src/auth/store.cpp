@@ -142,6 +142,14 @@ constexpr std::string_view kApiKeyLookup = "SELECT set_config('kiln.api_key_pref
 constexpr std::string_view kApiKeyFind = R"sql(
 SELECT workspace_id, id, role, created_by FROM api_keys
  WHERE prefix = $1 AND key_hash = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()))sql";
+// expires_at is computed, not read back: the application role may not SELECT the table.
+constexpr std::string_view kTicketInsert = R"sql(
+WITH issued AS (
+    INSERT INTO realtime_tickets (workspace_id, token_hash, user_id, credential_id, api_key, role, expires_at)
+    VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)))
+SELECT kiln_rfc3339(now() + make_interval(secs => $7)))sql";
+constexpr std::string_view kTicketRedeem = R"sql(
+SELECT workspace_id, user_id, credential_id, api_key, role FROM kiln_realtime_ticket_redeem($1))sql";
 constexpr std::string_view kTokenInsert = R"sql(
 INSERT INTO user_tokens (token_hash, user_id, purpose, email, expires_at)
 VALUES ($1, $2, 'email_verify', $3, now() + make_interval(secs => $4)))sql";
@@ -464,6 +472,20 @@ asio::awaitable<void> Store::set_password(const Principal& p, const std::string&
     q.push_back({kSessionRevokeOthers, db::params(p.user, p.session)});
     q.push_back(audit::record({p.user, "auth.password_changed", "user", p.user.str()}, origin));
     co_await db::run(pool_, scope, std::move(q));
+}
+
+asio::awaitable<std::string> Store::issue_ticket(const Principal& p, const core::Digest& hash, unsigned ttl_s) {
+    // Any role of the workspace (and so an API key too, which acts only within one).
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
+    auto r = co_await db::run(pool_, scope, kTicketInsert,
+                              db::params(p.workspace, bytea(hash), p.user, p.session, p.api_key, p.role, ttl_s));
+    co_return r.str(0, 0);
+}
+
+asio::awaitable<std::optional<Principal>> Store::redeem_ticket(const core::Digest& hash) {
+    auto r = co_await db::run(pool_, db::TenantScope{}, kTicketRedeem, db::params(bytea(hash)));
+    if (r.empty()) co_return std::nullopt;
+    co_return Principal{r.uuid(0, 1), r.uuid(0, 0), r.uuid(0, 2), r.str(0, 4), r.boolean(0, 3)};
 }
 
 asio::awaitable<std::optional<Principal>> Store::find_api_key(std::string_view prefix, const core::Digest& hash) {

@@ -121,6 +121,12 @@ public:
     // Sets the hash and revokes every other session of the user.
     boost::asio::awaitable<void> set_password(const Principal& p, const std::string& hash, const audit::Origin& origin);
 
+    // Stores a realtime ticket's hash with the principal it stands for; returns its expiry (RFC 3339).
+    boost::asio::awaitable<std::string> issue_ticket(const Principal& p, const core::Digest& hash, unsigned ttl_s);
+    // Spends the ticket: its principal when it was live, nullopt when unknown, spent or expired.
+    // Atomic across processes: one of any number of concurrent redemptions gets it.
+    boost::asio::awaitable<std::optional<Principal>> redeem_ticket(const core::Digest& hash);
+
     // The live API key with this prefix and hash, as the principal it speaks for.
     boost::asio::awaitable<std::optional<Principal>> find_api_key(std::string_view prefix, const core::Digest& hash);
     // Stores the reset token and queues its mail when an active account has `email`; nothing

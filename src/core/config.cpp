@@ -186,6 +186,7 @@ const std::vector<Field>& fields() {
         int_field("auth.reset_ttl_s", &Config::auth, &AuthConfig::reset_ttl_s, 1, 7LL * 86400),
         int_field("auth.verify_ttl_s", &Config::auth, &AuthConfig::verify_ttl_s, 1, 30LL * 86400),
         int_field("auth.invitation_ttl_s", &Config::auth, &AuthConfig::invitation_ttl_s, 1, 90LL * 86400),
+        int_field("auth.realtime_ticket_ttl_s", &Config::auth, &AuthConfig::realtime_ticket_ttl_s, 1, 300),
         int_field("auth.resets_per_email_hour", &Config::auth, &AuthConfig::resets_per_email_hour, 1, 1'000'000),
         int_field("auth.resets_per_ip_hour", &Config::auth, &AuthConfig::resets_per_ip_hour, 1, 1'000'000),
         field("mail.from", &Config::mail, &MailConfig::from),

@@ -87,6 +87,8 @@ struct AuthConfig {
     unsigned reset_ttl_s = 30 * 60;
     unsigned verify_ttl_s = 24 * 3600;
     unsigned invitation_ttl_s = 7 * 24 * 3600;
+    // Single-use tickets for realtime routes (?ticket=): only long enough to open the connection.
+    unsigned realtime_ticket_ttl_s = 30;
     // Password-reset requests (and verification resends) per address and per client address.
     unsigned resets_per_email_hour = 5;
     unsigned resets_per_ip_hour = 50;

@@ -276,6 +276,15 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     // `target` and `path` stay valid: moving Beast's fields moves their storage, not a copy.
     beast_http::request_parser<beast_http::string_body> parser(std::move(head));
     const auto& req_header = parser.get().base();
+    // What the handler sees; takes the body, so it is built once, on the path that dispatches.
+    auto request = [&] {
+        Request req(req_header, std::move(parser.get().body()));
+        req.path = path;
+        req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+        req.request_id = request_id;
+        req.client_ip = s.client_ip;
+        return req;
+    };
     if (parser.content_length() && *parser.content_length() > limit) {
         res = problem_response(core::Problem(413, "Content Too Large",
                                              "The body exceeds the limit of " + std::to_string(limit) + " bytes."),
@@ -309,11 +318,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     }
     if (read_ok && match.route != nullptr && match.route->websocket) {
         if (beast::websocket::is_upgrade(parser.get())) {
-            Request req(req_header, std::move(parser.get().body()));
-            req.path = path;
-            req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
-            req.request_id = request_id;
-            req.client_ip = s.client_ip;
+            Request req = request();
             metrics_.finished();  // counted in kiln_http_streams_open, like a stream
             co_await run_websocket(s, req, parser.get(), match, start);
             s.busy = false;
@@ -326,22 +331,14 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         read_ok = false;  // answered: nothing to dispatch
     }
     if (read_ok && match.route != nullptr && match.route->stream) {
-        Request req(req_header, std::move(parser.get().body()));
-        req.path = path;
-        req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
-        req.request_id = request_id;
-        req.client_ip = s.client_ip;
+        Request req = request();
         metrics_.finished();  // a stream is counted in kiln_http_streams_open, not in flight
         co_await run_stream(s, req, match, start);
         s.busy = false;
         co_return false;  // the connection ends with the stream
     }
     if (read_ok) {
-        Request req(req_header, std::move(parser.get().body()));
-        req.path = path;
-        req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
-        req.request_id = request_id;
-        req.client_ip = s.client_ip;
+        Request req = request();
         res = co_await router_.dispatch(req, std::move(match));
     }
 
@@ -470,33 +467,14 @@ asio::awaitable<void> Server::run_stream(Session& s, Request& req, Router::Match
     unsigned status = 200;
     if (handler_error && !events.is_open()) {
         // Refused before anything was written: an ordinary problem+json answer.
-        auto res = router_.error_response(req, handler_error);
-        res.version(11);
-        res.set(beast_http::field::server, "kiln");
-        res.set("X-Request-Id", req.request_id);
-        res.keep_alive(false);
-        res.prepare_payload();
-        status = res.result_int();
-        s.stream.expires_after(config_.write_timeout);
-        co_await beast_http::async_write(s.stream, res, kUseTuple);
+        status = co_await refuse(s, req, handler_error);
     } else {
         if (handler_error && !is_cancellation(handler_error)) {
             log_task_exception(handler_error, "event stream");
         }
         if (req.method() != Verb::head) co_await events.finish();
     }
-    metrics_.stream_closed();
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    metrics_.observe(route_index, status, elapsed);
-    if (config_.access_log) {
-        core::log::info("request", {{"method", std::string(beast_http::to_string(req.method()))},
-                                    {"path", req.path},
-                                    {"status", status},
-                                    {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                                    {"bytes", events.bytes_written()},
-                                    {"stream", true},
-                                    {"request_id", req.request_id}});
-    }
+    finish_stream(req, route_index, status, start, events.bytes_written(), "stream");
 }
 
 // Runs a WebSocket route: the handler as a child coroutine on this thread, which reads the
@@ -540,21 +518,34 @@ asio::awaitable<void> Server::run_websocket(Session& s, Request& req,
             handler_error = std::make_exception_ptr(
                 core::Problem::unavailable("The server is shutting down.").with_header("Retry-After", "1"));
         }
-        auto res = router_.error_response(req, handler_error);
-        res.version(11);
-        res.set(beast_http::field::server, "kiln");
-        res.set("X-Request-Id", req.request_id);
-        res.keep_alive(false);
-        res.prepare_payload();
-        status = res.result_int();
-        s.stream.expires_after(config_.write_timeout);
-        co_await beast_http::async_write(s.stream, res, kUseTuple);
+        status = co_await refuse(s, req, handler_error);
     } else {
         if (handler_error && !is_cancellation(handler_error)) log_task_exception(handler_error, "websocket");
         co_await ws.finish(handler_error ? CloseCode::internal_error : CloseCode::normal);
         if (!ws.accepted()) status = 400;  // Beast refused the handshake itself (bad key or version)
     }
     s.websocket = nullptr;
+    finish_stream(req, route_index, status, start, ws.bytes_written(), "websocket");
+}
+
+// The answer to a stream or WebSocket refused before it started; returns its status.
+asio::awaitable<unsigned> Server::refuse(Session& s, const Request& req, std::exception_ptr error) {
+    auto res = router_.error_response(req, std::move(error));
+    res.version(11);
+    res.set(beast_http::field::server, "kiln");
+    res.set("X-Request-Id", req.request_id);
+    res.keep_alive(false);
+    res.prepare_payload();
+    const unsigned status = res.result_int();
+    s.stream.expires_after(config_.write_timeout);
+    co_await beast_http::async_write(s.stream, res, kUseTuple);
+    co_return status;
+}
+
+// A stream or WebSocket has ended: its gauge, its latency and its access-log line (`kind`
+// marks which it was).
+void Server::finish_stream(const Request& req, std::size_t route_index, unsigned status,
+                           std::chrono::steady_clock::time_point start, std::uint64_t bytes, const char* kind) {
     metrics_.stream_closed();
     const auto elapsed = std::chrono::steady_clock::now() - start;
     metrics_.observe(route_index, status, elapsed);
@@ -563,8 +554,8 @@ asio::awaitable<void> Server::run_websocket(Session& s, Request& req,
                                     {"path", req.path},
                                     {"status", status},
                                     {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                                    {"bytes", ws.bytes_written()},
-                                    {"websocket", true},
+                                    {"bytes", bytes},
+                                    {kind, true},
                                     {"request_id", req.request_id}});
     }
 }

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -68,6 +69,9 @@ private:
     boost::asio::awaitable<void> run_websocket(Session& s, Request& req,
                                                const beast_http::request<beast_http::string_body>& upgrade,
                                                Router::Match& match, std::chrono::steady_clock::time_point start);
+    boost::asio::awaitable<unsigned> refuse(Session& s, const Request& req, std::exception_ptr error);
+    void finish_stream(const Request& req, std::size_t route_index, unsigned status,
+                       std::chrono::steady_clock::time_point start, std::uint64_t bytes, const char* kind);
     static boost::asio::awaitable<void> linger(boost::beast::tcp_stream& stream);
     void register_session(Session* s);
     void unregister_session(Session* s);

@@ -75,14 +75,11 @@ asio::awaitable<http::Response> do_retry(Deps d, http::Request& req) {
     co_return http::json_response(200, http::to_json(job));
 }
 
-// EventSource cannot send headers, so streams also take the token as ?access_token= (the
-// access log records paths without their query).
+// EventSource and WebSocket cannot send headers: without one, a single-use ?ticket= (from POST
+// /api/v1/realtime/tickets) stands for the caller. Never a long-lived token in the URL.
 asio::awaitable<auth::Principal> stream_caller(Deps d, const http::Request& req) {
-    std::string authorization(req.header_value("Authorization"));
-    if (authorization.empty()) {
-        if (auto token = req.query_param("access_token")) authorization = "Bearer " + *token;
-    }
-    co_return co_await d.auth->authenticate(authorization);
+    auto ticket = req.query_param("ticket");  // named: no temporary inside a co_await (g++ 12)
+    co_return co_await d.auth->authenticate_realtime(req.header_value("Authorization"), std::move(ticket));
 }
 
 // Subscribes first, then replays what was persisted after the client's Last-Event-ID, then
@@ -132,6 +129,11 @@ asio::awaitable<void> do_socket(Deps d, http::Request& req, http::WebSocket& ws)
     if (!co_await ws.accept()) co_return;
     co_await serve_event_socket(*d.jobs, *d.hub, who, ws);
 }
+
+constexpr const char* kTicketNote =
+    "Authenticate with `Authorization: Bearer …` (access token or API key) or, where headers cannot be set "
+    "(a browser's EventSource or WebSocket), with `?ticket=` from POST /api/v1/realtime/tickets: single use, "
+    "short-lived; a used, expired or unknown ticket is 401. A token in the URL is not accepted.";
 
 }  // namespace
 
@@ -187,13 +189,14 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
                 .response = http::event_stream_body("event: job.<state> or job.progress; data: the job's id, "
                                                     "kind, state, attempt and progress"),
                 .stream = [d](http::Request& r, http::EventStream& s) { return do_job_events(d, r, s); },
-                .description = "EventSource cannot send headers: the access token may be given as ?access_token=."});
+                .description = kTicketNote});
     router.add({.method = http::Verb::get,
                 .path = "/api/v1/events",
                 .summary = "Every job event of the workspace as Server-Sent Events (resumable like a job's)",
                 .tag = "jobs",
                 .response = http::event_stream_body("as GET /jobs/{id}/events, for all the workspace's jobs"),
-                .stream = [d](http::Request& r, http::EventStream& s) { return do_workspace_events(d, r, s); }});
+                .stream = [d](http::Request& r, http::EventStream& s) { return do_workspace_events(d, r, s); },
+                .description = kTicketNote});
     router.add(
         {.method = http::Verb::get,
          .path = "/api/v1/ws",
@@ -201,8 +204,8 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
          .tag = "jobs",
          .websocket = [d](http::Request& r, http::WebSocket& ws) { return do_socket(d, r, ws); },
          .description =
-             "Upgrade with `Authorization: Bearer …` or `?access_token=` (browsers cannot set headers). JSON text "
-             "frames. Send `{\"type\":\"subscribe\",\"job_id\":\"…\"}` or "
+             std::string(kTicketNote) +
+             " JSON text frames. Send `{\"type\":\"subscribe\",\"job_id\":\"…\"}` or "
              "`{\"type\":\"subscribe\",\"workspace\":true}`, "
              "optionally with `\"after\": <event id>` to replay the persisted events after it first, and "
              "`{\"type\":\"unsubscribe\", …}` with the same target. The server answers `subscribed` / `unsubscribed` "

@@ -22,10 +22,10 @@ const auto kUser = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000c1");
 const auto kSmall = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000c2");  // sorts first
 const auto kBig = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000c3");
 
-class JobsTest : public kiln::testing::PgTest {
+class JobsTest : public kiln::testing::StoreTest<Store> {
 protected:
     void SetUp() override {
-        PgTest::SetUp();
+        StoreTest::SetUp();
         AdminConnection su(superuser_conninfo());
         su.exec(
             fmt::format("INSERT INTO users (id, email, name, password_hash) VALUES ('{}', 'j@example.com', 'J', 'x')",
@@ -33,13 +33,6 @@ protected:
         for (const auto& ws : {kSmall, kBig}) {
             su.exec(fmt::format("INSERT INTO workspaces (id, name, plan) VALUES ('{}', 'W', 'enterprise')", ws.str()));
         }
-        pool_ = std::make_unique<db::Pool>(pool_options(true, 2), blocking_);
-        store_ = std::make_unique<Store>(*pool_);
-    }
-    void TearDown() override {
-        store_.reset();
-        pool_.reset();
-        PgTest::TearDown();
     }
 
     static db::TenantScope in(const core::Uuid& ws) { return {.workspace_id = ws, .user_id = kUser}; }
@@ -79,9 +72,6 @@ protected:
     }
 
     static Lease lease_of(const Claimed& c) { return {c.workspace, c.id, c.lease}; }
-
-    std::unique_ptr<db::Pool> pool_;
-    std::unique_ptr<Store> store_;
 };
 
 NewJob noop(std::optional<std::string> unique_key = std::nullopt) {

@@ -29,6 +29,18 @@ std::string AdminConnection::exec(const std::string& sql) {
     return out;
 }
 
+void PgTest::seed_member(const core::Uuid& user, const core::Uuid& workspace, const core::Uuid& session,
+                         const std::string& role) {
+    AdminConnection su(superuser_conninfo());
+    su.exec(fmt::format(R"sql(
+        INSERT INTO users (id, email, name, password_hash) VALUES ('{0}', '{0}@example.com', 'M', 'x');
+        INSERT INTO workspaces (id, name) VALUES ('{1}', 'W') ON CONFLICT (id) DO NOTHING;
+        INSERT INTO memberships (workspace_id, user_id, role) VALUES ('{1}', '{0}', '{3}');
+        INSERT INTO auth_sessions (id, user_id, active_workspace_id, expires_at)
+             VALUES ('{2}', '{0}', '{1}', now() + interval '1 day');)sql",
+                        user.str(), workspace.str(), session.str(), role));
+}
+
 void PgTest::SetUp() {
     core::init_crypto();
     config_ = core::Config::load("");

@@ -45,6 +45,11 @@ protected:
     // Creates another empty database (from template0) and returns its name; dropped in TearDown.
     std::string create_empty_database();
 
+    // A user with a live session, member of `workspace` with `role` (the workspace made too),
+    // written as the superuser.
+    void seed_member(const core::Uuid& user, const core::Uuid& workspace, const core::Uuid& session,
+                     const std::string& role);
+
     template <typename T>
     T run(boost::asio::awaitable<T> task) {
         return kiln::testing::run(io_, std::move(task));
@@ -58,6 +63,25 @@ protected:
 
 private:
     std::string maintenance_conninfo(const std::string& database = "postgres") const;
+};
+
+// A PgTest with a pool of the application role and a store of type S on it.
+template <typename S>
+class StoreTest : public PgTest {
+protected:
+    void SetUp() override {
+        PgTest::SetUp();
+        pool_ = std::make_unique<db::Pool>(pool_options(true, 2), blocking_);
+        store_ = std::make_unique<S>(*pool_);
+    }
+    void TearDown() override {
+        store_.reset();
+        pool_.reset();
+        PgTest::TearDown();
+    }
+
+    std::unique_ptr<db::Pool> pool_;
+    std::unique_ptr<S> store_;
 };
 
 }  // namespace kiln::testing

@@ -37,10 +37,10 @@ const Person kViewer{"viewer", *core::Uuid::parse("0190a2b4-0000-7000-8000-00000
 const Person kOutsider{"", *core::Uuid::parse("0190a2b4-0000-7000-8000-000000000051"),
                        *core::Uuid::parse("0190a2b4-0000-7000-8000-000000000052")};
 
-class TenancyTest : public kiln::testing::PgTest {
+class TenancyTest : public kiln::testing::StoreTest<Store> {
 protected:
     void SetUp() override {
-        PgTest::SetUp();
+        StoreTest::SetUp();
         AdminConnection su(superuser_conninfo());
         const auto ws = kWorkspace.str();
         su.exec(fmt::format("INSERT INTO workspaces (id, name) VALUES ('{}', 'Team')", ws));
@@ -57,19 +57,9 @@ protected:
                                     ws, u, p.role));
             }
         }
-        pool_ = std::make_unique<db::Pool>(pool_options(true, 2), blocking_);
-        store_ = std::make_unique<Store>(*pool_);
-    }
-    void TearDown() override {
-        store_.reset();
-        pool_.reset();
-        PgTest::TearDown();
     }
 
     static auth::Principal as(const Person& p) { return {p.user, kWorkspace, p.session, p.role}; }
-
-    std::unique_ptr<db::Pool> pool_;
-    std::unique_ptr<Store> store_;
 };
 
 // The HTTP status a store call ends with: 200 or the Problem's.

@@ -1,97 +1,35 @@
 // An in-process server (127.0.0.1, a free port) with test-only stream routes, driven by a raw
 // blocking socket: headers, framing, heartbeats, Last-Event-ID, disconnect and shutdown.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/use_future.hpp>
-#include <boost/asio/write.hpp>
-#include <future>
 
 #include "core/problem.hpp"
 #include "http/event_hub.hpp"
-#include "http/server.hpp"
 #include "http/sse.hpp"
+#include "support/server_fixture.hpp"
 
 namespace kiln::http {
 
 namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
 
-// A blocking client with a receive timeout, so a missing byte fails the test instead of hanging it.
-class Client {
-public:
-    explicit Client(std::uint16_t port) : socket_(ctx_) {
-        socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-        timeval tv{.tv_sec = 5, .tv_usec = 0};
-        ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    }
-
-    void send(const std::string& text) { asio::write(socket_, asio::buffer(text)); }
-
-    // Reads until `needle` has arrived (after `from`); false on EOF or timeout.
-    bool read_until(std::string_view needle, std::size_t from = 0) {
-        while (received_.find(needle, from) == std::string::npos) {
-            if (!read_some()) return false;
-        }
-        return true;
-    }
-    // Reads until the server closes the connection.
-    bool read_to_eof() {
-        while (read_some()) {
-        }
-        return eof_;
-    }
-    const std::string& received() const { return received_; }
-    void close() {
-        boost::system::error_code ignored;
-        socket_.shutdown(tcp::socket::shutdown_both, ignored);  // NOLINT(bugprone-unused-return-value)
-        socket_.close(ignored);                                 // NOLINT(bugprone-unused-return-value)
-    }
-
-private:
-    bool read_some() {
-        std::array<char, 4096> buf{};
-        boost::system::error_code ec;
-        const auto n = socket_.read_some(asio::buffer(buf), ec);
-        if (ec == asio::error::eof) eof_ = true;
-        if (ec) return false;
-        received_.append(buf.data(), n);
-        return true;
-    }
-
-    asio::io_context ctx_;
-    tcp::socket socket_;
-    std::string received_;
-    bool eof_ = false;
-};
+using Client = kiln::testing::RawClient;
 
 std::string get(std::string_view target, std::string_view extra_headers = {}) {
     return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\nX-Request-Id: req-sse-1\r\n" +
            std::string(extra_headers) + "\r\n";
 }
 
-class StreamServerTest : public ::testing::Test {
+class StreamServerTest : public kiln::testing::ServerFixture {
 protected:
     StreamServerTest() {
-        config_.host = "127.0.0.1";
-        config_.port = 0;
-        config_.access_log = false;
         config_.stream_heartbeat = 50ms;
-        config_.shutdown_grace = 30s;  // streams must end long before this
 
         // Subscribes, greets with the resume point (so the client knows it is subscribed), then
         // relays the workspace's events until the stream ends.
         auto relay = [this](Request& req, EventStream& stream) -> asio::awaitable<void> {
-            struct Ended {
-                std::promise<void>& p;
-                ~Ended() { p.set_value(); }
-            } ended{handler_ended_};
+            const Ended ended{handler_ended_};
             auto sub = hub_.subscribe(stream.get_executor(), {.workspace_id = workspace_});
             const auto resume = stream.last_event_number();
             SseEvent hello{
@@ -116,39 +54,11 @@ protected:
         router_.add({.method = Verb::get, .path = "/events", .summary = "Relay", .stream = relay});
         router_.add({.method = Verb::get, .path = "/refuse", .summary = "Refuse", .stream = refuse});
         router_.add({.method = Verb::get, .path = "/once", .summary = "Once", .stream = once});
-        std::vector<std::pair<std::string, std::string>> names;
-        for (const auto& r : router_.routes()) names.emplace_back("GET", r.path);
-        metrics_.set_routes(std::move(names));
-
-        server_.listen();
-        server_.start();
-        io_.start();
+        start();
     }
 
-    void TearDown() override {
-        if (!shut_down_) shutdown();
-        io_.stop();
-        io_.join();
-    }
-
-    void shutdown() {
-        shut_down_ = true;
-        asio::co_spawn(io_.at(0), server_.shutdown(), asio::use_future).get();
-    }
-
-    bool handler_ended_within(std::chrono::milliseconds limit) {
-        return handler_ended_.get_future().wait_for(limit) == std::future_status::ready;
-    }
-
-    core::ServerConfig config_;
     EventHub hub_{16};
     core::Uuid workspace_ = core::Uuid::v7();
-    std::promise<void> handler_ended_;
-    Router router_;
-    Metrics metrics_;
-    IoThreads io_{1};
-    Server server_{config_, router_, metrics_, io_};
-    bool shut_down_ = false;
 };
 
 TEST_F(StreamServerTest, HeadersFramingAndLastEventId) {

@@ -4,27 +4,21 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <future>
 
 #include "core/problem.hpp"
-#include "http/server.hpp"
 #include "http/websocket.hpp"
-#include "support/ws_client.hpp"
+#include "support/server_fixture.hpp"
 
 namespace kiln::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
-using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
-using kiln::testing::receive_timeout;
+using kiln::testing::RawClient;
 using kiln::testing::WsClient;
 
 namespace {
@@ -32,43 +26,6 @@ namespace {
 constexpr std::size_t kQueueLimit = 4;
 constexpr std::size_t kMessageLimit = 1024;
 constexpr int kFloodMessages = 100000;
-
-// A raw connection: exact bytes out, whatever arrives in.
-class RawClient {
-public:
-    explicit RawClient(std::uint16_t port) : socket_(ctx_) {
-        socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-        receive_timeout(socket_);
-    }
-    void send(const std::string& text) { asio::write(socket_, asio::buffer(text)); }
-    bool read_until(std::string_view needle) {
-        while (received_.find(needle) == std::string::npos) {
-            if (!read_some()) return false;
-        }
-        return true;
-    }
-    // Reads until the server ends the connection (true) or a read times out (false).
-    bool read_until_closed() {
-        while (read_some()) {
-        }
-        return error_ == asio::error::eof || error_ == asio::error::connection_reset;
-    }
-    const std::string& received() const { return received_; }
-
-private:
-    bool read_some() {
-        std::array<char, 4096> buf{};
-        const auto n = socket_.read_some(asio::buffer(buf), error_);
-        if (error_) return false;
-        received_.append(buf.data(), n);
-        return true;
-    }
-
-    asio::io_context ctx_;
-    tcp::socket socket_;
-    std::string received_;
-    boost::system::error_code error_;
-};
 
 std::string upgrade(std::string_view target) {
     return "GET " + std::string(target) +
@@ -87,15 +44,11 @@ asio::awaitable<void> send_flood(WebSocket* ws, std::atomic<std::size_t>* max_qu
 }
 
 template <int HeartbeatMs>
-class WebSocketServer : public ::testing::Test {
+class WebSocketServer : public kiln::testing::ServerFixture {
 protected:
     WebSocketServer() {
-        config_.host = "127.0.0.1";
-        config_.port = 0;
-        config_.access_log = false;
         config_.stream_heartbeat = std::chrono::milliseconds(HeartbeatMs);
         config_.stream_queue = kQueueLimit;
-        config_.shutdown_grace = 30s;  // WebSockets must close long before this
 
         // Echoes text as "echo:<text>", answers a binary message with "binary".
         auto echo = [this](Request& req, WebSocket& ws) -> asio::awaitable<void> {
@@ -136,44 +89,11 @@ protected:
             {.method = Verb::get, .path = "/echo", .summary = "Echo", .websocket = echo, .body_limit = kMessageLimit});
         router_.add({.method = Verb::get, .path = "/refuse", .summary = "Refuse", .websocket = refuse});
         router_.add({.method = Verb::get, .path = "/flood", .summary = "Flood", .websocket = flood});
-        std::vector<std::pair<std::string, std::string>> names;
-        for (const auto& r : router_.routes()) names.emplace_back("GET", r.path);
-        metrics_.set_routes(std::move(names));
-
-        server_.listen();
-        server_.start();
-        io_.start();
+        start();
     }
 
-    void TearDown() override {
-        if (!shut_down_) shutdown();
-        io_.stop();
-        io_.join();
-    }
-
-    void shutdown() {
-        shut_down_ = true;
-        asio::co_spawn(io_.at(0), server_.shutdown(), asio::use_future).get();
-    }
-
-    bool handler_ended_within(std::chrono::milliseconds limit) {
-        return handler_ended_.get_future().wait_for(limit) == std::future_status::ready;
-    }
-
-    struct Ended {
-        std::promise<void>& p;
-        ~Ended() { p.set_value(); }
-    };
-
-    core::ServerConfig config_;
-    std::promise<void> handler_ended_;
     std::atomic<std::size_t> max_queued_{0};
     std::atomic<int> flood_sent_{0};
-    Router router_;
-    Metrics metrics_;
-    IoThreads io_{1};
-    Server server_{config_, router_, metrics_, io_};
-    bool shut_down_ = false;
 };
 
 using WebSocketServerTest = WebSocketServer<30000>;

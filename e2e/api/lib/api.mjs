@@ -165,6 +165,16 @@ export async function signUp(c, overrides = {}) {
   return { ...account, token: access, as: c.authed(access) };
 }
 
+// A single-use ticket for the realtime routes (?ticket=), asked for by `as` (an authenticated
+// client, by access token or API key): asserts 201 and the shape, returns the body.
+export async function realtimeTicket(as) {
+  const res = await as.post('/realtime/tickets');
+  assert.equal(res.status, 201, `ticket: ${res.text}`);
+  assert.match(res.body.ticket, /^[A-Za-z0-9_-]{43}$/, 'base64url of 32 bytes');
+  assertTimestamp(res.body.expires_at, 'expires_at');
+  return res.body;
+}
+
 // The setup most files begin with: a kiln on a fresh database (`env` added to its environment,
 // registrations unlimited), a client for it and one signed-up account. Close with kiln.close().
 export async function launchWithAccount({ env = {} } = {}) {
