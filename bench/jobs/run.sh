@@ -17,7 +17,8 @@
 # KILN_BIN (see bench/http/run.sh):
 #   BENCH_JOBS_N            jobs queued for each throughput run (20000)
 #   BENCH_JOBS_WORKSPACES   workspaces they are spread over (4)
-#   BENCH_JOBS_WORKERS      kiln's jobs.workers (job slots) for the throughput run (32)
+#   BENCH_JOBS_WORKERS      kiln's jobs.workers (job slots) for the throughput run (64: twice a claim,
+#                           so that a claim overlaps the completion of the batch before)
 #   BENCH_JOBS_CLIENTS      pgbench clients for the reference (2)
 #   BENCH_JOBS_BATCH        jobs per claim: kiln's jobs.claim_batch and the reference's (32)
 #   BENCH_JOBS_SAMPLES      enqueue → handler start samples (300)
@@ -41,7 +42,7 @@ threads=${BENCH_THREADS:-2}
 settle=${BENCH_SETTLE:-2}
 n_jobs=${BENCH_JOBS_N:-20000}
 n_ws=${BENCH_JOBS_WORKSPACES:-4}
-workers=${BENCH_JOBS_WORKERS:-32}
+workers=${BENCH_JOBS_WORKERS:-64}
 clients=${BENCH_JOBS_CLIENTS:-2}
 batch=${BENCH_JOBS_BATCH:-32}
 samples=${BENCH_JOBS_SAMPLES:-300}

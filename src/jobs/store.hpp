@@ -1,10 +1,10 @@
 #pragma once
 // All SQL of the job engine. Requests act in their workspace (tenant scope); workers act
 // across workspaces with kiln.worker on. Every operation is one round trip.
-#include <functional>
-#include <mutex>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>

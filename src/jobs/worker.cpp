@@ -231,7 +231,8 @@ asio::awaitable<void> Worker::run(Claimed job) {
     }
     if (settle_failure)
         core::log::warn("job outcome not recorded", {{"job", job.id.str()}, {"error", describe(settle_failure)}});
-    running_.erase(job.lease);
+    const auto it = running_.find(job.lease);
+    if (it != running_.end() && !it->second.completing) running_.erase(it);
 }
 
 asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, const boost::json::value& result) {
@@ -242,6 +243,7 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
         if (effects.empty() && !r.child) {
             // Recorded by the completion loop with the others that finish meanwhile.
             completions_.push_back({r.lease, boost::json::serialize(result), r.kind, r.started});
+            r.completing = true;
             complete_timer_->cancel();
             co_return;
         }
@@ -310,7 +312,12 @@ asio::awaitable<void> Worker::complete_loop() {
             core::log::warn("job outcomes not recorded", {{"jobs", batch.size()}, {"error", describe(failure)}});
         }
         const std::set<core::Uuid> ok(recorded.begin(), recorded.end());
-        for (const auto& c : batch) count(c.kind, c.started, ok.contains(c.lease.token) ? "succeeded" : "lost");
+        for (const auto& c : batch) {
+            count(c.kind, c.started, ok.contains(c.lease.token) ? "succeeded" : "lost");
+            running_.erase(c.lease.token);
+        }
+        done_timer_->cancel();                // stop() waits for running_ to empty
+        if (!stopping_ && !drained_) wake();  // slots are free
     }
 }
 

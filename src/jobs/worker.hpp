@@ -46,6 +46,9 @@ private:
         std::string kind;
         std::chrono::steady_clock::time_point started;
         bool child = false;
+        // Succeeded, waiting for complete_loop to record it: the slot stays taken until then, so
+        // that a worker never has more jobs `running` in the database than it has slots.
+        bool completing = false;
     };
     // A success waiting to be recorded with others in one statement.
     struct Completion {
