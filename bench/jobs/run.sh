@@ -629,19 +629,16 @@ EOF
   Jobs/s = jobs ÷ (the last completion's \`finished_at\` − the first claim's \`attempted_at\`), PostgreSQL's clock,
   for every drain.
 - kiln: started once its queue was filled; its in-process worker drains it with \`KILN_JOBS_WORKERS=$workers\` (slots)
-  and \`KILN_JOBS_CLAIM_BATCH=$batch\`. Each claim is \`kWorkerScope\` + \`kClaimLock\` + \`kClaim\` in one round trip,
-  completions are batched: what finished while the previous completion statement ran goes in the next
-  (\`kWorkerScope\` + \`kSucceedMany\`, one round trip for many jobs), while the pgbench script below still
-  completes one job per statement (\`kSucceed\`) — so this reference is the per-job SQL, not a batched one (a
-  pgbench run with batched completion measured 4,750–7,900 jobs/s during development, on a loaded machine); all
-  of kiln's statements go through its shared pipeline connection,
-  i.e. one PostgreSQL backend.
+  and \`KILN_JOBS_CLAIM_BATCH=$batch\`. Each claim is \`kWorkerScope\` + \`kClaimLock\` + \`kClaim\` in one round trip on
+  the pool's main lane; successes are batched — what finished while the previous completion statement ran goes in
+  the next (\`kWorkerScope\` + \`kSucceedMany\`, one round trip) — on the side lane, a second shared connection, so
+  that completions run beside claims. A slot is held until its success is recorded, hence twice a claim's slots.
 - pgbench: \`pgbench -n -M prepared -c $clients -t <enough to drain> -f claim_succeed.sql\` as \`$KILN_DATABASE_USER\`, right
   before and right after kiln (the reference is their mean), then with \`-c 1\`. Per script run one claim of up to
   $batch jobs (\`BEGIN\` + \`kWorkerScope\` + \`kClaimLock\` pipelined, then \`kClaim\` wrapped in a \`SELECT\` that
-  turns its rows into variables — \`\\gset\` cannot read a pipelined result), then one \`kWorkerScope\` + \`kSucceed\`
-  pipeline per claimed job (the first also carrying the claim's \`COMMIT\`). The script reads the SQL from
-  \`src/jobs/store.cpp\`; kinds \`$kiln_kinds\` (kiln's, from its \`workers\` row).
+  turns its rows into arrays — \`\\gset\` cannot read a pipelined result), then, pipelined, the claim's \`COMMIT\`,
+  \`kWorkerScope\` and \`kSucceedMany\` of every job it claimed: kiln's statements, with the biggest completion batch kiln
+  could send. The script reads the SQL from \`src/jobs/store.cpp\`; kinds \`$kiln_kinds\` (kiln's, from its \`workers\` row).
 - CPU per job: user + system time of kiln's process (from its start) and of the whole cluster over the drain,
   ÷ jobs.
 
