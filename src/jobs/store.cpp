@@ -153,7 +153,7 @@ room AS (
                AS share
       FROM ws),
 picked AS (
-    SELECT c.workspace_id, c.id, c.kind, room.n, c.priority, c.run_at
+    SELECT c.workspace_id, c.id, c.kind, room.n, c.priority, c.run_at, room.share
       FROM room CROSS JOIN LATERAL (
            SELECT j.workspace_id, j.id, j.kind, j.priority, j.run_at FROM jobs j
             WHERE j.state = 'available' AND j.workspace_id = room.workspace_id
@@ -165,9 +165,10 @@ picked AS (
      ORDER BY room.n
      LIMIT $5),
 allowed AS (
-    SELECT p.workspace_id, p.id
+    SELECT p.workspace_id, p.id, p.taken >= p.share OR (SELECT count(*) FROM ws) >= $2 AS more
       FROM (SELECT picked.*, row_number() OVER (PARTITION BY picked.kind
-                                                ORDER BY picked.n, picked.priority, picked.run_at, picked.id) AS k
+                                                ORDER BY picked.n, picked.priority, picked.run_at, picked.id) AS k,
+                   count(*) OVER (PARTITION BY picked.workspace_id) AS taken
               FROM picked) p
       LEFT JOIN capped ON capped.kind = p.kind
      WHERE capped.kind IS NULL OR p.k <= capped.room)
@@ -181,7 +182,7 @@ RETURNING j.workspace_id, j.id, j.kind, j.args::text, j.attempt, j.max_attempts,
           CASE WHEN j.batch_total > 0
                THEN json_build_object('total', j.batch_total, 'succeeded', j.batch_succeeded, 'dead', j.batch_dead,
                                       'cancelled', j.batch_cancelled)::text END,
-          j.parent_id IS NOT NULL)sql";
+          j.parent_id IS NOT NULL, allowed.more)sql";
 
 constexpr std::string_view kSucceed = R"sql(
 UPDATE jobs
@@ -548,7 +549,7 @@ asio::awaitable<std::vector<Claimed>> Store::claim(const ClaimRequest& c) {
         out.push_back({rows.uuid(i, 0), rows.uuid(i, 1), rows.str(i, 2), rows.str(i, 3),
                        static_cast<int>(rows.int64(i, 4)), static_cast<int>(rows.int64(i, 5)),
                        std::chrono::milliseconds(rows.int64(i, 6)), rows.uuid(i, 7), std::stod(rows.str(i, 8)),
-                       rows.is_null(i, 9) ? std::string() : rows.str(i, 9), rows.boolean(i, 10)});
+                       rows.is_null(i, 9) ? std::string() : rows.str(i, 9), rows.boolean(i, 10), rows.boolean(i, 11)});
     }
     co_return out;
 }

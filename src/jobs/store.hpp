@@ -57,6 +57,10 @@ struct Claimed {
     double pickup_s = 0;     // from due (run_at) to this claim
     std::string batch_json;  // a batch parent's counts; empty for other jobs
     bool child = false;      // belongs to a batch
+    // Its workspace gave all its share of this claim, or the claim visited as many workspaces
+    // as it may: another claim may find more. False on every job of a claim means the queue
+    // (what these kinds may take) is empty for now.
+    bool more = false;
 };
 
 // Unfinished jobs of a kind in one state, across workspaces (/metrics).

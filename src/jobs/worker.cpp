@@ -160,6 +160,7 @@ asio::awaitable<void> Worker::claim_loop() {
             }
             got = claimed.size();
             drained_ = got == 0;
+            const bool more = std::any_of(claimed.begin(), claimed.end(), [](const Claimed& j) { return j.more; });
             // Round robin: the next claim starts after the last workspace served; a short
             // claim means the end of the list was reached, so the next starts over.
             std::optional<core::Uuid> last;
@@ -171,8 +172,8 @@ asio::awaitable<void> Worker::claim_loop() {
             const bool had_cursor = cursor_.has_value();
             cursor_ = got == asked ? last : std::nullopt;
             if (got == 0 && had_cursor) continue;  // nothing after the cursor: look from the start
-            // Claimed something with slots to spare: there may be more (shares are per claim).
-            if (got > 0 && !stopping_) continue;
+            // Claimed with slots to spare: there is more only where a workspace's share ran out.
+            if ((more || (got > 0 && got == asked)) && !stopping_) continue;
         }
         if (woken_ || stopping_) continue;
         co_await pause(*wake_timer_, std::chrono::milliseconds(config_.poll_interval_ms));

@@ -157,6 +157,24 @@ TEST_F(JobsTest, ABigWorkspaceDoesNotStarveASmallOne) {
     for (const auto& c : after_small) EXPECT_EQ(c.workspace, kBig);
 }
 
+bool any_more(const std::vector<Claimed>& claimed) {
+    return std::any_of(claimed.begin(), claimed.end(), [](const Claimed& c) { return c.more; });
+}
+
+TEST_F(JobsTest, AClaimSaysWhetherAnotherCouldFindMore) {
+    seed(kSmall, 3);
+    const auto all = claim(10);
+    EXPECT_EQ(all.size(), 3U);
+    EXPECT_FALSE(any_more(all));  // fewer than the share and every workspace visited: empty now
+    seed(kBig, 20);
+    seed(kSmall, 1);
+    // Shares of 5: the big workspace gives all of its share, so there is more.
+    const auto some = claim(10);
+    EXPECT_EQ(some.size(), 6U);
+    EXPECT_TRUE(any_more(some));
+    for (const auto& c : some) EXPECT_EQ(c.more, c.workspace == kBig);
+}
+
 TEST_F(JobsTest, ThePlansConcurrencyCapHolds) {
     sql(fmt::format("UPDATE workspaces SET plan = 'free' WHERE id = '{}'", kSmall.str()));  // 2 at once
     seed(kSmall, 5);
