@@ -237,11 +237,13 @@ void validate_storage(const StorageConfig& s) {
     if (s.backend != "local" && s.backend != "s3") fail("storage.backend", "local or s3", "\"" + s.backend + "\"");
     if (s.backend != "s3") return;
     if (!s.s3_endpoint.starts_with("http://") && !s.s3_endpoint.starts_with("https://")) {
-        fail("storage.s3_endpoint", "an http:// or https:// URL when storage.backend is s3", "\"" + s.s3_endpoint + "\"");
+        fail("storage.s3_endpoint", "an http:// or https:// URL when storage.backend is s3",
+             "\"" + s.s3_endpoint + "\"");
     }
     if (s.s3_bucket.empty()) fail("storage.s3_bucket", "a bucket name when storage.backend is s3", "\"\"");
     if (s.s3_region.empty()) fail("storage.s3_region", "a region (us-east-1 for most S3-compatible servers)", "\"\"");
-    if (s.s3_access_key_id.empty()) fail("storage.s3_access_key_id", "an access key id when storage.backend is s3", "\"\"");
+    if (s.s3_access_key_id.empty())
+        fail("storage.s3_access_key_id", "an access key id when storage.backend is s3", "\"\"");
 }
 
 void validate(const Config& c) {

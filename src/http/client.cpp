@@ -204,7 +204,12 @@ void Transfer::configure() {
     headers = curl_slist_append(headers, "Expect:");
     for (const auto& [name, value] : request.headers) {
         // "Name;" is curl's spelling of a header with an empty value.
-        const auto line = value.empty() ? name + ";" : name + ": " + value;
+        std::string line = name;
+        if (value.empty()) {
+            line += ";";
+        } else {
+            line.append(": ").append(value);
+        }
         auto* next = curl_slist_append(headers, line.c_str());
         if (next == nullptr) throw std::bad_alloc();
         headers = next;
@@ -270,7 +275,7 @@ void Client::Impl::collect_done() {
     while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
         if (msg->msg != CURLMSG_DONE) continue;
         // Read everything before detaching: the message dies with remove_handle.
-        const CURLcode code = msg->data.result;
+        const CURLcode code = msg->data.result;  // NOLINT(cppcoreguidelines-pro-type-union-access): curl's API
         char* priv = nullptr;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
         auto* t = reinterpret_cast<Transfer*>(priv);

@@ -7,9 +7,7 @@
 namespace kiln::storage {
 
 void validate_key(std::string_view key) {
-    auto refuse = [&](std::string_view why) {
-        throw InvalidKey(fmt::format("invalid blob key: {}", why));
-    };
+    auto refuse = [&](std::string_view why) { throw InvalidKey(fmt::format("invalid blob key: {}", why)); };
     if (key.empty()) refuse("it is empty");
     if (key.size() > kMaxKeyBytes) refuse(fmt::format("it is longer than {} bytes", kMaxKeyBytes));
     if (key.front() == '/') refuse("it starts with '/'");

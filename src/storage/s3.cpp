@@ -311,7 +311,7 @@ asio::awaitable<void> S3BlobStore::remove(std::string key) {
 
 std::optional<std::string> S3BlobStore::presign_get(const std::string& key, std::chrono::seconds ttl) const {
     validate_key(key);
-    if (ttl.count() < 1 || ttl.count() > 7 * 24 * 3600) {
+    if (ttl < std::chrono::seconds(1) || ttl > std::chrono::days(7)) {
         throw std::invalid_argument("a presigned URL lives from 1 second to 7 days");
     }
     return presign_get_url(location_, options_.credentials, options_.region, key, std::chrono::system_clock::now(),

@@ -68,8 +68,7 @@ std::string S3Location::url(std::string_view key, std::string_view query) const 
 }
 
 std::string presign_get_url(const S3Location& where, const S3Credentials& credentials, std::string_view region,
-                            std::string_view key, std::chrono::system_clock::time_point now,
-                            std::chrono::seconds ttl) {
+                            std::string_view key, std::chrono::system_clock::time_point now, std::chrono::seconds ttl) {
     const auto seconds = std::chrono::floor<std::chrono::seconds>(now);
     const auto date = fmt::format("{:%Y%m%d}", seconds);
     const auto stamp = fmt::format("{:%Y%m%dT%H%M%SZ}", seconds);

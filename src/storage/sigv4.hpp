@@ -38,7 +38,6 @@ private:
 
 // A presigned GET URL (X-Amz-SignedHeaders=host, UNSIGNED-PAYLOAD) valid for `ttl` from `now`.
 std::string presign_get_url(const S3Location& where, const S3Credentials& credentials, std::string_view region,
-                            std::string_view key, std::chrono::system_clock::time_point now,
-                            std::chrono::seconds ttl);
+                            std::string_view key, std::chrono::system_clock::time_point now, std::chrono::seconds ttl);
 
 }  // namespace kiln::storage
