@@ -214,6 +214,16 @@ const std::vector<Field>& fields() {
         field("jobs.diagnostic_kinds", &Config::jobs, &JobsConfig::diagnostic_kinds),
         int_field("jobs.retention_hours", &Config::jobs, &JobsConfig::retention_hours, 1, 24LL * 3660),
         field("jobs.retention_cron", &Config::jobs, &JobsConfig::retention_cron),
+        field("storage.backend", &Config::storage, &StorageConfig::backend),
+        field("storage.local_root", &Config::storage, &StorageConfig::local_root),
+        field("storage.s3_endpoint", &Config::storage, &StorageConfig::s3_endpoint),
+        field("storage.s3_region", &Config::storage, &StorageConfig::s3_region),
+        field("storage.s3_bucket", &Config::storage, &StorageConfig::s3_bucket),
+        field("storage.s3_access_key_id", &Config::storage, &StorageConfig::s3_access_key_id),
+        field("storage.s3_secret_access_key", &Config::storage, &StorageConfig::s3_secret_access_key),
+        field("storage.s3_secret_access_key_file", &Config::storage, &StorageConfig::s3_secret_access_key_file),
+        field("storage.s3_path_style", &Config::storage, &StorageConfig::s3_path_style),
+        int_field("storage.s3_part_size_mb", &Config::storage, &StorageConfig::s3_part_size_mb, 5, 5120),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;
@@ -222,6 +232,19 @@ const std::vector<Field>& fields() {
 template <typename F>
 void for_each_field(F&& f) {
     for (const auto& field : fields()) f(field);
+}
+
+void validate_storage(const StorageConfig& s) {
+    if (s.backend != "local" && s.backend != "s3") fail("storage.backend", "local or s3", "\"" + s.backend + "\"");
+    if (s.backend != "s3") return;
+    if (!s.s3_endpoint.starts_with("http://") && !s.s3_endpoint.starts_with("https://")) {
+        fail("storage.s3_endpoint", "an http:// or https:// URL when storage.backend is s3",
+             "\"" + s.s3_endpoint + "\"");
+    }
+    if (s.s3_bucket.empty()) fail("storage.s3_bucket", "a bucket name when storage.backend is s3", "\"\"");
+    if (s.s3_region.empty()) fail("storage.s3_region", "a region (us-east-1 for most S3-compatible servers)", "\"\"");
+    if (s.s3_access_key_id.empty())
+        fail("storage.s3_access_key_id", "an access key id when storage.backend is s3", "\"\"");
 }
 
 void validate(const Config& c) {
@@ -241,6 +264,7 @@ void validate(const Config& c) {
         fail("jobs.heartbeat_ms", "at most half of jobs.lease_ms, so a live worker renews its leases in time",
              std::to_string(c.jobs.heartbeat_ms));
     }
+    validate_storage(c.storage);
     if (c.cors.enabled && c.cors.allow_origins.empty()) {
         fail("cors.allow_origins", "at least one origin when cors.enabled is true", "[]");
     }
@@ -326,6 +350,10 @@ void Config::resolve_secrets() {
     }
     if (mail.smtp_password.empty() && !mail.smtp_password_file.empty()) {
         mail.smtp_password = read_secret_file("mail.smtp_password_file", mail.smtp_password_file);
+    }
+    if (storage.s3_secret_access_key.empty() && !storage.s3_secret_access_key_file.empty()) {
+        storage.s3_secret_access_key =
+            read_secret_file("storage.s3_secret_access_key_file", storage.s3_secret_access_key_file);
     }
     if (auth.jwt_previous_key.empty() && !auth.jwt_previous_key_file.empty()) {
         auth.jwt_previous_key = read_secret_file("auth.jwt_previous_key_file", auth.jwt_previous_key_file);

@@ -128,6 +128,20 @@ struct JobsConfig {
     std::string retention_cron = "*/5 * * * *";  // when the leader deletes them (UTC)
 };
 
+// Where blobs live (docs/storage.md). Per-workspace storage connections come on top of this.
+struct StorageConfig {
+    std::string backend = "local";  // "local" or "s3"
+    std::string local_root;         // "": $KILN_HOME/blobs, else .kiln/blobs
+    std::string s3_endpoint;        // http(s)://host[:port]
+    std::string s3_region = "us-east-1";
+    std::string s3_bucket;
+    std::string s3_access_key_id;
+    std::string s3_secret_access_key;  // secret
+    std::string s3_secret_access_key_file;
+    bool s3_path_style = true;  // endpoint/bucket/key; false: bucket.endpoint/key
+    unsigned s3_part_size_mb = 8;
+};
+
 struct LogConfig {
     std::string level = "info";
 };
@@ -139,6 +153,7 @@ struct Config {
     AuthConfig auth;
     MailConfig mail;
     JobsConfig jobs;
+    StorageConfig storage;
     LogConfig log;
     unsigned cpu_threads = 0;  // 0: one per core
     std::string source;        // where the config came from, for messages

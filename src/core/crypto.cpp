@@ -25,6 +25,20 @@ Digest sha256(std::string_view data) {
     return d;
 }
 
+Sha256::Sha256() {
+    crypto_hash_sha256_init(&state_);
+}
+
+void Sha256::update(std::string_view data) {
+    crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+}
+
+Digest Sha256::finish() {
+    Digest d{};
+    crypto_hash_sha256_final(&state_, d.data());
+    return d;
+}
+
 Digest hmac_sha256(std::string_view key, std::string_view data) {
     Digest d{};
     crypto_auth_hmacsha256_state st;

@@ -1,5 +1,7 @@
 #pragma once
 // Thin wrappers over libsodium for what tokens need: randomness, hashes, MACs, base64url.
+#include <sodium/crypto_hash_sha256.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -16,6 +18,16 @@ void init_crypto();
 // `bytes` random bytes from the OS CSPRNG, base64url without padding.
 std::string random_token(std::size_t bytes);
 Digest sha256(std::string_view data);
+// SHA-256 over data that arrives in pieces (a streamed upload).
+class Sha256 {
+public:
+    Sha256();
+    void update(std::string_view data);
+    Digest finish();
+
+private:
+    crypto_hash_sha256_state state_{};
+};
 Digest hmac_sha256(std::string_view key, std::string_view data);
 std::string to_hex(const Digest& d);
 std::string_view as_bytes(const Digest& d);

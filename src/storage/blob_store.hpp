@@ -1,0 +1,47 @@
+#pragma once
+// One interface over the places blobs live: the local filesystem (development, single host) and
+// S3-compatible object storage (production). Every call streams: no whole object in memory.
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "storage/model.hpp"
+
+namespace kiln::storage {
+
+// Where put() reads from: fills the span, returns the bytes read, 0 at the end.
+class Source {
+public:
+    virtual ~Source() = default;
+    virtual boost::asio::awaitable<std::size_t> read(std::span<char> buffer) = 0;
+};
+
+// Where get() writes to, chunk by chunk; the next chunk waits for write() to finish.
+class Sink {
+public:
+    virtual ~Sink() = default;
+    virtual boost::asio::awaitable<void> write(std::string_view data) = 0;
+};
+
+// Keys are validated by validate_key (storage/key.hpp); a bad one throws InvalidKey. The Source
+// and Sink must outlive the call.
+class BlobStore {
+public:
+    virtual ~BlobStore() = default;
+    // Stores the source's bytes under `key`, replacing any blob there; readers see the old blob or
+    // the whole new one, never part of it. With `size`, a source that ends early or runs long fails.
+    virtual boost::asio::awaitable<PutResult> put(std::string key, Source& source,
+                                                  std::optional<std::uint64_t> size) = 0;
+    // Throws BlobNotFound, RangeNotSatisfiable.
+    virtual boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) = 0;
+    virtual boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) = 0;
+    // Removing a missing key is not an error (as in S3).
+    virtual boost::asio::awaitable<void> remove(std::string key) = 0;
+    // A URL that fetches the blob without credentials until `ttl` passes; only stores that can sign one.
+    virtual std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const = 0;
+};
+
+}  // namespace kiln::storage

@@ -1,0 +1,35 @@
+#include "storage/factory.hpp"
+
+#include "storage/local.hpp"
+
+namespace kiln::storage {
+
+std::filesystem::path local_root(const core::StorageConfig& config, const std::string& home) {
+    if (!config.local_root.empty()) return config.local_root;
+    if (!home.empty()) return std::filesystem::path(home) / "blobs";
+    return std::filesystem::path(".kiln") / "blobs";
+}
+
+S3Options s3_options(const core::StorageConfig& config) {
+    if (config.s3_secret_access_key.empty()) {
+        throw core::ConfigError(
+            "config storage.s3_secret_access_key: required when storage.backend is s3 (set "
+            "KILN_STORAGE_S3_SECRET_ACCESS_KEY or storage.s3_secret_access_key_file)");
+    }
+    S3Options o;
+    o.endpoint = config.s3_endpoint;
+    o.region = config.s3_region;
+    o.bucket = config.s3_bucket;
+    o.credentials = {config.s3_access_key_id, config.s3_secret_access_key};
+    o.path_style = config.s3_path_style;
+    o.part_size = std::uint64_t{config.s3_part_size_mb} << 20U;
+    return o;
+}
+
+std::unique_ptr<BlobStore> make_blob_store(const core::StorageConfig& config, const std::string& home,
+                                           core::ThreadPool& blocking, http::Client& client) {
+    if (config.backend == "s3") return std::make_unique<S3BlobStore>(s3_options(config), client);
+    return std::make_unique<LocalBlobStore>(local_root(config, home), blocking);
+}
+
+}  // namespace kiln::storage

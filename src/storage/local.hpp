@@ -1,0 +1,31 @@
+#pragma once
+// Blobs as files under one root directory. A put streams to a temporary file beside the target,
+// fsyncs it and renames it into place, so a reader never sees half an object. File I/O runs on
+// the blocking pool; the caller's thread only moves buffers.
+#include <filesystem>
+
+#include "core/thread_pool.hpp"
+#include "storage/blob_store.hpp"
+
+namespace kiln::storage {
+
+class LocalBlobStore final : public BlobStore {
+public:
+    LocalBlobStore(std::filesystem::path root, core::ThreadPool& blocking);
+
+    boost::asio::awaitable<PutResult> put(std::string key, Source& source, std::optional<std::uint64_t> size) override;
+    boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) override;
+    boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) override;
+    boost::asio::awaitable<void> remove(std::string key) override;
+    std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override;
+
+    const std::filesystem::path& root() const noexcept { return root_; }
+
+private:
+    std::filesystem::path path_of(const std::string& key) const;
+
+    std::filesystem::path root_;
+    core::ThreadPool& blocking_;
+};
+
+}  // namespace kiln::storage

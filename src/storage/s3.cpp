@@ -1,0 +1,321 @@
+#include "storage/s3.hpp"
+
+#include <fmt/format.h>
+#include <sodium/randombytes.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+
+#include "storage/key.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::storage {
+
+namespace {
+
+constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
+constexpr std::size_t kMaxParts = 10000;
+constexpr std::string_view kShaHeader = "x-amz-meta-sha256";
+
+bool ok(const http::ClientResponse& r) {
+    return r.status >= 200 && r.status < 300;
+}
+
+bool retryable(long status) {
+    return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
+}
+
+// The text of the first <tag>…</tag> in an S3 XML answer, entities decoded.
+std::optional<std::string> xml_value(std::string_view xml, std::string_view tag) {
+    const auto open = fmt::format("<{}>", tag);
+    const auto begin = xml.find(open);
+    if (begin == std::string_view::npos) return std::nullopt;
+    const auto from = begin + open.size();
+    const auto end = xml.find(fmt::format("</{}>", tag), from);
+    if (end == std::string_view::npos) return std::nullopt;
+    const auto raw = xml.substr(from, end - from);
+    std::string out;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+        static constexpr std::pair<std::string_view, char> kEntities[] = {
+            {"&quot;", '"'}, {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&apos;", '\''}};
+        bool replaced = false;
+        for (const auto& [entity, c] : kEntities) {
+            if (raw.substr(i).starts_with(entity)) {
+                out.push_back(c);
+                i += entity.size() - 1;
+                replaced = true;
+                break;
+            }
+        }
+        if (!replaced) out.push_back(raw[i]);
+    }
+    return out;
+}
+
+[[noreturn]] void raise(const http::ClientResponse& r, std::string_view what, const std::string& key) {
+    const auto code = xml_value(r.body, "Code").value_or("");
+    if (r.status == 404 && (code.empty() || code == "NoSuchKey")) throw BlobNotFound(key);
+    if (r.status == 416) throw RangeNotSatisfiable(fmt::format("range not satisfiable for key {}", key));
+    throw StorageError(fmt::format("S3 {} of {} failed: HTTP {} {} {}", what, key, r.status, code,
+                                   xml_value(r.body, "Message").value_or("")),
+                       r.status);
+}
+
+// Reads until `buffer` is full or the source ends, hashing as it goes.
+asio::awaitable<std::size_t> fill(Source& source, std::span<char> buffer, core::Sha256& sha) {
+    std::size_t filled = 0;
+    while (filled < buffer.size()) {
+        const std::size_t n = co_await source.read(buffer.subspan(filled));
+        if (n == 0) break;
+        sha.update({buffer.data() + filled, n});
+        filled += n;
+    }
+    co_return filled;
+}
+
+// Hands the response body to the caller's sink and counts it: once bytes went out, no retry.
+class CountingSink final : public http::BodySink {
+public:
+    explicit CountingSink(Sink& out) : out_(out) {}
+    asio::awaitable<void> write(std::string_view data) override {
+        written += data.size();
+        co_await out_.write(data);
+    }
+    std::uint64_t written = 0;
+
+private:
+    Sink& out_;
+};
+
+}  // namespace
+
+S3BlobStore::S3BlobStore(S3Options options, http::Client& client)
+    : options_(std::move(options)),
+      location_(options_.endpoint, options_.bucket, options_.path_style),
+      client_(client) {
+    if (options_.part_size < (std::uint64_t{5} << 20U)) throw std::invalid_argument("S3 parts must be at least 5 MiB");
+    if (options_.max_attempts == 0) throw std::invalid_argument("max_attempts must be at least 1");
+}
+
+std::chrono::milliseconds S3BlobStore::backoff(unsigned attempt) const {
+    // Exponential, capped, with jitter over its upper half so retrying clients spread out.
+    const auto shift = std::min(attempt - 1, 20U);
+    const auto full = std::min(options_.retry_max.count(), options_.retry_base.count() << shift);
+    const auto half = full / 2;
+    return std::chrono::milliseconds(half + randombytes_uniform(static_cast<std::uint32_t>(full - half + 1)));
+}
+
+asio::awaitable<http::ClientResponse> S3BlobStore::send(Call call) {
+    const std::string hash =
+        call.signed_payload ? core::to_hex(core::sha256(call.payload)) : std::string(kUnsignedPayload);
+    for (unsigned attempt = 1;; ++attempt) {
+        http::ClientRequest r;
+        r.method = call.method;
+        r.url = location_.url(call.key, call.query);
+        r.headers = call.headers;
+        r.headers.emplace_back("x-amz-content-sha256", hash);
+        if (!call.payload.empty() || call.method == "PUT" || call.method == "POST") {
+            r.body = [data = call.payload, offset = std::size_t{0}](std::span<char> out) mutable {
+                const auto n = std::min(out.size(), data.size() - offset);
+                std::memcpy(out.data(), data.data() + offset, n);
+                offset += n;
+                return n;
+            };
+            r.body_size = call.payload.size();
+        }
+        r.sink = call.sink;
+        r.connect_timeout = options_.connect_timeout;
+        r.low_speed_time = options_.low_speed_time;
+        r.aws_sigv4 = "aws:amz:" + options_.region + ":s3";
+        r.user_password = options_.credentials.access_key_id + ":" + options_.credentials.secret_access_key;
+
+        std::optional<http::ClientResponse> response;
+        std::string transport_error;
+        try {
+            response = co_await client_.perform(std::move(r));
+        } catch (const http::ClientError& e) {
+            transport_error = e.what();
+        }
+        const bool delivered = call.sink_written != nullptr && *call.sink_written > 0;
+        const bool again = (!response || retryable(response->status)) && !delivered;
+        if (!again || attempt >= options_.max_attempts) {
+            if (response) co_return std::move(*response);
+            throw StorageError(fmt::format("S3 {} of {} failed after {} attempts: {}", call.method,
+                                           call.key.empty() ? location_.bucket() : call.key, attempt, transport_error));
+        }
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        timer.expires_after(backoff(attempt));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+}
+
+asio::awaitable<PutResult> S3BlobStore::put(std::string key, Source& source, std::optional<std::uint64_t> size) {
+    validate_key(key);
+    // With a known small size, one byte of room shows a source that runs long.
+    const std::uint64_t room = size && *size < options_.part_size ? *size + 1 : options_.part_size;
+    std::vector<char> part(static_cast<std::size_t>(room));
+    core::Sha256 sha;
+    const std::size_t n = co_await fill(source, part, sha);
+    if (size && n > *size) throw StorageError(fmt::format("the source holds more than {} bytes", *size));
+    if (n == part.size() && !(size && *size < options_.part_size)) {
+        co_return co_await put_multipart(key, source, size, part, n, sha);
+    }
+    if (size && n != *size) throw StorageError(fmt::format("the source ended after {} of {} bytes", n, *size));
+    const auto hex = core::to_hex(sha.finish());
+    Call call{.method = "PUT",
+              .key = key,
+              .query = {},
+              .payload = std::string_view(part.data(), n),
+              .signed_payload = false,
+              .headers = {{"Content-Type", "application/octet-stream"}, {std::string(kShaHeader), hex}},
+              .sink = nullptr};
+    const auto r = co_await send(std::move(call));
+    if (!ok(r)) raise(r, "PUT", key);
+    co_return PutResult{.size = n, .sha256 = hex, .etag = r.header("etag").value_or("")};
+}
+
+asio::awaitable<PutResult> S3BlobStore::put_multipart(const std::string& key, Source& source,
+                                                      std::optional<std::uint64_t> size, std::vector<char>& part,
+                                                      std::size_t filled, core::Sha256& sha) {
+    Call create{.method = "POST",
+                .key = key,
+                .query = "uploads=",
+                .payload = {},
+                .signed_payload = true,
+                .headers = {{"Content-Type", "application/octet-stream"}},
+                .sink = nullptr};
+    const auto created = co_await send(std::move(create));
+    if (!ok(created)) raise(created, "CreateMultipartUpload", key);
+    const auto upload_id = xml_value(created.body, "UploadId");
+    if (!upload_id || upload_id->empty()) throw StorageError("S3 CreateMultipartUpload answered no UploadId");
+    const auto id = uri_encode(*upload_id, false);
+
+    std::uint64_t total = filled;
+    std::vector<std::string> etags;
+    std::string etag;
+    std::exception_ptr failure;
+    try {
+        std::size_t n = filled;
+        while (n > 0) {
+            if (etags.size() == kMaxParts) throw StorageError("the object needs more than 10,000 parts");
+            Call upload{.method = "PUT",
+                        .key = key,
+                        .query = fmt::format("partNumber={}&uploadId={}", etags.size() + 1, id),
+                        .payload = std::string_view(part.data(), n),
+                        .signed_payload = false,
+                        .headers = {},
+                        .sink = nullptr};
+            const auto r = co_await send(std::move(upload));
+            if (!ok(r)) raise(r, "UploadPart", key);
+            auto part_etag = r.header("etag");
+            if (!part_etag) throw StorageError("S3 UploadPart answered no ETag");
+            etags.push_back(std::move(*part_etag));
+            n = co_await fill(source, part, sha);
+            total += n;
+            if (size && total > *size) throw StorageError(fmt::format("the source holds more than {} bytes", *size));
+        }
+        if (size && total != *size) {
+            throw StorageError(fmt::format("the source ended after {} of {} bytes", total, *size));
+        }
+        std::string xml = "<CompleteMultipartUpload>";
+        for (std::size_t i = 0; i < etags.size(); ++i) {
+            xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etags[i]);
+        }
+        xml += "</CompleteMultipartUpload>";
+        Call complete{.method = "POST",
+                      .key = key,
+                      .query = "uploadId=" + id,
+                      .payload = xml,
+                      .signed_payload = true,
+                      .headers = {{"Content-Type", "application/xml"}},
+                      .sink = nullptr};
+        const auto r = co_await send(std::move(complete));
+        // S3 may answer 200 and put the error in the body.
+        if (!ok(r) || r.body.find("<Error>") != std::string::npos) raise(r, "CompleteMultipartUpload", key);
+        etag = xml_value(r.body, "ETag").value_or("");
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (failure) {
+        // Parts of an abandoned upload are billed until aborted; the original error is what matters.
+        Call abort{.method = "DELETE",
+                   .key = key,
+                   .query = "uploadId=" + id,
+                   .payload = {},
+                   .signed_payload = true,
+                   .headers = {},
+                   .sink = nullptr};
+        try {
+            co_await send(std::move(abort));
+        } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch)
+        }
+        std::rethrow_exception(failure);
+    }
+    co_return PutResult{.size = total, .sha256 = core::to_hex(sha.finish()), .etag = etag};
+}
+
+asio::awaitable<void> S3BlobStore::get(std::string key, std::optional<ByteRange> range, Sink& sink) {
+    validate_key(key);
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (range) {
+        const auto last = range->last ? std::to_string(*range->last) : std::string();
+        headers.emplace_back("Range", fmt::format("bytes={}-{}", range->first, last));
+    }
+    CountingSink counting(sink);
+    Call call{.method = "GET",
+              .key = key,
+              .query = {},
+              .payload = {},
+              .signed_payload = true,
+              .headers = std::move(headers),
+              .sink = &counting,
+              .sink_written = &counting.written};
+    const auto r = co_await send(std::move(call));
+    if (!ok(r)) raise(r, "GET", key);
+}
+
+asio::awaitable<std::optional<BlobInfo>> S3BlobStore::head(std::string key) {
+    validate_key(key);
+    Call call{.method = "HEAD",
+              .key = key,
+              .query = {},
+              .payload = {},
+              .signed_payload = true,
+              .headers = {},
+              .sink = nullptr};
+    const auto r = co_await send(std::move(call));
+    if (r.status == 404) co_return std::nullopt;
+    if (!ok(r)) raise(r, "HEAD", key);
+    BlobInfo info;
+    info.size = std::stoull(r.header("content-length").value_or("0"));
+    info.etag = r.header("etag").value_or("");
+    info.sha256 = r.header(kShaHeader);
+    co_return info;
+}
+
+asio::awaitable<void> S3BlobStore::remove(std::string key) {
+    validate_key(key);
+    Call call{.method = "DELETE",
+              .key = key,
+              .query = {},
+              .payload = {},
+              .signed_payload = true,
+              .headers = {},
+              .sink = nullptr};
+    const auto r = co_await send(std::move(call));
+    if (!ok(r) && r.status != 404) raise(r, "DELETE", key);
+}
+
+std::optional<std::string> S3BlobStore::presign_get(const std::string& key, std::chrono::seconds ttl) const {
+    validate_key(key);
+    if (ttl < std::chrono::seconds(1) || ttl > std::chrono::days(7)) {
+        throw std::invalid_argument("a presigned URL lives from 1 second to 7 days");
+    }
+    return presign_get_url(location_, options_.credentials, options_.region, key, std::chrono::system_clock::now(),
+                           ttl);
+}
+
+}  // namespace kiln::storage

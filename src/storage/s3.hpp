@@ -1,0 +1,71 @@
+#pragma once
+// Blobs in an S3-compatible bucket, through the Asio-driven libcurl client. libcurl signs each
+// request (CURLOPT_AWS_SIGV4); large objects go up as multipart uploads, one part in memory at a
+// time, and requests that fail on the way or with 5xx/429 are retried with backoff.
+#include <chrono>
+#include <cstdint>
+
+#include "core/crypto.hpp"
+#include "http/client.hpp"
+#include "storage/blob_store.hpp"
+#include "storage/sigv4.hpp"
+
+namespace kiln::storage {
+
+struct S3Options {
+    std::string endpoint;  // http(s)://host[:port]
+    std::string region = "us-east-1";
+    std::string bucket;
+    S3Credentials credentials;
+    bool path_style = true;  // endpoint/bucket/key; false: bucket.endpoint/key
+    // Objects larger than this go up in parts of this size (S3: at least 5 MiB, at most 10,000 parts).
+    std::uint64_t part_size = std::uint64_t{8} << 20U;
+    unsigned max_attempts = 4;  // per request
+    std::chrono::milliseconds retry_base{200};
+    std::chrono::milliseconds retry_max{10000};
+    std::chrono::milliseconds connect_timeout{10000};
+    std::chrono::seconds low_speed_time{60};  // a transfer slower than 1 byte/s this long fails (and is retried)
+};
+
+class S3BlobStore final : public BlobStore {
+public:
+    // The client's io_context is the one every call must be made from.
+    S3BlobStore(S3Options options, http::Client& client);
+
+    boost::asio::awaitable<PutResult> put(std::string key, Source& source, std::optional<std::uint64_t> size) override;
+    boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) override;
+    boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) override;
+    boost::asio::awaitable<void> remove(std::string key) override;
+    std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override;
+
+    const S3Location& location() const noexcept { return location_; }
+
+    // One S3 request; `payload` must outlive the call. Public for the test setup (bucket creation).
+    struct Call {
+        std::string method;
+        std::string key;    // "" addresses the bucket
+        std::string query;  // canonical (see S3Location::url)
+        std::string_view payload;
+        bool signed_payload = true;  // false: UNSIGNED-PAYLOAD (object data: hashing it twice costs CPU)
+        std::vector<std::pair<std::string, std::string>> headers;
+        http::BodySink* sink = nullptr;
+        const std::uint64_t* sink_written = nullptr;  // bytes the sink took: none, and a failure may be retried
+    };
+    // Sends with retries (transport errors, 429, 5xx; not once a sink has received bytes) and
+    // returns the last response; throws StorageError when the last attempt failed below HTTP.
+    boost::asio::awaitable<http::ClientResponse> send(Call call);
+
+private:
+    // Continues a put whose first part (`filled` bytes of `part`) is read; the references belong
+    // to put()'s frame, which awaits this.
+    boost::asio::awaitable<PutResult> put_multipart(const std::string& key, Source& source,
+                                                    std::optional<std::uint64_t> size, std::vector<char>& part,
+                                                    std::size_t filled, core::Sha256& sha);
+    std::chrono::milliseconds backoff(unsigned attempt) const;
+
+    S3Options options_;
+    S3Location location_;
+    http::Client& client_;
+};
+
+}  // namespace kiln::storage

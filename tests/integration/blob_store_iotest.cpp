@@ -1,0 +1,526 @@
+// Both blob stores against the real thing: a directory for LocalBlobStore, the s3rver the test
+// script starts (KILN_TEST_S3_ENDPOINT) for S3BlobStore, path-style and virtual-host style. A small
+// proxy in front of s3rver injects the failures S3 has (503 SlowDown, 500s) and stalls.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "core/crypto.hpp"
+#include "core/thread_pool.hpp"
+#include "core/uuid.hpp"
+#include "http/client.hpp"
+#include "storage/local.hpp"
+#include "storage/s3.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+
+namespace kiln::storage {
+namespace {
+
+constexpr std::string_view kBucket = "kiln-test";
+constexpr std::uint64_t kMiB = std::uint64_t{1} << 20U;
+
+// Deterministic bytes, handed out in uneven pieces; optionally failing after `fail_after` bytes.
+class PatternSource final : public Source {
+public:
+    explicit PatternSource(std::uint64_t size, std::uint64_t fail_after = UINT64_MAX)
+        : size_(size), fail_after_(fail_after) {}
+    asio::awaitable<std::size_t> read(std::span<char> buffer) override {
+        if (offset_ >= fail_after_) throw std::runtime_error("the client went away");
+        const auto piece = std::min<std::uint64_t>({buffer.size(), size_ - offset_, 40'000 + (offset_ % 30'000)});
+        for (std::size_t i = 0; i < piece; ++i) buffer[i] = byte_at(offset_ + i);
+        offset_ += piece;
+        co_return static_cast<std::size_t>(piece);
+    }
+    static char byte_at(std::uint64_t i) { return static_cast<char>((i * 2654435761U) >> 13U); }
+    static std::string bytes(std::uint64_t size) {
+        std::string s(size, '\0');
+        for (std::uint64_t i = 0; i < size; ++i) s[i] = byte_at(i);
+        return s;
+    }
+
+private:
+    std::uint64_t size_;
+    std::uint64_t fail_after_;
+    std::uint64_t offset_ = 0;
+};
+
+class StringSink final : public Sink {
+public:
+    asio::awaitable<void> write(std::string_view data) override {
+        text.append(data);
+        co_return;
+    }
+    std::string text;
+};
+
+// Keeps only a hash; each write yields to the event loop first, like a socket would, so the
+// download has to pause while the sink is busy.
+class HashSink final : public Sink {
+public:
+    asio::awaitable<void> write(std::string_view data) override {
+        const auto ex = co_await asio::this_coro::executor;
+        co_await asio::post(ex, asio::use_awaitable);
+        sha.update(data);
+        size += data.size();
+    }
+    core::Sha256 sha;
+    std::uint64_t size = 0;
+};
+
+std::string env_or_empty(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr ? v : "";
+}
+
+// Peak resident set size of this process, in bytes.
+std::uint64_t peak_rss() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // NOLINT(cppcoreguidelines-pro-type-union-access)
+}
+
+std::uint64_t current_rss() {
+    std::ifstream statm("/proc/self/statm");
+    std::uint64_t pages = 0;
+    std::uint64_t resident = 0;
+    statm >> pages >> resident;
+    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// ---- a fault-injecting proxy in front of s3rver ------------------------------------------------
+
+class FaultProxy {
+public:
+    enum class Mode { pass, fail_part2_once, fail_part2_always, stall };
+
+    FaultProxy(tcp::endpoint upstream, Mode mode) : upstream_(std::move(upstream)), mode_(mode) {
+        acceptor_.open(tcp::v4());
+        acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
+        acceptor_.listen();
+        asio::co_spawn(io_, accept_loop(this), [](const std::exception_ptr&) {});
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    ~FaultProxy() {
+        io_.stop();
+        thread_.join();
+    }
+    FaultProxy(const FaultProxy&) = delete;
+    FaultProxy& operator=(const FaultProxy&) = delete;
+
+    std::string endpoint() const { return fmt::format("http://127.0.0.1:{}", acceptor_.local_endpoint().port()); }
+    std::vector<std::string> seen() {
+        const std::lock_guard lock(mutex_);
+        return seen_;
+    }
+    std::size_t count(std::string_view needle) {
+        const auto all = seen();
+        return static_cast<std::size_t>(
+            std::count_if(all.begin(), all.end(), [&](const std::string& s) { return s.find(needle) != s.npos; }));
+    }
+
+private:
+    static asio::awaitable<void> accept_loop(FaultProxy* self) {
+        for (;;) {
+            auto socket = co_await self->acceptor_.async_accept(asio::use_awaitable);
+            asio::co_spawn(self->io_, serve(self, std::move(socket)), [](const std::exception_ptr&) {});
+        }
+    }
+
+    static asio::awaitable<void> serve(FaultProxy* self, tcp::socket socket) {
+        beast::tcp_stream client(std::move(socket));
+        beast::flat_buffer buffer;
+        for (;;) {
+            bhttp::request_parser<bhttp::string_body> parser;
+            parser.body_limit(64 * kMiB);
+            auto [ec, n] = co_await bhttp::async_read(client, buffer, parser, asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return;
+            auto req = parser.release();
+            const std::string line = std::string(req.method_string()) + " " + std::string(req.target());
+            bool fail = false;
+            {
+                const std::lock_guard lock(self->mutex_);
+                self->seen_.push_back(line);
+                const bool part2 = line.find("partNumber=2&") != std::string::npos;
+                fail = part2 && (self->mode_ == Mode::fail_part2_always ||
+                                 (self->mode_ == Mode::fail_part2_once && !self->failed_once_));
+                if (fail) self->failed_once_ = true;
+            }
+            if (self->mode_ == Mode::stall) {
+                // Never answer: wait for the client to give up and close.
+                std::array<char, 1> byte{};
+                co_await client.async_read_some(asio::buffer(byte), asio::as_tuple(asio::use_awaitable));
+                co_return;
+            }
+            if (fail) {
+                bhttp::response<bhttp::string_body> res{bhttp::status::service_unavailable, 11};
+                if (self->mode_ == Mode::fail_part2_always) res.result(bhttp::status::internal_server_error);
+                res.body() = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+                res.prepare_payload();
+                co_await bhttp::async_write(client, res, asio::use_awaitable);
+                continue;
+            }
+            beast::tcp_stream upstream(co_await asio::this_coro::executor);
+            co_await upstream.async_connect(self->upstream_, asio::use_awaitable);
+            co_await bhttp::async_write(upstream, req, asio::use_awaitable);
+            beast::flat_buffer up_buffer;
+            bhttp::response_parser<bhttp::string_body> res;
+            res.body_limit(64 * kMiB);
+            co_await bhttp::async_read(upstream, up_buffer, res, asio::use_awaitable);
+            auto answer = res.release();
+            co_await bhttp::async_write(client, answer, asio::use_awaitable);
+        }
+    }
+
+    asio::io_context io_;
+    tcp::acceptor acceptor_{io_};
+    tcp::endpoint upstream_;
+    Mode mode_;
+    std::mutex mutex_;
+    std::vector<std::string> seen_;
+    bool failed_once_ = false;
+    std::thread thread_;
+};
+
+// ---- fixture ---------------------------------------------------------------------------------
+
+class BlobStoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        core::init_crypto();
+        endpoint_ = env_or_empty("KILN_TEST_S3_ENDPOINT");
+        if (endpoint_.empty()) {
+            if (env_or_empty("CI") == "true") FAIL() << "KILN_TEST_S3_ENDPOINT is not set (scripts/test starts s3rver)";
+            GTEST_SKIP() << "KILN_TEST_S3_ENDPOINT is not set: run through scripts/test";
+        }
+        const auto colon = endpoint_.rfind(':');
+        port_ = static_cast<std::uint16_t>(std::stoi(endpoint_.substr(colon + 1)));
+        prefix_ = "t-" + core::Uuid::v7().str() + "/";
+        root_ = std::filesystem::temp_directory_path() / ("kiln-blobs-" + core::Uuid::v7().str());
+        local_ = std::make_unique<LocalBlobStore>(root_, blocking_);
+        s3_ = std::make_unique<S3BlobStore>(options(endpoint_, true), client_);
+        // s3rver takes bucket.s3.localhost as virtual-host style (started with --service-endpoint
+        // localhost); curl resolves *.localhost itself.
+        s3_vhost_ =
+            std::make_unique<S3BlobStore>(options(fmt::format("http://s3.localhost:{}", port_), false), client_);
+        const auto created = run(s3_->send({.method = "PUT", .key = "", .query = {}, .payload = {}}));
+        ASSERT_TRUE(created.status == 200 || created.status == 409) << created.status << created.body;
+    }
+    void TearDown() override {
+        if (!root_.empty()) std::filesystem::remove_all(root_);
+    }
+
+    S3Options options(std::string endpoint, bool path_style) const {
+        S3Options o;
+        o.endpoint = std::move(endpoint);
+        o.bucket = std::string(kBucket);
+        o.credentials = {"S3RVER", "S3RVER"};  // the only key s3rver knows
+        o.path_style = path_style;
+        o.part_size = 5 * kMiB;
+        o.retry_base = std::chrono::milliseconds(1);
+        o.retry_max = std::chrono::milliseconds(10);
+        return o;
+    }
+    std::vector<std::pair<std::string, BlobStore*>> stores() {
+        return {{"local", local_.get()}, {"s3 path-style", s3_.get()}, {"s3 virtual-host", s3_vhost_.get()}};
+    }
+    // Runs the event loop until `task` is done (other work, like a stalled transfer, may stay pending).
+    template <typename T>
+    T run(asio::awaitable<T> task) {
+        auto done = asio::co_spawn(io_, std::move(task), asio::use_future);
+        io_.restart();
+        while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready && io_.run_one() > 0) {
+        }
+        return done.get();
+    }
+    PutResult put(BlobStore& store, const std::string& key, std::uint64_t size, std::optional<std::uint64_t> declared) {
+        PatternSource source(size);
+        return run(store.put(key, source, declared));
+    }
+    std::string get(BlobStore& store, const std::string& key, std::optional<ByteRange> range = std::nullopt) {
+        StringSink sink;
+        run(store.get(key, range, sink));
+        return sink.text;
+    }
+
+    asio::io_context io_;
+    core::ThreadPool blocking_{2};
+    http::Client client_{io_.get_executor()};
+    std::string endpoint_;
+    std::uint16_t port_ = 0;
+    std::string prefix_;
+    std::filesystem::path root_;
+    std::unique_ptr<LocalBlobStore> local_;
+    std::unique_ptr<S3BlobStore> s3_;
+    std::unique_ptr<S3BlobStore> s3_vhost_;
+};
+
+TEST_F(BlobStoreTest, PutGetHeadRemoveRoundTrip) {
+    const std::uint64_t size = kMiB + 3;
+    const auto expected = PatternSource::bytes(size);
+    const auto sha = core::to_hex(core::sha256(expected));
+    for (const auto& [name, store] : stores()) {
+        SCOPED_TRACE(name);
+        const auto key = prefix_ + "dir/a file+1.bin";
+        const auto put_result = put(*store, key, size, size);
+        EXPECT_EQ(put_result.size, size);
+        EXPECT_EQ(put_result.sha256, sha);
+        EXPECT_FALSE(put_result.etag.empty());
+        EXPECT_EQ(get(*store, key), expected);
+        const auto info = run(store->head(key));
+        ASSERT_TRUE(info.has_value());
+        EXPECT_EQ(info->size, size);
+        EXPECT_EQ(info->etag, put_result.etag);
+        if (store != local_.get()) {
+            EXPECT_EQ(info->sha256, sha);  // recorded as object metadata
+        } else if (info->sha256) {
+            EXPECT_EQ(*info->sha256, sha);  // an xattr, where the filesystem has them
+        }
+        // A second put replaces the blob.
+        put(*store, key, 10, std::nullopt);
+        EXPECT_EQ(get(*store, key), expected.substr(0, 10));
+        run(store->remove(key));
+        EXPECT_FALSE(run(store->head(key)).has_value());
+        EXPECT_THROW(get(*store, key), BlobNotFound);
+        EXPECT_NO_THROW(run(store->remove(key)));
+    }
+}
+
+TEST_F(BlobStoreTest, EmptyBlobsAndRanges) {
+    const auto expected = PatternSource::bytes(1000);
+    for (const auto& [name, store] : stores()) {
+        SCOPED_TRACE(name);
+        put(*store, prefix_ + "empty", 0, 0);
+        EXPECT_EQ(get(*store, prefix_ + "empty"), "");
+        EXPECT_EQ(run(store->head(prefix_ + "empty"))->size, 0U);
+        const auto key = prefix_ + "r";
+        put(*store, key, 1000, std::nullopt);
+        EXPECT_EQ(get(*store, key, ByteRange{10, 19}), expected.substr(10, 10));
+        EXPECT_EQ(get(*store, key, ByteRange{995, std::nullopt}), expected.substr(995));
+        EXPECT_EQ(get(*store, key, ByteRange{990, 5000}), expected.substr(990));
+        EXPECT_THROW(get(*store, key, ByteRange{1000, std::nullopt}), RangeNotSatisfiable);
+    }
+}
+
+TEST_F(BlobStoreTest, MissingKeysAndBadKeys) {
+    for (const auto& [name, store] : stores()) {
+        SCOPED_TRACE(name);
+        EXPECT_FALSE(run(store->head(prefix_ + "nothing")).has_value());
+        EXPECT_THROW(get(*store, prefix_ + "nothing"), BlobNotFound);
+        EXPECT_THROW(put(*store, "../escape", 1, 1), InvalidKey);
+        EXPECT_THROW(get(*store, prefix_ + "a//b"), InvalidKey);
+    }
+    EXPECT_FALSE(std::filesystem::exists(root_.parent_path() / "escape"));
+}
+
+TEST_F(BlobStoreTest, ASourceOfTheWrongLengthStoresNothing) {
+    for (const auto& [name, store] : stores()) {
+        SCOPED_TRACE(name);
+        EXPECT_THROW(put(*store, prefix_ + "short", 50, 100), StorageError);
+        EXPECT_THROW(put(*store, prefix_ + "long", 150, 100), StorageError);
+        EXPECT_FALSE(run(store->head(prefix_ + "short")).has_value());
+        EXPECT_FALSE(run(store->head(prefix_ + "long")).has_value());
+    }
+}
+
+TEST_F(BlobStoreTest, LocalStoreNeverShowsAPartialBlob) {
+    const auto key = prefix_ + "doc.bin";
+    put(*local_, key, 2000, 2000);
+    PatternSource failing(3 * kMiB, kMiB);
+    EXPECT_THROW(run(local_->put(key, failing, std::nullopt)), std::runtime_error);
+    // The old blob is intact and no temporary file is left behind.
+    EXPECT_EQ(get(*local_, key), PatternSource::bytes(2000));
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(root_ / prefix_)) names.push_back(e.path().filename());
+    EXPECT_EQ(names, std::vector<std::string>{"doc.bin"});
+}
+
+TEST_F(BlobStoreTest, LargeObjectsGoUpInParts) {
+    const std::uint64_t size = 12 * kMiB + 7;
+    const auto sha = core::to_hex(core::sha256(PatternSource::bytes(size)));
+    // Path-style through a pass-through proxy that records the requests; virtual-host style direct.
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::pass);
+    S3BlobStore recorded(options(proxy.endpoint(), true), client_);
+    for (auto* store : {static_cast<S3BlobStore*>(&recorded), s3_vhost_.get()}) {
+        const auto key = prefix_ + "big.bin";
+        const auto r = put(*store, key, size, std::nullopt);
+        EXPECT_EQ(r.size, size);
+        EXPECT_EQ(r.sha256, sha);
+        HashSink sink;
+        run(s3_->get(key, std::nullopt, sink));
+        EXPECT_EQ(sink.size, size);
+        EXPECT_EQ(core::to_hex(sink.sha.finish()), sha);
+        EXPECT_EQ(get(*store, key, ByteRange{5 * kMiB - 2, 5 * kMiB + 1}),
+                  PatternSource::bytes(5 * kMiB + 2).substr(5 * kMiB - 2));
+    }
+    EXPECT_EQ(proxy.count("?uploads="), 1U);
+    EXPECT_EQ(proxy.count("partNumber="), 3U);  // 5 + 5 + 2 MiB
+    EXPECT_EQ(proxy.count("POST /kiln-test/" + prefix_ + "big.bin?uploadId="), 1U);
+}
+
+TEST_F(BlobStoreTest, AThrottledPartIsRetried) {
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::fail_part2_once);
+    S3BlobStore through(options(proxy.endpoint(), true), client_);
+    const std::uint64_t size = 11 * kMiB;
+    const auto key = prefix_ + "retried.bin";
+    const auto r = put(through, key, size, size);
+    EXPECT_EQ(proxy.count("partNumber=1&"), 1U);
+    EXPECT_EQ(proxy.count("partNumber=2&"), 2U);  // the 503 SlowDown, then the retry
+    EXPECT_EQ(proxy.count("partNumber=3&"), 1U);
+    EXPECT_EQ(get(*s3_, key), PatternSource::bytes(size));
+    EXPECT_EQ(r.sha256, core::to_hex(core::sha256(PatternSource::bytes(size))));
+}
+
+TEST_F(BlobStoreTest, AFailedMultipartUploadIsAborted) {
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::fail_part2_always);
+    S3BlobStore through(options(proxy.endpoint(), true), client_);
+    const auto key = prefix_ + "doomed.bin";
+    try {
+        put(through, key, 11 * kMiB, std::nullopt);
+        FAIL() << "the put succeeded";
+    } catch (const StorageError& e) {
+        EXPECT_EQ(e.status, 500);
+    }
+    EXPECT_EQ(proxy.count("partNumber=2&"), 4U);  // max_attempts
+    EXPECT_EQ(proxy.count("DELETE /kiln-test/" + prefix_ + "doomed.bin?uploadId="), 1U);
+    EXPECT_EQ(proxy.count("POST /kiln-test/" + prefix_ + "doomed.bin?uploadId="), 0U);  // never completed
+    EXPECT_FALSE(run(s3_->head(key)).has_value());
+}
+
+TEST_F(BlobStoreTest, PresignedUrlsWorkWithoutCredentialsUntilTheyExpire) {
+    const auto key = prefix_ + "shared/report v1.pdf";
+    put(*s3_, key, 5000, 5000);
+    EXPECT_FALSE(local_->presign_get(key, std::chrono::seconds(60)).has_value());
+    const auto url = s3_->presign_get(key, std::chrono::seconds(60));
+    ASSERT_TRUE(url.has_value());
+    http::ClientRequest req;
+    req.url = *url;
+    const auto ok = run(client_.perform(req));
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(ok.body, PatternSource::bytes(5000));
+
+    req.url = presign_get_url(s3_->location(), {"S3RVER", "S3RVER"}, "us-east-1", key,
+                              std::chrono::system_clock::now() - std::chrono::hours(2), std::chrono::seconds(60));
+    const auto expired = run(client_.perform(req));
+    EXPECT_EQ(expired.status, 403);
+    EXPECT_NE(expired.body.find("Request has expired"), std::string::npos) << expired.body;
+}
+
+TEST_F(BlobStoreTest, StreamingLargeObjectsKeepsMemoryBounded) {
+    const std::uint64_t size = 64 * kMiB;
+    const auto before = current_rss();
+    for (const auto& [name, store] : stores()) {
+        if (store == s3_vhost_.get()) continue;
+        SCOPED_TRACE(name);
+        const auto key = prefix_ + "huge.bin";
+        const auto r = put(*store, key, size, size);
+        EXPECT_EQ(r.size, size);
+        HashSink sink;
+        run(store->get(key, std::nullopt, sink));
+        EXPECT_EQ(sink.size, size);
+        EXPECT_EQ(core::to_hex(sink.sha.finish()), r.sha256);
+        run(store->remove(key));
+    }
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "ASan's quarantine keeps freed chunks resident: memory is measured in the release build";
+#else
+    // One 5 MiB part, 512 KiB file chunks and curl's buffers; 64 MiB objects would not fit.
+    RecordProperty("peak_rss_growth_kib", std::to_string((peak_rss() - before) / 1024));
+    EXPECT_LT(peak_rss() - before, 24 * kMiB) << "peak RSS grew by " << (peak_rss() - before) / kMiB << " MiB";
+#endif
+}
+
+// ---- the client itself -----------------------------------------------------------------------
+
+TEST_F(BlobStoreTest, ClientTimesOutOnAStalledServer) {
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::stall);
+    http::ClientRequest req;
+    req.url = proxy.endpoint() + "/x";
+    req.timeout = std::chrono::milliseconds(300);
+    try {
+        run(client_.perform(req));
+        FAIL() << "no timeout";
+    } catch (const http::ClientError& e) {
+        EXPECT_TRUE(e.timed_out()) << e.what();
+    }
+}
+
+asio::awaitable<void> wait_until_seen(FaultProxy& proxy, std::string needle) {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (proxy.count(needle) == 0 && std::chrono::steady_clock::now() < deadline) {
+        t.expires_after(std::chrono::milliseconds(5));
+        co_await t.async_wait(asio::use_awaitable);
+    }
+}
+
+TEST_F(BlobStoreTest, ClientTransfersEndWhenCancelledOrWhenTheClientGoes) {
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::stall);
+    // Cancelled through the awaiting coroutine's cancellation slot.
+    asio::cancellation_signal cancel;
+    http::ClientRequest req;
+    req.url = proxy.endpoint() + "/cancelled";
+    std::exception_ptr outcome;
+    bool finished = false;
+    asio::co_spawn(io_, client_.perform(req),
+                   asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, const http::ClientResponse&) {
+                       outcome = std::move(e);
+                       finished = true;
+                   }));
+    run(wait_until_seen(proxy, "/cancelled"));
+    EXPECT_FALSE(finished);
+    cancel.emit(asio::cancellation_type::terminal);
+    io_.restart();
+    while (!finished && io_.run_one() > 0) {
+    }
+    ASSERT_TRUE(finished);
+    try {
+        std::rethrow_exception(outcome);
+    } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(e.code(), asio::error::operation_aborted);
+    }
+
+    // A client destroyed mid-transfer ends it; the awaiting coroutine is told, nothing dangles.
+    auto doomed = std::make_unique<http::Client>(io_.get_executor());
+    req.url = proxy.endpoint() + "/orphaned";
+    finished = false;
+    asio::co_spawn(io_, doomed->perform(req), [&](std::exception_ptr e, const http::ClientResponse&) {
+        outcome = std::move(e);
+        finished = true;
+    });
+    run(wait_until_seen(proxy, "/orphaned"));
+    doomed.reset();
+    io_.restart();
+    while (!finished && io_.run_one() > 0) {
+    }
+    ASSERT_TRUE(finished);
+    try {
+        std::rethrow_exception(outcome);
+    } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(e.code(), asio::error::operation_aborted);
+    }
+}
+
+}  // namespace
+}  // namespace kiln::storage
