@@ -24,28 +24,16 @@ CREATE FUNCTION kiln_job_event_data(id uuid, kind text, state text, attempt inte
                               'progress', jsonb_build_object('percent', percent, 'message', message))
 $$;
 
--- Sends events on kiln_job_events as JSON arrays: each holds the events that start within 3,500
--- bytes of its first, and an event is at most ~3.2 KB (its progress message ≤ 500 characters,
--- JSON-escaped), so a payload stays under the 8000-byte limit. Then wakes the workers of the
--- queues that got work.
-CREATE FUNCTION kiln_job_notify(events text[], queues text[]) RETURNS void
-    LANGUAGE plpgsql
-    AS $$
-BEGIN
-    PERFORM pg_notify('kiln_job_events', '[' || string_agg(e, ',' ORDER BY i) || ']')
-       FROM (SELECT e, i, (sum(octet_length(e) + 1) OVER (ORDER BY i) - octet_length(e) - 1) / 3500 AS chunk
-               FROM unnest(events) WITH ORDINALITY AS u(e, i)) s
-      GROUP BY chunk;
-    PERFORM pg_notify('kiln_jobs', q) FROM unnest(queues) AS q;
-END
-$$;
-
+-- Each trigger is one statement (a PL/pgSQL statement costs a round of SPI, which a single-row
+-- enqueue feels): it inserts the events and sends them on kiln_job_events as JSON arrays —
+-- each holds the events that start within 3,500 bytes of its first, and an event is at most
+-- ~3.2 KB (its progress message ≤ 500 characters, JSON-escaped), so a payload stays under the
+-- 8000-byte limit — then wakes the workers of the queues that got work.
 CREATE FUNCTION kiln_job_events_inserted() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    events text[];
-    queues text[];
+    sent bigint;
 BEGIN
     WITH ev AS (
         INSERT INTO job_events (workspace_id, job_id, type, data)
@@ -53,10 +41,16 @@ BEGIN
                kiln_job_event_data(n.id, n.kind, n.state, n.attempt, n.progress_percent, n.progress_message)
           FROM new_rows n
          ORDER BY n.id
-        RETURNING id, json_build_object('workspace_id', workspace_id, 'id', id, 'type', type, 'data', data)::text AS e)
-    SELECT array_agg(e ORDER BY id) INTO events FROM ev;
-    SELECT array_agg(DISTINCT n.queue) INTO queues FROM new_rows n WHERE n.state = 'available';
-    PERFORM kiln_job_notify(events, queues);
+        RETURNING id, json_build_object('workspace_id', workspace_id, 'id', id, 'type', type, 'data', data)::text AS e),
+    chunked AS (
+        SELECT e, id, (sum(octet_length(e) + 1) OVER (ORDER BY id) - octet_length(e) - 1) / 3500 AS chunk FROM ev),
+    payloads AS (
+        SELECT '[' || string_agg(e, ',' ORDER BY id) || ']' AS payload FROM chunked GROUP BY chunk),
+    queues AS (
+        SELECT DISTINCT n.queue FROM new_rows n WHERE n.state = 'available')
+    SELECT (SELECT count(pg_notify('kiln_job_events', payload)) FROM payloads)
+         + (SELECT count(pg_notify('kiln_jobs', queue)) FROM queues)
+      INTO sent;
     RETURN NULL;
 END
 $$;
@@ -67,11 +61,10 @@ CREATE FUNCTION kiln_job_events_updated() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    events text[];
-    queues text[];
+    sent bigint;
 BEGIN
     WITH changed AS (
-        SELECT n.workspace_id, n.id,
+        SELECT n.workspace_id, n.id, n.queue, o.state AS old_state, n.state,
                CASE WHEN n.state IS DISTINCT FROM o.state THEN 'job.' || n.state ELSE 'job.progress' END AS type,
                kiln_job_event_data(n.id, n.kind, n.state, n.attempt, n.progress_percent, n.progress_message) AS data
           FROM new_rows n JOIN old_rows o ON o.workspace_id = n.workspace_id AND o.id = n.id
@@ -83,15 +76,16 @@ BEGIN
         SELECT c.workspace_id, c.id, c.type, c.data
           FROM changed c
          ORDER BY c.id
-        RETURNING id, json_build_object('workspace_id', workspace_id, 'id', id, 'type', type, 'data', data)::text AS e)
-    SELECT array_agg(e ORDER BY id) INTO events FROM ev;
-    IF events IS NULL THEN
-        RETURN NULL;
-    END IF;
-    SELECT array_agg(DISTINCT n.queue) INTO queues
-      FROM new_rows n JOIN old_rows o ON o.workspace_id = n.workspace_id AND o.id = n.id
-     WHERE n.state = 'available' AND o.state IS DISTINCT FROM 'available';
-    PERFORM kiln_job_notify(events, queues);
+        RETURNING id, json_build_object('workspace_id', workspace_id, 'id', id, 'type', type, 'data', data)::text AS e),
+    chunked AS (
+        SELECT e, id, (sum(octet_length(e) + 1) OVER (ORDER BY id) - octet_length(e) - 1) / 3500 AS chunk FROM ev),
+    payloads AS (
+        SELECT '[' || string_agg(e, ',' ORDER BY id) || ']' AS payload FROM chunked GROUP BY chunk),
+    queues AS (
+        SELECT DISTINCT c.queue FROM changed c WHERE c.state = 'available' AND c.old_state <> 'available')
+    SELECT (SELECT count(pg_notify('kiln_job_events', payload)) FROM payloads)
+         + (SELECT count(pg_notify('kiln_jobs', queue)) FROM queues)
+      INTO sent;
     RETURN NULL;
 END
 $$;

@@ -75,7 +75,9 @@ void Worker::spawn(asio::awaitable<void> task, const char* what) {
 void Worker::finished() {
     --tasks_;
     if (done_timer_) done_timer_->cancel();
-    if (!stopping_ && !drained_) wake();  // a slot is free
+    // A slot is free; and a job that ended may have made room under a plan's or a kind's cap,
+    // which a claim that found nothing cannot tell from an empty queue.
+    if (!stopping_) wake();
 }
 
 void Worker::start(const asio::any_io_executor& ex) {
@@ -159,7 +161,6 @@ asio::awaitable<void> Worker::claim_loop() {
                 continue;
             }
             got = claimed.size();
-            drained_ = got == 0;
             const bool more = std::any_of(claimed.begin(), claimed.end(), [](const Claimed& j) { return j.more; });
             // Round robin: the next claim starts after the last workspace served; a short
             // claim means the end of the list was reached, so the next starts over.
@@ -317,8 +318,8 @@ asio::awaitable<void> Worker::complete_loop() {
             count(c.kind, c.started, ok.contains(c.lease.token) ? "succeeded" : "lost");
             running_.erase(c.lease.token);
         }
-        done_timer_->cancel();                // stop() waits for running_ to empty
-        if (!stopping_ && !drained_) wake();  // slots are free
+        done_timer_->cancel();   // stop() waits for running_ to empty
+        if (!stopping_) wake();  // slots are free (see finished())
     }
 }
 

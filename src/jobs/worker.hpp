@@ -97,9 +97,6 @@ private:
     std::size_t starting_ = 0;               // claimed and spawned, not yet in running_
     std::optional<core::Uuid> cursor_;
     bool woken_ = false;
-    // The last claim found nothing: a freed slot is no reason to claim again (the empty claim
-    // would delay the next job's, which a notification announces).
-    bool drained_ = false;
     bool stopping_ = false;
     bool heartbeats_done_ = false;
     int tasks_ = 0;  // loops and jobs still running on ex_
