@@ -21,6 +21,7 @@
 #include "jobs/routes.hpp"
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
+#include "storage/routes.hpp"
 #include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;
@@ -99,7 +100,7 @@ db::PoolOptions pool_options(const core::Config& c) {
             .pipeline = c.database.pipeline};
 }
 
-Services::Services(const core::Config& c)
+Services::Services(const core::Config& c, const std::vector<asio::any_io_executor>& io)
     : config(c),
       cpu(or_cores(c.cpu_threads)),
       db(pool_options(c), cpu),
@@ -120,6 +121,9 @@ Services::Services(const core::Config& c)
       jobs_store(db),
       jobs(jobs_store, job_kinds, c.jobs),
       job_metrics(metrics),
+      blobs(c.storage, kiln_home(), cpu, io),
+      file_store(db),
+      files(file_store, blobs, cpu),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
@@ -132,6 +136,7 @@ void add_routes(http::Router& router, Services& services) {
     tenancy::add_routes(router, services.auth, services.tenancy);
     admin::add_routes(router, services.auth, services.admin);
     jobs::add_routes(router, services.auth, services.jobs, services.events);
+    storage::add_routes(router, services.auth, services.files);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);
@@ -150,11 +155,14 @@ int serve(const core::Config& config) {
                      "or auth.jwt_key_file; make run generates one)\n";
         return 2;
     }
-    Services services(config);
+    // The I/O threads first: each gets its own blob store, and they outlive the services.
+    http::IoThreads io(config.server.io_threads);
+    std::vector<asio::any_io_executor> executors;
+    for (std::size_t i = 0; i < io.size(); ++i) executors.emplace_back(io.at(i).get_executor());
+    Services services(config, executors);
     http::Router router(config.cors);
     add_routes(router, services);
 
-    http::IoThreads io(config.server.io_threads);
     http::Server server(config.server, router, services.metrics, io);
     try {
         server.listen();

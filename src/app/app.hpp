@@ -23,6 +23,9 @@
 #include "mail/delivery.hpp"
 #include "mail/service.hpp"
 #include "mail/store.hpp"
+#include "storage/factory.hpp"
+#include "storage/service.hpp"
+#include "storage/store.hpp"
 #include "tenancy/service.hpp"
 #include "tenancy/store.hpp"
 
@@ -30,7 +33,8 @@ namespace kiln::app {
 
 struct Services {
     // Throws std::invalid_argument when auth.jwt_key is missing or shorter than 32 characters.
-    explicit Services(const core::Config& config);
+    // `io`: the I/O threads' executors, each of which gets its own blob store (none: no files API).
+    explicit Services(const core::Config& config, const std::vector<boost::asio::any_io_executor>& io = {});
 
     const core::Config& config;
     core::ThreadPool cpu;
@@ -53,6 +57,9 @@ struct Services {
     jobs::Store jobs_store;
     jobs::Service jobs;
     jobs::JobMetrics job_metrics;
+    storage::BlobStores blobs;
+    storage::FileStore file_store;
+    storage::FileService files;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

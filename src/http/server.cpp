@@ -20,6 +20,8 @@
 
 #include "core/log.hpp"
 #include "core/uuid.hpp"
+#include "http/body_reader.hpp"
+#include "http/response_writer.hpp"
 #include "http/sse.hpp"
 #include "http/websocket.hpp"
 
@@ -270,6 +272,11 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     const std::size_t limit =
         match.route != nullptr && match.route->body_limit != 0 ? match.route->body_limit : config_.body_limit;
 
+    if (match.route != nullptr && match.route->stream_body &&
+        !(head.content_length() && *head.content_length() > limit)) {
+        co_return co_await handle_streamed_body(s, head, match, std::move(request_id), limit, start);
+    }
+
     Response res;
     bool keep_alive = header.keep_alive();
     bool read_ok = true;
@@ -342,12 +349,71 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         res = co_await router_.dispatch(req, std::move(match));
     }
 
+    co_return co_await respond(s, res, req_header.method(), path, request_id, keep_alive, route_index, start);
+}
+
+// A route that pulls its own body: the handler runs as soon as the header is known and reads
+// the body through a BodyReader; a body it leaves unread closes the connection after the answer.
+asio::awaitable<bool> Server::handle_streamed_body(Session& s, beast_http::request_parser<beast_http::empty_body>& head,
+                                                   Router::Match& match, std::string request_id, std::size_t limit,
+                                                   std::chrono::steady_clock::time_point start) {
+    const std::size_t route_index = match.index;
+    BodyReader::Parser parser(std::move(head));
+    const auto& header = parser.get().base();
+    const std::string_view target = header.target();
+    const auto qpos = target.find('?');
+    const bool client_keep_alive = parser.get().keep_alive();
+    BodyReader reader(s.stream, s.buffer, parser,
+                      {.limit = limit, .stall = config_.read_timeout, .total = config_.upload_timeout});
+    Request req(header, {});
+    req.path = target.substr(0, qpos);
+    req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+    req.request_id = request_id;
+    req.client_ip = s.client_ip;
+    req.body_reader = &reader;
+    ResponseWriter writer(s.stream, config_.write_timeout, [&](Response& head) {
+        head.set(beast_http::field::server, "kiln");
+        head.set("X-Request-Id", request_id);
+        head.keep_alive(client_keep_alive && reader.done() && !draining_.load());
+        router_.apply_cors(req, head);
+    });
+    req.response_writer = &writer;
+    auto res = co_await router_.dispatch(req, std::move(match));
+    if (reader.broken()) {
+        metrics_.finished();
+        s.busy = false;
+        co_return false;  // the client went away or stalled: nobody to answer
+    }
+    if (writer.started()) {
+        // The handler answered itself; an error after that cannot be answered any more.
+        const auto elapsed = std::chrono::steady_clock::now() - start;
+        metrics_.observe(route_index, writer.status(), elapsed);
+        metrics_.finished();
+        s.busy = false;
+        if (config_.access_log) {
+            core::log::info("request", {{"method", std::string(beast_http::to_string(header.method()))},
+                                        {"path", req.path},
+                                        {"status", writer.status()},
+                                        {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                                        {"bytes", writer.bytes_written()},
+                                        {"request_id", request_id}});
+        }
+        co_return writer.complete() && client_keep_alive && reader.done() && !draining_.load();
+    }
+    const bool keep_alive = client_keep_alive && reader.done();
+    co_return co_await respond(s, res, header.method(), req.path, request_id, keep_alive, route_index, start);
+}
+
+// Writes a handler's answer, counts and logs it; false when the connection should close.
+asio::awaitable<bool> Server::respond(Session& s, Response& res, Verb method, std::string_view path,
+                                      const std::string& request_id, bool keep_alive, std::size_t route_index,
+                                      std::chrono::steady_clock::time_point start) {
     const bool draining = draining_.load();
     res.version(11);
     res.set(beast_http::field::server, "kiln");
     res.set("X-Request-Id", request_id);
     res.keep_alive(keep_alive && !draining);
-    if (req_header.method() == Verb::head) {
+    if (method == Verb::head) {
         const auto size = res.body().size();
         res.body().clear();
         res.content_length(size);
@@ -362,7 +428,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     metrics_.finished();
     s.busy = false;
     if (config_.access_log) {
-        core::log::info("request", {{"method", std::string(beast_http::to_string(req_header.method()))},
+        core::log::info("request", {{"method", std::string(beast_http::to_string(method))},
                                     {"path", path},
                                     {"status", status},
                                     {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
