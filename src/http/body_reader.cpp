@@ -71,8 +71,8 @@ asio::awaitable<std::size_t> BodyReader::read(std::span<char> out) {
     while (!parser_.is_done()) {
         body.data = out.data();
         body.size = out.size();
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ -
-                                                                                 std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
         stream_.expires_after(std::clamp(left, std::chrono::milliseconds(0), options_.stall));
         auto [ec, n] = co_await beast_http::async_read_some(stream_, buffer_, parser_, kUseTuple);
         const std::size_t got = out.size() - body.size;

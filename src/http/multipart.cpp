@@ -82,7 +82,8 @@ std::optional<Parameters> parse_parameters(std::string_view text) {
 }
 
 bool boundary_char(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("'()+_,-./:=? ").find(c) != std::string_view::npos;
 }
 
 int hex_value(char c) {

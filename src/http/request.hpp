@@ -29,9 +29,9 @@ struct Request {
     std::string_view query;  // after '?', may be empty
     std::vector<std::pair<std::string_view, std::string_view>> path_params;
     std::string request_id;
-    std::string_view client_ip;  // the connection's peer address
-    std::string_view route;      // the matched pattern, e.g. /api/v1/jobs/{id}
-    BodyReader* body_reader = nullptr;  // routes with stream_body: the unread body (`body` is empty)
+    std::string_view client_ip;                 // the connection's peer address
+    std::string_view route;                     // the matched pattern, e.g. /api/v1/jobs/{id}
+    BodyReader* body_reader = nullptr;          // routes with stream_body: the unread body (`body` is empty)
     ResponseWriter* response_writer = nullptr;  // routes with stream_body: to stream the answer instead
 
     Verb method() const { return header.method(); }

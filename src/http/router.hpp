@@ -62,7 +62,7 @@ struct Route {
     // alone has been matched and checked; body_limit still applies. It may also stream its answer
     // through Request::response_writer (downloads) instead of returning it.
     bool stream_body = false;
-    bool hidden = false;         // left out of /openapi.json (asset routes)
+    bool hidden = false;  // left out of /openapi.json (asset routes)
     std::string description;
 };
 

@@ -398,7 +398,7 @@ asio::awaitable<bool> Server::handle_streamed_body(Session& s, beast_http::reque
                                         {"bytes", writer.bytes_written()},
                                         {"request_id", request_id}});
         }
-        co_return writer.complete() && client_keep_alive && reader.done() && !draining_.load();
+        co_return writer.complete() && client_keep_alive&& reader.done() && !draining_.load();
     }
     const bool keep_alive = client_keep_alive && reader.done();
     co_return co_await respond(s, res, header.method(), req.path, request_id, keep_alive, route_index, start);

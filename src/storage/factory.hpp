@@ -1,7 +1,7 @@
 #pragma once
 // The deployment's blob store, from the storage.* configuration keys.
-#include <filesystem>
 #include <boost/asio/any_io_executor.hpp>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>

@@ -56,8 +56,8 @@ public:
 // A file uploaded through the API (POST /api/v1/files).
 struct File {
     core::Uuid id;
-    std::string name;          // the uploaded file name, sanitized (no directories)
-    std::string content_type;  // sniffed from the bytes (libmagic)
+    std::string name;           // the uploaded file name, sanitized (no directories)
+    std::string content_type;   // sniffed from the bytes (libmagic)
     std::string declared_type;  // what the client declared for the part ("" when nothing)
     std::int64_t size = 0;
     std::string sha256;  // hex

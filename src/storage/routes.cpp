@@ -4,7 +4,9 @@
 
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
+#include <cctype>
 #include <charconv>
+#include <limits>
 
 #include "http/body_reader.hpp"
 #include "http/json.hpp"
@@ -81,7 +83,7 @@ asio::awaitable<http::Response> do_upload(Deps d, http::Request& req) {
         auto name = sanitize_name(fields.name.value_or(fields.filename));
         const auto origin = origin_of(req);
         auto file = co_await d.files->finish_upload(who, upload, *fields.stored, std::move(name),
-                                                   std::move(fields.declared_type), origin);
+                                                    std::move(fields.declared_type), origin);
         auto res = http::json_response(201, http::to_json(file));
         res.set(http::beast_http::field::location, "/api/v1/files/" + file.id.str());
         co_return res;
@@ -238,9 +240,8 @@ void add_routes(http::Router& router, const auth::Service& auth, FileService& fi
     const boost::json::object form_schema{
         {"type", "object"},
         {"required", boost::json::array{"file"}},
-        {"properties",
-         boost::json::object{{"file", boost::json::object{{"type", "string"}, {"format", "binary"}}},
-                             {"name", boost::json::object{{"type", "string"}, {"maxLength", 255}}}}}};
+        {"properties", boost::json::object{{"file", boost::json::object{{"type", "string"}, {"format", "binary"}}},
+                                           {"name", boost::json::object{{"type", "string"}, {"maxLength", 255}}}}}};
     router.add({.method = http::Verb::post,
                 .path = "/api/v1/files",
                 .summary = "Upload a file (member): multipart/form-data with the bytes in `file` and optionally "

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <boost/asio/this_coro.hpp>
-#include <charconv>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <cstring>
 
 #include "auth/scope.hpp"
@@ -27,10 +27,14 @@ std::size_t utf8_length(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[0]);
     std::size_t n = 0;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4;
+    else
+        return 0;
     if (s.size() < n) return 0;
     for (std::size_t i = 1; i < n; ++i) {
         if ((static_cast<unsigned char>(s[i]) & 0xC0U) != 0x80) return 0;
@@ -107,9 +111,8 @@ asio::awaitable<File> FileService::finish_upload(const auth::Principal& p, const
                                                  std::string name, std::string declared_type,
                                                  const audit::Origin& origin) {
     const audit::Event e{p.user, "file.upload", "file", upload.id.str(),
-                         boost::json::serialize(boost::json::object{{"name", name},
-                                                                    {"size", stored.size},
-                                                                    {"content_type", stored.content_type}})};
+                         boost::json::serialize(boost::json::object{
+                             {"name", name}, {"size", stored.size}, {"content_type", stored.content_type}})};
     co_return co_await store_.ready(auth::scope_of(p, p.workspace, "member"), upload.id, stored.size, stored.sha256,
                                     stored.content_type, name, declared_type, e, origin);
 }

@@ -75,8 +75,8 @@ asio::awaitable<Upload> FileStore::begin(const db::TenantScope& scope, const cor
 
 asio::awaitable<File> FileStore::ready(const db::TenantScope& scope, const core::Uuid& id, std::int64_t size,
                                        const std::string& sha256, const std::string& content_type,
-                                       const std::string& name, const std::string& declared_type,
-                                       const audit::Event& e, const audit::Origin& origin) {
+                                       const std::string& name, const std::string& declared_type, const audit::Event& e,
+                                       const audit::Origin& origin) {
     std::vector<db::Query> q;
     q.push_back({kReady, db::params(id, size, sha256, content_type, name, declared_type)});
     q.push_back(audit::record(e, origin));
@@ -95,7 +95,7 @@ asio::awaitable<File> FileStore::get(const db::TenantScope& scope, const core::U
 }
 
 asio::awaitable<std::pair<File, std::string>> FileStore::get_with_key(const db::TenantScope& scope,
-                                                                     const core::Uuid& id) {
+                                                                      const core::Uuid& id) {
     auto r = co_await db::run(pool_, scope, get_sql(), db::params(id));
     if (r.empty()) throw core::Problem::not_found("No such file.");
     co_return std::pair{file_at(r, 0), r.str(0, 8)};

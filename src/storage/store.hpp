@@ -29,15 +29,15 @@ public:
     // Problem (storage_bytes) when it does not fit.
     boost::asio::awaitable<File> ready(const db::TenantScope& scope, const core::Uuid& id, std::int64_t size,
                                        const std::string& sha256, const std::string& content_type,
-                                       const std::string& name, const std::string& declared_type,
-                                       const audit::Event& e, const audit::Origin& origin);
+                                       const std::string& name, const std::string& declared_type, const audit::Event& e,
+                                       const audit::Origin& origin);
     // Forgets an upload that failed (its row only; the caller removes the blob).
     boost::asio::awaitable<void> abandon(const db::TenantScope& scope, const core::Uuid& id);
 
     boost::asio::awaitable<File> get(const db::TenantScope& scope, const core::Uuid& id);
     // A ready file and its blob's key.
     boost::asio::awaitable<std::pair<File, std::string>> get_with_key(const db::TenantScope& scope,
-                                                                     const core::Uuid& id);
+                                                                      const core::Uuid& id);
     boost::asio::awaitable<std::vector<File>> list(const db::TenantScope& scope, const FileFilter& f);
     // Soft-deletes and returns the blob's key (404, or 403 for someone else's file below admin).
     boost::asio::awaitable<std::string> remove(const db::TenantScope& scope, const core::Uuid& id,

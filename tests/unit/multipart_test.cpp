@@ -68,8 +68,8 @@ const std::string kBody =
     "--XyZ  \r\n"  // transport padding after a boundary is allowed
     "content-disposition: form-data; name=\"file\"; filename=\"C:\\\\dir\\\\a \\\"b\\\".png\"\r\n"
     "Content-Type: image/png\r\n"
-    "\r\n"
-    + kFile +
+    "\r\n" +
+    kFile +
     "\r\n"
     "--XyZ--\r\n"
     "epilogue --XyZ\r\n garbage";
