@@ -386,19 +386,11 @@ asio::awaitable<bool> Server::handle_streamed_body(Session& s, beast_http::reque
     }
     if (writer.started()) {
         // The handler answered itself; an error after that cannot be answered any more.
-        const auto elapsed = std::chrono::steady_clock::now() - start;
-        metrics_.observe(route_index, writer.status(), elapsed);
         metrics_.finished();
         s.busy = false;
-        if (config_.access_log) {
-            core::log::info("request", {{"method", std::string(beast_http::to_string(header.method()))},
-                                        {"path", req.path},
-                                        {"status", writer.status()},
-                                        {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                                        {"bytes", writer.bytes_written()},
-                                        {"request_id", request_id}});
-        }
-        co_return writer.complete() && client_keep_alive&& reader.done() && !draining_.load();
+        record(route_index, header.method(), req.path, writer.status(), start, writer.bytes_written(), request_id);
+        const bool reusable = writer.complete() && client_keep_alive && reader.done();
+        co_return reusable && !draining_.load();
     }
     const bool keep_alive = client_keep_alive && reader.done();
     co_return co_await respond(s, res, header.method(), req.path, request_id, keep_alive, route_index, start);
@@ -423,18 +415,9 @@ asio::awaitable<bool> Server::respond(Session& s, Response& res, Verb method, st
     const unsigned status = res.result_int();
     s.stream.expires_after(config_.write_timeout);
     auto [wec, wn] = co_await beast_http::async_write(s.stream, res, kUseTuple);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    metrics_.observe(route_index, status, elapsed);
     metrics_.finished();
     s.busy = false;
-    if (config_.access_log) {
-        core::log::info("request", {{"method", std::string(beast_http::to_string(method))},
-                                    {"path", path},
-                                    {"status", status},
-                                    {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                                    {"bytes", wn},
-                                    {"request_id", request_id}});
-    }
+    record(route_index, method, path, status, start, wn, request_id);
     co_return !wec && res.keep_alive() && !draining;
 }
 
@@ -613,17 +596,25 @@ asio::awaitable<unsigned> Server::refuse(Session& s, const Request& req, std::ex
 void Server::finish_stream(const Request& req, std::size_t route_index, unsigned status,
                            std::chrono::steady_clock::time_point start, std::uint64_t bytes, const char* kind) {
     metrics_.stream_closed();
+    record(route_index, req.method(), req.path, status, start, bytes, req.request_id, kind);
+}
+
+// A request has ended: its latency in /metrics and its access-log line (`kind` marks a stream or
+// a WebSocket).
+void Server::record(std::size_t route_index, Verb method, std::string_view path, unsigned status,
+                    std::chrono::steady_clock::time_point start, std::uint64_t bytes, std::string_view request_id,
+                    const char* kind) {
     const auto elapsed = std::chrono::steady_clock::now() - start;
     metrics_.observe(route_index, status, elapsed);
-    if (config_.access_log) {
-        core::log::info("request", {{"method", std::string(beast_http::to_string(req.method()))},
-                                    {"path", req.path},
-                                    {"status", status},
-                                    {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                                    {"bytes", bytes},
-                                    {kind, true},
-                                    {"request_id", req.request_id}});
-    }
+    if (!config_.access_log) return;
+    boost::json::object fields{{"method", std::string(beast_http::to_string(method))},
+                               {"path", path},
+                               {"status", status},
+                               {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                               {"bytes", bytes}};
+    if (kind != nullptr) fields[kind] = true;
+    fields["request_id"] = request_id;
+    core::log::info("request", fields);
 }
 
 asio::awaitable<void> Server::shutdown() {

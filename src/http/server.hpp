@@ -81,6 +81,9 @@ private:
     boost::asio::awaitable<unsigned> refuse(Session& s, const Request& req, std::exception_ptr error);
     void finish_stream(const Request& req, std::size_t route_index, unsigned status,
                        std::chrono::steady_clock::time_point start, std::uint64_t bytes, const char* kind);
+    void record(std::size_t route_index, Verb method, std::string_view path, unsigned status,
+                std::chrono::steady_clock::time_point start, std::uint64_t bytes, std::string_view request_id,
+                const char* kind = nullptr);
     static boost::asio::awaitable<void> linger(boost::beast::tcp_stream& stream);
     void register_session(Session* s);
     void unregister_session(Session* s);

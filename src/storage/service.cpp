@@ -4,11 +4,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
-#include <charconv>
 #include <cstring>
 
 #include "auth/scope.hpp"
 #include "core/log.hpp"
+#include "core/page.hpp"
 #include "core/problem.hpp"
 #include "storage/sniff.hpp"
 
@@ -19,8 +19,6 @@ namespace kiln::storage {
 namespace {
 
 constexpr std::size_t kMaxName = 255;
-constexpr int kDefaultPage = 50;
-constexpr int kMaxPage = 200;
 
 // Length of the valid UTF-8 sequence at the start of `s`, 0 when it is not one.
 std::size_t utf8_length(std::string_view s) {
@@ -131,14 +129,7 @@ asio::awaitable<void> FileService::abandon(const auth::Principal& p, const Uploa
 asio::awaitable<FileList> FileService::list(const auth::Principal& p, FileListQuery q) {
     core::Validator v;
     FileFilter f;
-    f.limit = kDefaultPage;
-    if (q.limit) {
-        const auto* end = q.limit->data() + q.limit->size();
-        const auto [ptr, ec] = std::from_chars(q.limit->data(), end, f.limit);
-        if (ec != std::errc{} || ptr != end || f.limit < 1 || f.limit > kMaxPage) {
-            v.add("limit", "must be a whole number from 1 to 200");
-        }
-    }
+    const int limit = core::page_limit(q.limit, v);
     if (q.cursor) {
         f.before = core::Uuid::parse(*q.cursor);
         if (!f.before) v.add("cursor", "is not a cursor this server gave");
@@ -150,14 +141,10 @@ asio::awaitable<FileList> FileService::list(const auth::Principal& p, FileListQu
     v.throw_if_failed();
     f.content_type_prefix = std::move(q.content_type);
     f.name_contains = std::move(q.name);
-    const int limit = f.limit;
     f.limit = limit + 1;
     auto rows = co_await store_.list(auth::scope_of(p, p.workspace, "viewer"), f);
     FileList out;
-    if (rows.size() > static_cast<std::size_t>(limit)) {
-        rows.resize(static_cast<std::size_t>(limit));
-        out.next_cursor = rows.back().id.str();
-    }
+    out.next_cursor = core::cut_page(rows, limit);
     out.items = std::move(rows);
     co_return out;
 }
