@@ -79,7 +79,7 @@ TEST_F(UploadServerTest, LimitByContentLengthWithoutContinue) {
     Client client(server_.port());
     client.send(post("/echo", "Content-Length: 21\r\nExpect: 100-continue\r\n"));
     ASSERT_TRUE(client.read_to_eof());
-    EXPECT_TRUE(client.received().starts_with("HTTP/1.1 413 Content Too Large\r\n")) << client.received();
+    EXPECT_TRUE(client.received().starts_with("HTTP/1.1 413 ")) << client.received();
     EXPECT_EQ(client.received().find("100 Continue"), std::string::npos);
 }
 
@@ -87,7 +87,7 @@ TEST_F(UploadServerTest, LimitWhileReadingChunked) {
     Client client(server_.port());
     client.send(post("/echo", "Transfer-Encoding: chunked\r\n", "A\r\n0123456789\r\nA\r\n0123456789\r\n1\r\nx\r\n"));
     ASSERT_TRUE(client.read_until_closed());
-    EXPECT_TRUE(client.received().starts_with("HTTP/1.1 413 Content Too Large\r\n")) << client.received();
+    EXPECT_TRUE(client.received().starts_with("HTTP/1.1 413 ")) << client.received();
     EXPECT_NE(client.received().find("limit of 20 bytes"), std::string::npos);
 }
 
@@ -109,12 +109,12 @@ TEST_F(UploadServerTest, RestrictedByTheHandler) {
     Client client(server_.port());
     client.send(post("/restricted", "Content-Length: 6\r\n", "abcdef"));
     ASSERT_TRUE(client.read_until_closed());
-    EXPECT_TRUE(client.received().starts_with("HTTP/1.1 413 Content Too Large\r\n")) << client.received();
+    EXPECT_TRUE(client.received().starts_with("HTTP/1.1 413 ")) << client.received();
 
     Client chunked(server_.port());
     chunked.send(post("/restricted", "Transfer-Encoding: chunked\r\n", "6\r\nabcdef\r\n0\r\n\r\n"));
     ASSERT_TRUE(chunked.read_until_closed());
-    EXPECT_TRUE(chunked.received().starts_with("HTTP/1.1 413 Content Too Large\r\n")) << chunked.received();
+    EXPECT_TRUE(chunked.received().starts_with("HTTP/1.1 413 ")) << chunked.received();
 
     Client fits(server_.port());
     fits.send(post("/restricted", "Content-Length: 5\r\n", "abcde"));
