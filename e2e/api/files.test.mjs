@@ -164,7 +164,7 @@ describe('files (local storage)', { timeout: 60000 }, () => {
     assertProblem(await o.as.get('/files/not-a-uuid'), 404);
   });
 
-  it('enforces the plan: file size while streaming, the storage quota atomically, and usage adds up', async () => {
+  it('enforces the plan: file size while streaming, the storage quota atomically, and usage adds up', async (t) => {
     const u = await signUp(c);
     usePlan(kiln, u.workspace.id, { storage: 250000, maxFile: 100000 });
     const usage = async () => {
@@ -183,6 +183,7 @@ describe('files (local storage)', { timeout: 60000 }, () => {
     assert.equal(assertProblem(res, 413).limit, 'max_file_bytes');
     // Chunked: no length to judge by; the stream stops at the limit.
     res = await chunkedUpload(kiln, u.token, randomBytes(150000));
+    t.diagnostic(`chunked over the limit: ${res.status || res.error}`);
     if (res.status !== 0) assert.equal(assertProblem(res, 413).limit, 'max_file_bytes');
     const small = randomBytes(1000);
     res = await chunkedUpload(kiln, u.token, small);

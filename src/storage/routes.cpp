@@ -67,6 +67,10 @@ asio::awaitable<void> read_form(Deps d, http::MultipartReader& form, const Uploa
     if (!out.stored) throw core::Problem::validation({{"file", "is required (a multipart/form-data part)"}});
 }
 
+std::string too_large(const Upload& upload) {
+    return "The plan allows files of at most " + std::to_string(upload.max_file_bytes) + " bytes.";
+}
+
 asio::awaitable<http::Response> do_upload(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     auto boundary = http::multipart_boundary(req.header_value("Content-Type"));
@@ -76,7 +80,11 @@ asio::awaitable<http::Response> do_upload(Deps d, http::Request& req) {
     const auto upload = co_await d.files->begin_upload(who);
     std::exception_ptr failure;
     try {
-        req.body_reader->restrict(static_cast<std::size_t>(upload.max_file_bytes) + kFormOverhead);
+        const auto most = static_cast<std::size_t>(upload.max_file_bytes) + kFormOverhead;
+        if (const auto length = req.body_reader->content_length(); length && *length > most) {
+            throw core::Problem::plan_limit("max_file_bytes", too_large(upload), 413);  // before 100 Continue
+        }
+        req.body_reader->restrict(most);
         http::MultipartReader form(*req.body_reader, std::move(*boundary));
         Form fields;
         co_await read_form(d, form, upload, fields);
