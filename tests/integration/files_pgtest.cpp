@@ -1,7 +1,7 @@
 // Files as the database keeps them: the storage quota checked atomically when an upload becomes
 // ready (two concurrent uploads that together exceed it: exactly one passes, in pipeline and in
-// serial mode), usage given back on delete, deletion rights, and row-level security between
-// workspaces.
+// serial mode), usage given back on delete, who may upload and delete, and row-level security
+// between workspaces.
 #include <fmt/format.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -134,6 +134,20 @@ TEST_P(FilesTest, OnlyTheUploaderOrAnAdminDeletes) {
     AdminConnection su(superuser_conninfo());
     su.exec(fmt::format("UPDATE memberships SET role = 'admin' WHERE user_id = '{}'", other_member.str()));
     EXPECT_NO_THROW(run(store_->remove(scope(other_member, kWorkspace, other_session), file.id, e, origin)));
+}
+
+TEST_P(FilesTest, ViewersCannotUpload) {
+    const auto viewer = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000f7");
+    const auto viewer_session = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000000f8");
+    seed_member(viewer, kWorkspace, viewer_session, "viewer");
+    const auto id = core::Uuid::v7();
+    try {
+        run(store_->begin(scope(viewer, kWorkspace, viewer_session), id, "ws/x/files/" + id.str()));
+        ADD_FAILURE() << "a viewer began an upload";
+    } catch (const core::Problem& p) {
+        EXPECT_EQ(p.status(), 403);
+    }
+    EXPECT_EQ(count("SELECT count(*) FROM files"), "0");
 }
 
 TEST_P(FilesTest, AnotherWorkspaceSeesNothing) {

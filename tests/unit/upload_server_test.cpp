@@ -25,8 +25,10 @@ std::string post(std::string_view target, std::string_view headers, std::string_
 
 class UploadServerTest : public kiln::testing::ServerFixture {
 protected:
-    UploadServerTest() {
-        config_.read_timeout = 200ms;
+    // `stall`: the longest wait for the next bytes; `total`: for the whole body.
+    explicit UploadServerTest(std::chrono::milliseconds stall = 200ms, std::chrono::milliseconds total = 1h) {
+        config_.read_timeout = stall;
+        config_.upload_timeout = total;
         // Echoes the body with the sizes of the pieces it came in (7-byte reads).
         auto echo = [](Request& req) -> asio::awaitable<Response> {
             std::string body;
@@ -125,6 +127,20 @@ TEST_F(UploadServerTest, StalledBodyClosesWithoutAnswer) {
     Client client(server_.port());
     client.send(post("/stalled", "Content-Length: 10\r\n", "abc"));
     ASSERT_TRUE(client.read_until_closed());
+    EXPECT_EQ(client.received(), "");
+    EXPECT_TRUE(handler_ended_within(5s));
+}
+
+// Bytes that keep the per-read deadline (long here) happy do not stretch the whole-body one.
+class UploadDeadlineTest : public UploadServerTest {
+protected:
+    UploadDeadlineTest() : UploadServerTest(30s, 200ms) {}
+};
+
+TEST_F(UploadDeadlineTest, TheWholeBodyHasADeadline) {
+    Client client(server_.port());
+    client.send(post("/stalled", "Content-Length: 10\r\n", "abc"));
+    ASSERT_TRUE(client.read_until_closed()) << "still open long after the upload deadline";
     EXPECT_EQ(client.received(), "");
     EXPECT_TRUE(handler_ended_within(5s));
 }
