@@ -4,11 +4,13 @@
 // another workspace's files, usage; and with the S3 backend (s3rver) the presigned redirect.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { assertInvalid, assertProblem, launchWithAccount, signUp } from './lib/api.mjs';
+import { kilnBin } from './lib/kiln.mjs';
 import { psql } from './lib/workers.mjs';
 
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
@@ -239,6 +241,29 @@ describe('files (S3 storage)', { timeout: 60000 }, () => {
   });
   after(async () => {
     if (kiln) assert.equal(await kiln.close(), 0, 'kiln exits 0 on SIGTERM');
+  });
+
+  it('refuses to start without the secret key, naming the setting', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-s3-'));
+    try {
+      const run = spawnSync(kilnBin(), ['serve', '--port', '0'], {
+        cwd: dir, // no ./kiln.toml picked up
+        encoding: 'utf8',
+        timeout: 20000,
+        env: {
+          ...process.env,
+          KILN_AUTH_JWT_KEY: randomBytes(32).toString('base64url'),
+          KILN_STORAGE_BACKEND: 's3',
+          KILN_STORAGE_S3_ENDPOINT: 'http://127.0.0.1:9',
+          KILN_STORAGE_S3_BUCKET: 'b',
+          KILN_STORAGE_S3_ACCESS_KEY_ID: 'key',
+        },
+      });
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /storage\.s3_secret_access_key/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('uploads to the bucket and redirects downloads to a presigned URL', async (t) => {

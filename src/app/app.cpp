@@ -159,7 +159,14 @@ int serve(const core::Config& config) {
     http::IoThreads io(config.server.io_threads);
     std::vector<asio::any_io_executor> executors;
     for (std::size_t i = 0; i < io.size(); ++i) executors.emplace_back(io.at(i).get_executor());
-    Services services(config, executors);
+    std::unique_ptr<Services> owned;
+    try {
+        owned = std::make_unique<Services>(config, executors);
+    } catch (const core::ConfigError& e) {  // storage.* is checked when the blob stores are made
+        std::cerr << "kiln: " << e.what() << "\n";
+        return 2;
+    }
+    Services& services = *owned;
     http::Router router(config.cors);
     add_routes(router, services);
 
