@@ -133,6 +133,29 @@ describe('files (local storage)', { timeout: 60000 }, () => {
     assert.deepEqual(byName.body.items.map((f) => f.id), [res.body.id]);
   });
 
+  it('serves an empty file, and answers a problem when a blob is missing', async () => {
+    const res = await upload(kiln, o.token, Buffer.alloc(0), { filename: 'empty' });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.body.size, 0);
+    assert.equal(res.body.sha256, sha256(Buffer.alloc(0)));
+    const url = `${kiln.url}/api/v1/files/${res.body.id}/content`;
+    const got = await fetch(url, { headers: { authorization: `Bearer ${o.token}` } });
+    assert.equal(got.status, 200);
+    assert.equal(got.headers.get('content-length'), '0');
+    assert.equal((await got.arrayBuffer()).byteLength, 0);
+    assert.equal((await o.as.delete(`/files/${res.body.id}`)).status, 204);
+
+    // The bytes gone from under kiln: a problem before any byte, not a cut-off body.
+    const some = await upload(kiln, o.token, Buffer.from('some bytes'));
+    rmSync(path.join(blobs, 'ws', o.workspace.id, 'files', some.body.id));
+    const lost = await fetch(`${kiln.url}/api/v1/files/${some.body.id}/content`,
+      { headers: { authorization: `Bearer ${o.token}` } });
+    assert.equal(lost.status, 500);
+    assert.match(lost.headers.get('content-type'), /^application\/problem\+json/);
+    await lost.arrayBuffer();
+    assert.equal((await o.as.delete(`/files/${some.body.id}`)).status, 204, 'still deletable');
+  });
+
   it('refuses bodies that are not a form with a file', async () => {
     assertProblem(await send(kiln, o.token, 'x', { 'content-type': 'text/plain' }), 415);
     const form = new FormData();

@@ -182,21 +182,35 @@ std::string content_disposition(const std::string& name) {
     return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
-// The store's chunks go straight to the client; a client that left stops the read.
+// The store's chunks go straight to the client. The header goes out with the first chunk, so a
+// store that fails before any byte (a missing blob) is still answered as a problem.
 class WriterSink final : public Sink {
 public:
     struct ClientGone : std::runtime_error {
         ClientGone() : std::runtime_error("the client went away") {}
     };
-    explicit WriterSink(http::ResponseWriter& writer) : writer_(writer) {}
+    WriterSink(http::ResponseWriter& writer, http::Response head) : writer_(writer), head_(std::move(head)) {}
     asio::awaitable<void> write(std::string_view data) override {
         // Named, not inside the condition: g++ 12 compiled `if (!co_await …) throw` to an illegal instruction.
-        const bool sent = co_await writer_.write(data);
+        const bool sent = co_await send(data);
         if (!sent) throw ClientGone();
+    }
+    // The header alone, for an empty file (no chunk came).
+    asio::awaitable<void> finish() {
+        if (!writer_.started()) co_await writer_.start(std::move(head_));
     }
 
 private:
+    asio::awaitable<bool> send(std::string_view data) {
+        if (!writer_.started()) {
+            const bool started = co_await writer_.start(std::move(head_));
+            if (!started) co_return false;
+        }
+        co_return co_await writer_.write(data);
+    }
+
     http::ResponseWriter& writer_;
+    http::Response head_;
 };
 
 asio::awaitable<http::Response> do_content(Deps d, http::Request& req) {
@@ -230,17 +244,14 @@ asio::awaitable<http::Response> do_content(Deps d, http::Request& req) {
     head.set(http::beast_http::field::accept_ranges, "bytes");
     head.set(http::beast_http::field::etag, "\"" + content.file.sha256 + "\"");
     head.set(http::beast_http::field::cache_control, "private, no-cache");
-    auto& writer = *req.response_writer;
-    const bool started = co_await writer.start(std::move(head));
-    if (!started) co_return http::Response{};
-    if (length == 0) co_return http::Response{};
-    WriterSink sink(writer);
+    WriterSink sink(*req.response_writer, std::move(head));
     try {
-        co_await d.files->read(content.key, ranged.range, sink);
+        if (length > 0) co_await d.files->read(content.key, ranged.range, sink);
+        co_await sink.finish();
     } catch (const WriterSink::ClientGone&) {
         // Nothing to answer: the server closes the connection.
     }
-    co_return http::Response{};
+    co_return http::Response{};  // written by the sink (an error before its first byte is answered instead)
 }
 
 }  // namespace
