@@ -100,7 +100,7 @@ db::PoolOptions pool_options(const core::Config& c) {
             .pipeline = c.database.pipeline};
 }
 
-Services::Services(const core::Config& c, const std::vector<asio::any_io_executor>& io)
+Services::Services(const core::Config& c)
     : config(c),
       cpu(or_cores(c.cpu_threads)),
       db(pool_options(c), cpu),
@@ -121,7 +121,7 @@ Services::Services(const core::Config& c, const std::vector<asio::any_io_executo
       jobs_store(db),
       jobs(jobs_store, job_kinds, c.jobs),
       job_metrics(metrics),
-      blobs(c.storage, kiln_home(), cpu, io),
+      blobs(c.storage, kiln_home(), cpu),
       file_store(db),
       files(file_store, blobs, cpu),
       schema_version(db::latest_version(db::embedded_migrations())) {
@@ -155,21 +155,11 @@ int serve(const core::Config& config) {
                      "or auth.jwt_key_file; make run generates one)\n";
         return 2;
     }
-    // The I/O threads first: each gets its own blob store, and they outlive the services.
-    http::IoThreads io(config.server.io_threads);
-    std::vector<asio::any_io_executor> executors;
-    for (std::size_t i = 0; i < io.size(); ++i) executors.emplace_back(io.at(i).get_executor());
-    std::unique_ptr<Services> owned;
-    try {
-        owned = std::make_unique<Services>(config, executors);
-    } catch (const core::ConfigError& e) {  // storage.* is checked when the blob stores are made
-        std::cerr << "kiln: " << e.what() << "\n";
-        return 2;
-    }
-    Services& services = *owned;
+    Services services(config);
     http::Router router(config.cors);
     add_routes(router, services);
 
+    http::IoThreads io(config.server.io_threads);
     http::Server server(config.server, router, services.metrics, io);
     try {
         server.listen();
@@ -177,6 +167,15 @@ int serve(const core::Config& config) {
         core::log::error("cannot listen",
                          {{"host", config.server.host}, {"port", config.server.port}, {"error", e.what()}});
         return 1;
+    }
+    // Each I/O thread its own blob store; closed below once the threads have stopped.
+    std::vector<asio::any_io_executor> executors;
+    for (std::size_t i = 0; i < io.size(); ++i) executors.emplace_back(io.at(i).get_executor());
+    try {
+        services.blobs.attach(executors);
+    } catch (const core::ConfigError& e) {  // storage.* is checked when the stores are made
+        std::cerr << "kiln: " << e.what() << "\n";
+        return 2;
     }
     server.start();
     mail::Sender mailer(services.mail, services.cpu, core::conninfo(config.database, false), config.mail);
@@ -207,6 +206,7 @@ int serve(const core::Config& config) {
     core::log::flush();
     std::cerr << fmt::format("kiln {} listening on http://{}:{}\n", KILN_VERSION, config.server.host, server.port());
     io.join();
+    services.blobs.close();  // the clients go while their (stopped) io_contexts still exist
     services.db.close();
     core::log::info("stopped");
     core::log::flush();

@@ -33,8 +33,7 @@ namespace kiln::app {
 
 struct Services {
     // Throws std::invalid_argument when auth.jwt_key is missing or shorter than 32 characters.
-    // `io`: the I/O threads' executors, each of which gets its own blob store (none: no files API).
-    explicit Services(const core::Config& config, const std::vector<boost::asio::any_io_executor>& io = {});
+    explicit Services(const core::Config& config);
 
     const core::Config& config;
     core::ThreadPool cpu;
@@ -57,7 +56,7 @@ struct Services {
     jobs::Store jobs_store;
     jobs::Service jobs;
     jobs::JobMetrics job_metrics;
-    storage::BlobStores blobs;
+    storage::BlobStores blobs;  // attached to the I/O threads by serve()
     storage::FileStore file_store;
     storage::FileService files;
     int schema_version = 0;                   // the latest migration this binary knows

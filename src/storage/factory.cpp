@@ -42,16 +42,16 @@ const boost::asio::execution_context* context_of(const boost::asio::any_io_execu
 }
 }  // namespace
 
-BlobStores::BlobStores(const core::StorageConfig& config, const std::string& home, core::ThreadPool& blocking,
-                       const std::vector<boost::asio::any_io_executor>& executors)
-    : presigns_(config.backend == "s3") {
+void BlobStores::attach(const std::vector<boost::asio::any_io_executor>& executors) {
+    std::vector<Entry> made;  // a failure part way leaves nothing attached
     for (const auto& ex : executors) {
         Entry e;
         e.context = context_of(ex);
         e.client = std::make_unique<http::Client>(ex);
-        e.store = make_blob_store(config, home, blocking, *e.client);
-        entries_.push_back(std::move(e));
+        e.store = make_blob_store(config_, home_, blocking_, *e.client);
+        made.push_back(std::move(e));
     }
+    entries_ = std::move(made);
 }
 
 BlobStore& BlobStores::at(const boost::asio::any_io_executor& ex) const {
