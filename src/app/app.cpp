@@ -21,6 +21,7 @@
 #include "jobs/routes.hpp"
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
+#include "storage/routes.hpp"
 #include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;
@@ -120,6 +121,9 @@ Services::Services(const core::Config& c)
       jobs_store(db),
       jobs(jobs_store, job_kinds, c.jobs),
       job_metrics(metrics),
+      blobs(c.storage, kiln_home(), cpu),
+      file_store(db),
+      files(file_store, blobs, cpu),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
@@ -132,6 +136,7 @@ void add_routes(http::Router& router, Services& services) {
     tenancy::add_routes(router, services.auth, services.tenancy);
     admin::add_routes(router, services.auth, services.admin);
     jobs::add_routes(router, services.auth, services.jobs, services.events);
+    storage::add_routes(router, services.auth, services.files);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);
@@ -163,6 +168,15 @@ int serve(const core::Config& config) {
                          {{"host", config.server.host}, {"port", config.server.port}, {"error", e.what()}});
         return 1;
     }
+    // Each I/O thread its own blob store; closed below once the threads have stopped.
+    std::vector<asio::any_io_executor> executors;
+    for (std::size_t i = 0; i < io.size(); ++i) executors.emplace_back(io.at(i).get_executor());
+    try {
+        services.blobs.attach(executors);
+    } catch (const core::ConfigError& e) {  // storage.* is checked when the stores are made
+        std::cerr << "kiln: " << e.what() << "\n";
+        return 2;
+    }
     server.start();
     mail::Sender mailer(services.mail, services.cpu, core::conninfo(config.database, false), config.mail);
     mailer.start(io.at(0).get_executor());
@@ -192,6 +206,7 @@ int serve(const core::Config& config) {
     core::log::flush();
     std::cerr << fmt::format("kiln {} listening on http://{}:{}\n", KILN_VERSION, config.server.host, server.port());
     io.join();
+    services.blobs.close();  // the clients go while their (stopped) io_contexts still exist
     services.db.close();
     core::log::info("stopped");
     core::log::flush();

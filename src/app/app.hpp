@@ -23,6 +23,9 @@
 #include "mail/delivery.hpp"
 #include "mail/service.hpp"
 #include "mail/store.hpp"
+#include "storage/factory.hpp"
+#include "storage/service.hpp"
+#include "storage/store.hpp"
 #include "tenancy/service.hpp"
 #include "tenancy/store.hpp"
 
@@ -53,6 +56,9 @@ struct Services {
     jobs::Store jobs_store;
     jobs::Service jobs;
     jobs::JobMetrics job_metrics;
+    storage::BlobStores blobs;  // attached to the I/O threads by serve()
+    storage::FileStore file_store;
+    storage::FileService files;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

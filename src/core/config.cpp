@@ -137,6 +137,7 @@ const std::vector<Field>& fields() {
         int_field("server.body_limit", &Config::server, &ServerConfig::body_limit, 1024, 1LL << 34),
         ms_field("server.header_timeout_ms", &Config::server, &ServerConfig::header_timeout),
         ms_field("server.read_timeout_ms", &Config::server, &ServerConfig::read_timeout),
+        ms_field("server.upload_timeout_ms", &Config::server, &ServerConfig::upload_timeout),
         ms_field("server.write_timeout_ms", &Config::server, &ServerConfig::write_timeout),
         ms_field("server.idle_timeout_ms", &Config::server, &ServerConfig::idle_timeout),
         ms_field("server.shutdown_grace_ms", &Config::server, &ServerConfig::shutdown_grace, 0),

@@ -21,6 +21,8 @@ struct ServerConfig {
     std::size_t body_limit = std::size_t{1024} * 1024;
     Millis header_timeout{10000};
     Millis read_timeout{30000};
+    // Streamed uploads: the whole body within upload_timeout, each read within read_timeout.
+    Millis upload_timeout{3600000};
     Millis write_timeout{30000};
     Millis idle_timeout{60000};
     Millis shutdown_grace{10000};

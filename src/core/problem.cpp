@@ -53,8 +53,8 @@ Problem Problem::conflict(std::string detail) {
     return {409, "Conflict", std::move(detail)};
 }
 
-Problem Problem::plan_limit(std::string limit, std::string detail) {
-    Problem p(402, "Plan Limit Reached", std::move(detail), "https://kiln.dev/problems/plan-limit");
+Problem Problem::plan_limit(std::string limit, std::string detail, int status) {
+    Problem p(status, "Plan Limit Reached", std::move(detail), "https://kiln.dev/problems/plan-limit");
     p.extensions_.emplace_back("limit", std::move(limit));
     return p;
 }

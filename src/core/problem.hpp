@@ -25,7 +25,8 @@ public:
     static Problem conflict(std::string detail);
     // 402: the workspace's plan does not allow more of `limit` ("members", "api_keys", …),
     // named in the body's `limit` member so that a client can tell which.
-    static Problem plan_limit(std::string limit, std::string detail);
+    // `status` 413 when the request itself is what is too large for the plan (a file).
+    static Problem plan_limit(std::string limit, std::string detail, int status = 402);
 
     int status() const noexcept { return status_; }
     const std::string& title() const noexcept { return title_; }

@@ -17,6 +17,8 @@ namespace beast_http = boost::beast::http;
 using Verb = beast_http::verb;
 using Response = beast_http::response<beast_http::string_body>;
 using Header = beast_http::request_header<>;
+class BodyReader;
+class ResponseWriter;
 
 struct Request {
     Request(const Header& h, std::string body_text) : header(h), body(std::move(body_text)) {}
@@ -27,8 +29,10 @@ struct Request {
     std::string_view query;  // after '?', may be empty
     std::vector<std::pair<std::string_view, std::string_view>> path_params;
     std::string request_id;
-    std::string_view client_ip;  // the connection's peer address
-    std::string_view route;      // the matched pattern, e.g. /api/v1/jobs/{id}
+    std::string_view client_ip;                 // the connection's peer address
+    std::string_view route;                     // the matched pattern, e.g. /api/v1/jobs/{id}
+    BodyReader* body_reader = nullptr;          // routes with stream_body: the unread body (`body` is empty)
+    ResponseWriter* response_writer = nullptr;  // routes with stream_body: to stream the answer instead
 
     Verb method() const { return header.method(); }
     std::string_view param(std::string_view name) const;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/log.hpp"
+#include "http/body_reader.hpp"
 
 namespace kiln::http {
 
@@ -135,6 +136,9 @@ Response Router::error_response(const Request& req, std::exception_ptr error) co
         std::rethrow_exception(std::move(error));
     } catch (const core::Problem& p) {
         problem = p;
+    } catch (const BodyReadError& e) {
+        // Never sent: the server closes the connection of a body it could not read.
+        problem = core::Problem::bad_request(e.what());
     } catch (const core::Unavailable& e) {
         core::log::warn("dependency unavailable", {{"request_id", req.request_id}, {"error", e.what()}});
         problem = core::Problem::unavailable("A dependency is unavailable; try again shortly.");

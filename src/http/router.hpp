@@ -58,7 +58,11 @@ struct Route {
     StreamHandler stream;        // set instead of handler: a Server-Sent Events route
     WebSocketHandler websocket;  // set instead of handler: a WebSocket route (GET, answered 101)
     std::size_t body_limit = 0;  // 0: the server's default; a WebSocket route's message limit (0: 64 KiB)
-    bool hidden = false;         // left out of /openapi.json (asset routes)
+    // The handler pulls the body itself through Request::body_reader (uploads), after the header
+    // alone has been matched and checked; body_limit still applies. It may also stream its answer
+    // through Request::response_writer (downloads) instead of returning it.
+    bool stream_body = false;
+    bool hidden = false;  // left out of /openapi.json (asset routes)
     std::string description;
 };
 

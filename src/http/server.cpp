@@ -20,6 +20,8 @@
 
 #include "core/log.hpp"
 #include "core/uuid.hpp"
+#include "http/body_reader.hpp"
+#include "http/response_writer.hpp"
 #include "http/sse.hpp"
 #include "http/websocket.hpp"
 
@@ -270,6 +272,11 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     const std::size_t limit =
         match.route != nullptr && match.route->body_limit != 0 ? match.route->body_limit : config_.body_limit;
 
+    if (match.route != nullptr && match.route->stream_body &&
+        !(head.content_length() && *head.content_length() > limit)) {
+        co_return co_await handle_streamed_body(s, head, match, std::move(request_id), limit, start);
+    }
+
     Response res;
     bool keep_alive = header.keep_alive();
     bool read_ok = true;
@@ -342,12 +349,63 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         res = co_await router_.dispatch(req, std::move(match));
     }
 
+    co_return co_await respond(s, res, req_header.method(), path, request_id, keep_alive, route_index, start);
+}
+
+// A route that pulls its own body: the handler runs as soon as the header is known and reads
+// the body through a BodyReader; a body it leaves unread closes the connection after the answer.
+asio::awaitable<bool> Server::handle_streamed_body(Session& s, beast_http::request_parser<beast_http::empty_body>& head,
+                                                   Router::Match& match, std::string request_id, std::size_t limit,
+                                                   std::chrono::steady_clock::time_point start) {
+    const std::size_t route_index = match.index;
+    BodyReader::Parser parser(std::move(head));
+    const auto& header = parser.get().base();
+    const std::string_view target = header.target();
+    const auto qpos = target.find('?');
+    const bool client_keep_alive = parser.get().keep_alive();
+    BodyReader reader(s.stream, s.buffer, parser,
+                      {.limit = limit, .stall = config_.read_timeout, .total = config_.upload_timeout});
+    Request req(header, {});
+    req.path = target.substr(0, qpos);
+    req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+    req.request_id = request_id;
+    req.client_ip = s.client_ip;
+    req.body_reader = &reader;
+    ResponseWriter writer(s.stream, config_.write_timeout, [&](Response& head) {
+        head.set(beast_http::field::server, "kiln");
+        head.set("X-Request-Id", request_id);
+        head.keep_alive(client_keep_alive && reader.done() && !draining_.load());
+        router_.apply_cors(req, head);
+    });
+    req.response_writer = &writer;
+    auto res = co_await router_.dispatch(req, std::move(match));
+    if (reader.broken()) {
+        metrics_.finished();
+        s.busy = false;
+        co_return false;  // the client went away or stalled: nobody to answer
+    }
+    if (writer.started()) {
+        // The handler answered itself; an error after that cannot be answered any more.
+        metrics_.finished();
+        s.busy = false;
+        record(route_index, header.method(), req.path, writer.status(), start, writer.bytes_written(), request_id);
+        const bool reusable = writer.complete() && client_keep_alive && reader.done();
+        co_return reusable && !draining_.load();
+    }
+    const bool keep_alive = client_keep_alive && reader.done();
+    co_return co_await respond(s, res, header.method(), req.path, request_id, keep_alive, route_index, start);
+}
+
+// Writes a handler's answer, counts and logs it; false when the connection should close.
+asio::awaitable<bool> Server::respond(Session& s, Response& res, Verb method, std::string_view path,
+                                      const std::string& request_id, bool keep_alive, std::size_t route_index,
+                                      std::chrono::steady_clock::time_point start) {
     const bool draining = draining_.load();
     res.version(11);
     res.set(beast_http::field::server, "kiln");
     res.set("X-Request-Id", request_id);
     res.keep_alive(keep_alive && !draining);
-    if (req_header.method() == Verb::head) {
+    if (method == Verb::head) {
         const auto size = res.body().size();
         res.body().clear();
         res.content_length(size);
@@ -357,18 +415,9 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
     const unsigned status = res.result_int();
     s.stream.expires_after(config_.write_timeout);
     auto [wec, wn] = co_await beast_http::async_write(s.stream, res, kUseTuple);
-    const auto elapsed = std::chrono::steady_clock::now() - start;
-    metrics_.observe(route_index, status, elapsed);
     metrics_.finished();
     s.busy = false;
-    if (config_.access_log) {
-        core::log::info("request", {{"method", std::string(beast_http::to_string(req_header.method()))},
-                                    {"path", path},
-                                    {"status", status},
-                                    {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                                    {"bytes", wn},
-                                    {"request_id", request_id}});
-    }
+    record(route_index, method, path, status, start, wn, request_id);
     co_return !wec && res.keep_alive() && !draining;
 }
 
@@ -547,17 +596,25 @@ asio::awaitable<unsigned> Server::refuse(Session& s, const Request& req, std::ex
 void Server::finish_stream(const Request& req, std::size_t route_index, unsigned status,
                            std::chrono::steady_clock::time_point start, std::uint64_t bytes, const char* kind) {
     metrics_.stream_closed();
+    record(route_index, req.method(), req.path, status, start, bytes, req.request_id, kind);
+}
+
+// A request has ended: its latency in /metrics and its access-log line (`kind` marks a stream or
+// a WebSocket).
+void Server::record(std::size_t route_index, Verb method, std::string_view path, unsigned status,
+                    std::chrono::steady_clock::time_point start, std::uint64_t bytes, std::string_view request_id,
+                    const char* kind) {
     const auto elapsed = std::chrono::steady_clock::now() - start;
     metrics_.observe(route_index, status, elapsed);
-    if (config_.access_log) {
-        core::log::info("request", {{"method", std::string(beast_http::to_string(req.method()))},
-                                    {"path", req.path},
-                                    {"status", status},
-                                    {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                                    {"bytes", bytes},
-                                    {kind, true},
-                                    {"request_id", req.request_id}});
-    }
+    if (!config_.access_log) return;
+    boost::json::object fields{{"method", std::string(beast_http::to_string(method))},
+                               {"path", path},
+                               {"status", status},
+                               {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                               {"bytes", bytes}};
+    if (kind != nullptr) fields[kind] = true;
+    fields["request_id"] = request_id;
+    core::log::info("request", fields);
 }
 
 asio::awaitable<void> Server::shutdown() {

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -64,6 +66,13 @@ private:
     boost::asio::awaitable<void> accept_loop();
     static boost::asio::awaitable<void> run_session(Server* self, boost::asio::ip::tcp::socket socket);
     boost::asio::awaitable<bool> handle_one(Session& s);
+    boost::asio::awaitable<bool> handle_streamed_body(Session& s,
+                                                      beast_http::request_parser<beast_http::empty_body>& head,
+                                                      Router::Match& match, std::string request_id, std::size_t limit,
+                                                      std::chrono::steady_clock::time_point start);
+    boost::asio::awaitable<bool> respond(Session& s, Response& res, Verb method, std::string_view path,
+                                         const std::string& request_id, bool keep_alive, std::size_t route_index,
+                                         std::chrono::steady_clock::time_point start);
     boost::asio::awaitable<void> run_stream(Session& s, Request& req, Router::Match& match,
                                             std::chrono::steady_clock::time_point start);
     boost::asio::awaitable<void> run_websocket(Session& s, Request& req,
@@ -72,6 +81,9 @@ private:
     boost::asio::awaitable<unsigned> refuse(Session& s, const Request& req, std::exception_ptr error);
     void finish_stream(const Request& req, std::size_t route_index, unsigned status,
                        std::chrono::steady_clock::time_point start, std::uint64_t bytes, const char* kind);
+    void record(std::size_t route_index, Verb method, std::string_view path, unsigned status,
+                std::chrono::steady_clock::time_point start, std::uint64_t bytes, std::string_view request_id,
+                const char* kind = nullptr);
     static boost::asio::awaitable<void> linger(boost::beast::tcp_stream& stream);
     void register_session(Session* s);
     void unregister_session(Session* s);

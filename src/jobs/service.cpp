@@ -1,17 +1,16 @@
 #include "jobs/service.hpp"
 
 #include <boost/json/serialize.hpp>
-#include <charconv>
 #include <limits>
 
 #include "auth/scope.hpp"
+#include "core/page.hpp"
 
 namespace asio = boost::asio;
 
 namespace kiln::jobs {
 
 namespace {
-constexpr int kMaxPage = 200;
 constexpr int kDefaultPage = 50;
 }  // namespace
 
@@ -97,14 +96,7 @@ asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
     core::Validator v;
     if (q.state && !is_state(*q.state))
         v.add("state", "must be one of scheduled, available, running, succeeded, failed, dead, cancelled");
-    int limit = kDefaultPage;
-    if (q.limit) {
-        const auto* end = q.limit->data() + q.limit->size();
-        const auto [ptr, ec] = std::from_chars(q.limit->data(), end, limit);
-        if (ec != std::errc{} || ptr != end || limit < 1 || limit > kMaxPage) {
-            v.add("limit", "must be a whole number from 1 to 200");
-        }
-    }
+    const int limit = core::page_limit(q.limit, v, kDefaultPage);
     std::optional<core::Uuid> batch;
     if (q.batch) {
         batch = core::Uuid::parse(*q.batch);
@@ -119,10 +111,7 @@ asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list(scope, q.state, q.kind, batch, before, limit + 1);
     JobList out;
-    if (rows.size() > static_cast<std::size_t>(limit)) {
-        rows.resize(static_cast<std::size_t>(limit));
-        out.next_cursor = rows.back().id.str();
-    }
+    out.next_cursor = core::cut_page(rows, limit);
     out.items = std::move(rows);
     co_return out;
 }

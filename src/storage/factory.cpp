@@ -1,5 +1,9 @@
 #include "storage/factory.hpp"
 
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+#include <stdexcept>
+
 #include "storage/local.hpp"
 
 namespace kiln::storage {
@@ -30,6 +34,32 @@ std::unique_ptr<BlobStore> make_blob_store(const core::StorageConfig& config, co
                                            core::ThreadPool& blocking, http::Client& client) {
     if (config.backend == "s3") return std::make_unique<S3BlobStore>(s3_options(config), client);
     return std::make_unique<LocalBlobStore>(local_root(config, home), blocking);
+}
+
+namespace {
+const boost::asio::execution_context* context_of(const boost::asio::any_io_executor& ex) {
+    return &boost::asio::query(ex, boost::asio::execution::context);
+}
+}  // namespace
+
+void BlobStores::attach(const std::vector<boost::asio::any_io_executor>& executors) {
+    std::vector<Entry> made;  // a failure part way leaves nothing attached
+    for (const auto& ex : executors) {
+        Entry e;
+        e.context = context_of(ex);
+        e.client = std::make_unique<http::Client>(ex);
+        e.store = make_blob_store(config_, home_, blocking_, *e.client);
+        made.push_back(std::move(e));
+    }
+    entries_ = std::move(made);
+}
+
+BlobStore& BlobStores::at(const boost::asio::any_io_executor& ex) const {
+    const auto* context = context_of(ex);
+    for (const auto& e : entries_) {
+        if (e.context == context) return *e.store;
+    }
+    throw std::logic_error("no blob store for this thread's io_context");
 }
 
 }  // namespace kiln::storage

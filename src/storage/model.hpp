@@ -1,9 +1,13 @@
 #pragma once
-// What the blob stores return, and the errors they throw.
+// What the blob stores return, and the errors they throw; files on the wire.
+#include <boost/describe.hpp>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "core/uuid.hpp"
 
 namespace kiln::storage {
 
@@ -47,6 +51,49 @@ class StorageError : public std::runtime_error {
 public:
     explicit StorageError(const std::string& what, long status = 0) : std::runtime_error(what), status(status) {}
     long status;
+};
+
+// A file uploaded through the API (POST /api/v1/files).
+struct File {
+    core::Uuid id;
+    std::string name;           // the uploaded file name, sanitized (no directories)
+    std::string content_type;   // sniffed from the bytes (libmagic)
+    std::string declared_type;  // what the client declared for the part ("" when nothing)
+    std::int64_t size = 0;
+    std::string sha256;  // hex
+    core::Uuid created_by;
+    std::string created_at;
+};
+BOOST_DESCRIBE_STRUCT(File, (), (id, name, content_type, declared_type, size, sha256, created_by, created_at))
+
+struct FileList {
+    std::vector<File> items;
+    std::optional<std::string> next_cursor;
+};
+BOOST_DESCRIBE_STRUCT(FileList, (), (items, next_cursor))
+
+struct FileListQuery {
+    std::optional<std::string> content_type;  // a prefix: "image/" or "image/png"
+    std::optional<std::string> name;          // a case-insensitive substring
+    std::optional<std::string> limit;
+    std::optional<std::string> cursor;
+};
+
+// GET /workspaces/{id}/usage.
+struct Usage {
+    std::int64_t bytes_stored = 0;
+    std::int64_t files = 0;
+    std::string plan;
+    std::int64_t storage_bytes = 0;   // the plan's quota
+    std::int64_t max_file_bytes = 0;  // the plan's largest file
+};
+BOOST_DESCRIBE_STRUCT(Usage, (), (bytes_stored, files, plan, storage_bytes, max_file_bytes))
+
+// A file whose bytes are being received: its row exists as 'uploading'.
+struct Upload {
+    core::Uuid id;
+    std::string key;
+    std::int64_t max_file_bytes = 0;
 };
 
 }  // namespace kiln::storage

@@ -67,6 +67,13 @@ INSERT INTO realtime_tickets (workspace_id, token_hash, user_id, credential_id, 
 INSERT INTO job_effects (workspace_id, job_id, attempt) VALUES
     ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a5', 1),
     ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b5', 1);
+INSERT INTO files (workspace_id, id, name, content_type, declared_type, storage_key, status, created_by) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a6', 'a', '', '', 'ws/a/files/a',
+     'uploading', '0190a2b4-0000-7000-8000-0000000000a1'),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b6', 'b', '', '', 'ws/b/files/b',
+     'uploading', '0190a2b4-0000-7000-8000-0000000000b1');
+INSERT INTO workspace_usage (workspace_id, bytes_stored, files) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', 1, 1), ('0190a2b4-0000-7000-8000-0000000000b0', 2, 1);
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {
