@@ -21,6 +21,7 @@
 #include "jobs/routes.hpp"
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
+#include "storage/connection_routes.hpp"
 #include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;
@@ -120,6 +121,8 @@ Services::Services(const core::Config& c)
       jobs_store(db),
       jobs(jobs_store, job_kinds, c.jobs),
       job_metrics(metrics),
+      connection_store(db),
+      connections(connection_store, c.storage),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
@@ -132,6 +135,7 @@ void add_routes(http::Router& router, Services& services) {
     tenancy::add_routes(router, services.auth, services.tenancy);
     admin::add_routes(router, services.auth, services.admin);
     jobs::add_routes(router, services.auth, services.jobs, services.events);
+    storage::add_connection_routes(router, services.auth, services.connections);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);
@@ -164,6 +168,9 @@ int serve(const core::Config& config) {
         return 1;
     }
     server.start();
+    if (config.storage.master_key.empty()) {
+        core::log::warn("storage connections cannot be created or tested: storage.master_key is not set", {});
+    }
     mail::Sender mailer(services.mail, services.cpu, core::conninfo(config.database, false), config.mail);
     mailer.start(io.at(0).get_executor());
     core::log::info("mail sender started",

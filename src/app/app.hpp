@@ -23,6 +23,8 @@
 #include "mail/delivery.hpp"
 #include "mail/service.hpp"
 #include "mail/store.hpp"
+#include "storage/connection_service.hpp"
+#include "storage/connection_store.hpp"
 #include "tenancy/service.hpp"
 #include "tenancy/store.hpp"
 
@@ -53,6 +55,8 @@ struct Services {
     jobs::Store jobs_store;
     jobs::Service jobs;
     jobs::JobMetrics job_metrics;
+    storage::ConnectionStore connection_store;
+    storage::ConnectionService connections;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/crypto.hpp"
+
 namespace kiln::core {
 
 namespace {
@@ -224,6 +226,9 @@ const std::vector<Field>& fields() {
         field("storage.s3_secret_access_key_file", &Config::storage, &StorageConfig::s3_secret_access_key_file),
         field("storage.s3_path_style", &Config::storage, &StorageConfig::s3_path_style),
         int_field("storage.s3_part_size_mb", &Config::storage, &StorageConfig::s3_part_size_mb, 5, 5120),
+        field("storage.master_key", &Config::storage, &StorageConfig::master_key),
+        field("storage.master_key_file", &Config::storage, &StorageConfig::master_key_file),
+        field("storage.connection_hosts", &Config::storage, &StorageConfig::connection_hosts),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;
@@ -247,6 +252,15 @@ void validate_storage(const StorageConfig& s) {
         fail("storage.s3_access_key_id", "an access key id when storage.backend is s3", "\"\"");
 }
 
+// "host", "host:port", "[v6]:port" or "*.domain": no scheme, path or other wildcard.
+void validate_connection_hosts(const std::vector<std::string>& hosts) {
+    for (const auto& h : hosts) {
+        const std::string_view rest = h.starts_with("*.") ? std::string_view(h).substr(2) : std::string_view(h);
+        const bool bad = rest.empty() || rest.find_first_of("/@?#* \t") != std::string_view::npos;
+        if (bad) fail("storage.connection_hosts", "host, host:port or *.domain entries", "\"" + h + "\"");
+    }
+}
+
 void validate(const Config& c) {
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (!levels.contains(c.log.level)) {
@@ -265,6 +279,7 @@ void validate(const Config& c) {
              std::to_string(c.jobs.heartbeat_ms));
     }
     validate_storage(c.storage);
+    validate_connection_hosts(c.storage.connection_hosts);
     if (c.cors.enabled && c.cors.allow_origins.empty()) {
         fail("cors.allow_origins", "at least one origin when cors.enabled is true", "[]");
     }
@@ -355,8 +370,20 @@ void Config::resolve_secrets() {
         storage.s3_secret_access_key =
             read_secret_file("storage.s3_secret_access_key_file", storage.s3_secret_access_key_file);
     }
+    if (storage.master_key.empty() && !storage.master_key_file.empty()) {
+        storage.master_key = read_secret_file("storage.master_key_file", storage.master_key_file);
+    }
     if (auth.jwt_previous_key.empty() && !auth.jwt_previous_key_file.empty()) {
         auth.jwt_previous_key = read_secret_file("auth.jwt_previous_key_file", auth.jwt_previous_key_file);
+    }
+    // Checked here, once the file is read; the message never repeats the value.
+    if (!storage.master_key.empty()) {
+        const auto key = base64_decode(storage.master_key);
+        if (!key || key->size() != kMasterKeyBytes) {
+            throw ConfigError(
+                "config storage.master_key: expected 32 bytes in base64 (head -c 32 /dev/urandom | base64); the "
+                "value given is not shown");
+        }
     }
 }
 
