@@ -1,19 +1,14 @@
 #include "jobs/service.hpp"
 
 #include <boost/json/serialize.hpp>
-#include <charconv>
 #include <limits>
 
 #include "auth/scope.hpp"
+#include "http/page.hpp"
 
 namespace asio = boost::asio;
 
 namespace kiln::jobs {
-
-namespace {
-constexpr int kMaxPage = 200;
-constexpr int kDefaultPage = 50;
-}  // namespace
 
 NewJob Service::new_job(const Kind& kind, const std::string& name, const std::optional<boost::json::value>& args,
                         const std::optional<std::string>& queue, const std::optional<std::int64_t>& priority,
@@ -97,32 +92,17 @@ asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
     core::Validator v;
     if (q.state && !is_state(*q.state))
         v.add("state", "must be one of scheduled, available, running, succeeded, failed, dead, cancelled");
-    int limit = kDefaultPage;
-    if (q.limit) {
-        const auto* end = q.limit->data() + q.limit->size();
-        const auto [ptr, ec] = std::from_chars(q.limit->data(), end, limit);
-        if (ec != std::errc{} || ptr != end || limit < 1 || limit > kMaxPage) {
-            v.add("limit", "must be a whole number from 1 to 200");
-        }
-    }
     std::optional<core::Uuid> batch;
     if (q.batch) {
         batch = core::Uuid::parse(*q.batch);
         if (!batch) v.add("batch", "must be a job id");
     }
-    std::optional<core::Uuid> before;
-    if (q.cursor) {
-        before = core::Uuid::parse(*q.cursor);
-        if (!before) v.add("cursor", "is not a cursor this server gave");
-    }
+    const auto page = http::parse_page(q.limit, q.cursor, v);
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
-    auto rows = co_await store_.list(scope, q.state, q.kind, batch, before, limit + 1);
+    auto rows = co_await store_.list(scope, q.state, q.kind, batch, page.before, page.limit + 1);
     JobList out;
-    if (rows.size() > static_cast<std::size_t>(limit)) {
-        rows.resize(static_cast<std::size_t>(limit));
-        out.next_cursor = rows.back().id.str();
-    }
+    out.next_cursor = http::cut_page(rows, page.limit);
     out.items = std::move(rows);
     co_return out;
 }

@@ -3,12 +3,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <charconv>
 #include <cstring>
 
 #include "auth/scope.hpp"
 #include "db/error.hpp"
 #include "http/client.hpp"
+#include "http/page.hpp"
 #include "storage/factory.hpp"
 
 namespace asio = boost::asio;
@@ -17,8 +17,6 @@ namespace kiln::storage {
 
 namespace {
 
-constexpr int kMaxPage = 200;
-constexpr int kDefaultPage = 50;
 constexpr std::string_view kProbePrefix = ".kiln-probe/";
 constexpr std::string_view kProbeBody = "kiln storage connection probe\n";
 constexpr std::string_view kRegion = "us-east-1";
@@ -89,17 +87,18 @@ asio::awaitable<StorageConnection> ConnectionService::create(auth::Principal p, 
     validate(r, hosts_, v);
     v.throw_if_failed();
     NewConnection c;
-    c.id = core::Uuid::v7();
     c.name = r.name;
-    c.endpoint = r.endpoint;
-    c.region = r.region.value_or(std::string(kRegion));
-    c.bucket = r.bucket;
-    c.access_key_id = r.access_key_id;
-    c.secret = box().seal(r.secret_access_key);
-    c.path_style = r.path_style.value_or(true);
+    auto& a = c.access;
+    a.id = core::Uuid::v7();
+    a.endpoint = r.endpoint;
+    a.region = r.region.value_or(std::string(kRegion));
+    a.bucket = r.bucket;
+    a.access_key_id = r.access_key_id;
+    a.secret = box().seal(r.secret_access_key);
+    a.path_style = r.path_style.value_or(true);
     const auto scope = auth::scope_of(p, p.workspace, "admin");
-    const audit::Event e{p.user, "storage_connection.create", "storage_connection", c.id.str(),
-                         detail_of(c.name, c.endpoint, c.bucket, true)};
+    const audit::Event e{p.user, "storage_connection.create", "storage_connection", a.id.str(),
+                         detail_of(c.name, a.endpoint, a.bucket, true)};
     try {
         co_return co_await store_.create(scope, c, e, origin);
     } catch (const db::Error& err) {
@@ -110,27 +109,12 @@ asio::awaitable<StorageConnection> ConnectionService::create(auth::Principal p, 
 
 asio::awaitable<StorageConnectionList> ConnectionService::list(auth::Principal p, ConnectionListQuery q) {
     core::Validator v;
-    int limit = kDefaultPage;
-    if (q.limit) {
-        const auto* end = q.limit->data() + q.limit->size();
-        const auto [ptr, ec] = std::from_chars(q.limit->data(), end, limit);
-        if (ec != std::errc{} || ptr != end || limit < 1 || limit > kMaxPage) {
-            v.add("limit", "must be a whole number from 1 to 200");
-        }
-    }
-    std::optional<core::Uuid> before;
-    if (q.cursor) {
-        before = core::Uuid::parse(*q.cursor);
-        if (!before) v.add("cursor", "is not a cursor this server gave");
-    }
+    const auto page = http::parse_page(q.limit, q.cursor, v);
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
-    auto rows = co_await store_.list(scope, before, limit + 1);
+    auto rows = co_await store_.list(scope, page.before, page.limit + 1);
     StorageConnectionList out;
-    if (rows.size() > static_cast<std::size_t>(limit)) {
-        rows.resize(static_cast<std::size_t>(limit));
-        out.next_cursor = rows.back().id.str();
-    }
+    out.next_cursor = http::cut_page(rows, page.limit);
     out.items = std::move(rows);
     co_return out;
 }

@@ -2,6 +2,7 @@
 
 #include <sodium/utils.h>
 
+#include "db/sql.hpp"
 #include "db/transaction.hpp"
 
 namespace asio = boost::asio;
@@ -14,20 +15,15 @@ constexpr std::string_view kColumns = R"sql(
 id, name, endpoint, region, bucket, right(access_key_id, 4), path_style, created_by, kiln_rfc3339(created_at),
 kiln_rfc3339(updated_at))sql";
 
-std::string select_from(std::string_view where) {
-    std::string s = "SELECT ";
-    s += kColumns;
-    s += " FROM storage_connections WHERE workspace_id = kiln_current_workspace() AND deleted_at IS NULL AND ";
-    s += where;
-    return s;
-}
-
+// Live connections only: a deleted one is as absent as another workspace's.
 const std::string& get_sql() {
-    static const std::string s = select_from("id = $1");
+    static const std::string s = db::tenant_select(kColumns, "storage_connections", "deleted_at IS NULL AND id = $1");
     return s;
 }
 const std::string& list_sql() {
-    static const std::string s = select_from("($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
+    static const std::string s = db::tenant_select(
+        kColumns, "storage_connections",
+        "deleted_at IS NULL AND ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
     return s;
 }
 const std::string& insert_sql() {
@@ -103,8 +99,9 @@ StorageConnection connection_at(const db::Result& r, int i) {
 asio::awaitable<StorageConnection> ConnectionStore::create(const db::TenantScope& scope, const NewConnection& c,
                                                            const audit::Event& e, const audit::Origin& origin) {
     std::vector<db::Query> q;
-    q.push_back({insert_sql(), db::params(c.id, c.name, c.endpoint, c.region, c.bucket, c.access_key_id,
-                                          hex(c.secret.nonce), hex(c.secret.ciphertext), c.path_style)});
+    const auto& a = c.access;
+    q.push_back({insert_sql(), db::params(a.id, c.name, a.endpoint, a.region, a.bucket, a.access_key_id,
+                                          hex(a.secret.nonce), hex(a.secret.ciphertext), a.path_style)});
     q.push_back(audit::record(e, origin));
     auto r = co_await db::run(pool_, scope, std::move(q));
     co_return connection_at(r[0], 0);

@@ -13,16 +13,21 @@
 
 namespace kiln::storage {
 
-// A connection to insert, validated, its secret sealed.
-struct NewConnection {
+// What a client for the connection is built from (the secret still sealed).
+struct ConnectionAccess {
     core::Uuid id;
-    std::string name;
     std::string endpoint;
     std::string region;
     std::string bucket;
     std::string access_key_id;
     Sealed secret;
     bool path_style = true;
+};
+
+// A connection to insert, validated, its secret sealed.
+struct NewConnection {
+    ConnectionAccess access;
+    std::string name;
 };
 
 // What changes; absent fields stay.
@@ -34,17 +39,6 @@ struct ConnectionChanges {
     std::optional<std::string> access_key_id;
     std::optional<Sealed> secret;
     std::optional<bool> path_style;
-};
-
-// What a client for the connection is built from (the secret still sealed).
-struct ConnectionAccess {
-    core::Uuid id;
-    std::string endpoint;
-    std::string region;
-    std::string bucket;
-    std::string access_key_id;
-    Sealed secret;
-    bool path_style = true;
 };
 
 class ConnectionStore {
