@@ -145,7 +145,7 @@ struct StorageConfig {
     std::string master_key_file;
     // Hosts a storage connection's endpoint may name ("host", "host:port", "*.domain"): outbound
     // requests never go to an address a tenant chose freely.
-    std::vector<std::string> connection_hosts{"*.amazonaws.com",         "*.r2.cloudflarestorage.com",
+    std::vector<std::string> connection_hosts{"*.amazonaws.com",          "*.r2.cloudflarestorage.com",
                                               "*.digitaloceanspaces.com", "*.backblazeb2.com",
                                               "*.wasabisys.com",          "storage.googleapis.com"};
 };

@@ -119,7 +119,8 @@ bool looks_like_ipv4(std::string_view s) {
 
 std::optional<std::string> name_problem(std::string_view name) {
     if (name.empty() || name.size() > kMaxName) return "must be 1 to 100 characters";
-    if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < ' ' || c == '\x7f'; }))
+    if (std::any_of(name.begin(), name.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < ' ' || c == '\x7f'; }))
         return "must not contain control characters";
     if (name.front() == ' ' || name.back() == ' ') return "must not start or end with a space";
     return std::nullopt;
@@ -141,8 +142,7 @@ std::optional<std::string> bucket_problem(std::string_view b) {
     if (b.find("..") != std::string_view::npos) return "must not contain two adjacent dots";
     if (looks_like_ipv4(b)) return "must not be formatted as an IP address";
     static constexpr std::array<std::string_view, 3> kPrefixes{"xn--", "sthree-", "amzn-s3-demo-"};
-    static constexpr std::array<std::string_view, 5> kSuffixes{"-s3alias", "--ol-s3", ".mrap", "--x-s3",
-                                                               "--table-s3"};
+    static constexpr std::array<std::string_view, 5> kSuffixes{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"};
     for (const auto p : kPrefixes) {
         if (b.starts_with(p)) return "must not begin with a prefix S3 reserves (xn--, sthree-, amzn-s3-demo-)";
     }
@@ -153,8 +153,9 @@ std::optional<std::string> bucket_problem(std::string_view b) {
 }
 
 std::optional<std::string> region_problem(std::string_view region) {
-    const bool ok = !region.empty() && region.size() <= kMaxRegion &&
-                    std::all_of(region.begin(), region.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_'; });
+    const bool ok =
+        !region.empty() && region.size() <= kMaxRegion &&
+        std::all_of(region.begin(), region.end(), [](char c) { return is_alnum(c) || c == '-' || c == '_'; });
     if (!ok) return "must be 1 to 64 letters, digits, hyphens or underscores (e.g. us-east-1)";
     return std::nullopt;
 }
@@ -167,8 +168,8 @@ std::optional<std::string> access_key_id_problem(std::string_view key) {
 }
 
 std::optional<std::string> secret_problem(std::string_view secret) {
-    const bool ok = !secret.empty() && secret.size() <= kMaxSecret &&
-                    std::all_of(secret.begin(), secret.end(), is_visible_ascii);
+    const bool ok =
+        !secret.empty() && secret.size() <= kMaxSecret && std::all_of(secret.begin(), secret.end(), is_visible_ascii);
     if (!ok) return "must be 1 to 256 visible ASCII characters";
     return std::nullopt;
 }

@@ -38,7 +38,7 @@ BOOST_DESCRIBE_STRUCT(StorageConnectionList, (), (items, next_cursor))
 
 struct CreateStorageConnection {
     std::string name;
-    std::string endpoint;              // http(s)://host[:port], a host storage.connection_hosts allows
+    std::string endpoint;               // http(s)://host[:port], a host storage.connection_hosts allows
     std::optional<std::string> region;  // default us-east-1
     std::string bucket;
     std::string access_key_id;

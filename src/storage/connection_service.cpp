@@ -155,8 +155,7 @@ asio::awaitable<void> ConnectionService::remove(auth::Principal p, core::Uuid id
     co_await store_.remove(scope, id, e, origin);
 }
 
-asio::awaitable<ConnectionTestResult> ConnectionService::test(auth::Principal p, core::Uuid id,
-                                                              audit::Origin origin) {
+asio::awaitable<ConnectionTestResult> ConnectionService::test(auth::Principal p, core::Uuid id, audit::Origin origin) {
     const auto& sealer = box();
     const auto scope = auth::scope_of(p, p.workspace, "admin");
     const auto connection = co_await store_.access(scope, id);

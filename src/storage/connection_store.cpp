@@ -21,9 +21,9 @@ const std::string& get_sql() {
     return s;
 }
 const std::string& list_sql() {
-    static const std::string s = db::tenant_select(
-        kColumns, "storage_connections",
-        "deleted_at IS NULL AND ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
+    static const std::string s =
+        db::tenant_select(kColumns, "storage_connections",
+                          "deleted_at IS NULL AND ($1::uuid IS NULL OR id < $1) ORDER BY id DESC LIMIT $2");
     return s;
 }
 const std::string& insert_sql() {
@@ -142,16 +142,16 @@ asio::awaitable<StorageConnection> ConnectionStore::update(const db::TenantScope
                                                            const audit::Origin& origin) {
     std::vector<db::Query> q;
     q.push_back({kRequire, db::params(id)});
-    q.push_back({update_sql(), db::params(id, c.name, c.endpoint, c.region, c.bucket, c.access_key_id,
-                                          hex_of(c.secret, &Sealed::nonce), hex_of(c.secret, &Sealed::ciphertext),
-                                          c.path_style)});
+    q.push_back({update_sql(),
+                 db::params(id, c.name, c.endpoint, c.region, c.bucket, c.access_key_id,
+                            hex_of(c.secret, &Sealed::nonce), hex_of(c.secret, &Sealed::ciphertext), c.path_style)});
     q.push_back(audit::record(e, origin));
     auto r = co_await db::run(pool_, scope, std::move(q));
     co_return connection_at(r[1], 0);
 }
 
-asio::awaitable<void> ConnectionStore::remove(const db::TenantScope& scope, const core::Uuid& id,
-                                              const audit::Event& e, const audit::Origin& origin) {
+asio::awaitable<void> ConnectionStore::remove(const db::TenantScope& scope, const core::Uuid& id, const audit::Event& e,
+                                              const audit::Origin& origin) {
     std::vector<db::Query> q;
     q.push_back({kRequire, db::params(id)});
     q.push_back({kDelete, db::params(id)});

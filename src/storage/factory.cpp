@@ -35,8 +35,9 @@ std::unique_ptr<BlobStore> make_blob_store(const core::StorageConfig& config, co
 S3Options s3_options(const ConnectionAccess& connection, const SecretBox& box,
                      const std::vector<std::string>& allowed_hosts) {
     if (!host_allowed(connection.endpoint, allowed_hosts)) {
-        throw StorageError("the connection's endpoint names a host this server does not connect to "
-                           "(storage.connection_hosts)");
+        throw StorageError(
+            "the connection's endpoint names a host this server does not connect to "
+            "(storage.connection_hosts)");
     }
     auto secret = box.open(connection.secret);
     if (!secret) {

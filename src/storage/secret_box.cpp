@@ -47,8 +47,8 @@ std::optional<std::string> SecretBox::open(const Sealed& sealed) const {
     std::string out(sealed.ciphertext.size() - crypto_secretbox_MACBYTES, '\0');
     if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(out.data()),
                                    reinterpret_cast<const unsigned char*>(sealed.ciphertext.data()),
-                                   sealed.ciphertext.size(), reinterpret_cast<const unsigned char*>(sealed.nonce.data()),
-                                   key_.data()) != 0) {
+                                   sealed.ciphertext.size(),
+                                   reinterpret_cast<const unsigned char*>(sealed.nonce.data()), key_.data()) != 0) {
         return std::nullopt;
     }
     return out;

@@ -33,7 +33,8 @@ class StorageConnectionsTest : public kiln::testing::StoreTest<ConnectionStore> 
 protected:
     void SetUp() override {
         StoreTest::SetUp();
-        for (auto* p : {&admin_, &owner_, &member_, &viewer_, &outsider_}) seed_member(p->user, p->workspace, p->session, p->role);
+        for (auto* p : {&admin_, &owner_, &member_, &viewer_, &outsider_})
+            seed_member(p->user, p->workspace, p->session, p->role);
         core::StorageConfig config;
         config.master_key = std::string(kKey);
         config.connection_hosts = {"127.0.0.1", "s3.example.com"};
@@ -45,8 +46,8 @@ protected:
     }
 
     static CreateStorageConnection request(std::string name) {
-        return {std::move(name), "http://127.0.0.1:4568", std::nullopt, "kiln-test", "AKIAKILNEXAMPLE1234",
-                kSecret,         std::nullopt};
+        return {std::move(name), "http://127.0.0.1:4568", std::nullopt, "kiln-test", "AKIAKILNEXAMPLE1234", kSecret,
+                std::nullopt};
     }
     StorageConnection create(const Person& p, std::string name) {
         return run(service_->create(p.principal(), request(std::move(name)), kOrigin));

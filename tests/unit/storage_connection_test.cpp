@@ -64,7 +64,8 @@ TEST_F(SecretBoxTest, TheKeyIsThirtyTwoBytesOfStandardBase64) {
 }
 
 TEST(ConnectionRules, Buckets) {
-    for (const char* ok : {"kiln-test", "abc", "my.bucket.name", "a1b2", std::string(63, 'b').c_str()}) {
+    for (const std::string& ok : {std::string("kiln-test"), std::string("abc"), std::string("my.bucket.name"),
+                                  std::string("a1b2"), std::string(63, 'b')}) {
         EXPECT_FALSE(bucket_problem(ok).has_value()) << ok;
     }
     for (const std::string& bad :
@@ -81,9 +82,9 @@ TEST(ConnectionRules, Endpoints) {
                            "https://[::1]:9000", "http://MinIO.Example.com"}) {
         EXPECT_FALSE(endpoint_problem(ok).has_value()) << ok;
     }
-    for (const char* bad : {"", "ftp://host", "s3.amazonaws.com", "http://", "http://user:pw@host",
-                            "http://host/path", "http://host?x=1", "http://host#f", "http://host:0",
-                            "http://host:65536", "http://host:12a", "http://ho st", "https://[zz]:1", "http://host:"}) {
+    for (const char* bad : {"", "ftp://host", "s3.amazonaws.com", "http://", "http://user:pw@host", "http://host/path",
+                            "http://host?x=1", "http://host#f", "http://host:0", "http://host:65536", "http://host:12a",
+                            "http://ho st", "https://[zz]:1", "http://host:"}) {
         EXPECT_TRUE(endpoint_problem(bad).has_value()) << bad;
     }
 }
@@ -132,8 +133,8 @@ TEST(ConnectionRules, ARequestGetsOneErrorPerBadField) {
     validate(c, {"*.amazonaws.com"}, v);
     std::vector<std::string> fields;
     for (const auto& e : v.errors()) fields.push_back(e.field);
-    EXPECT_EQ(fields, (std::vector<std::string>{"name", "endpoint", "region", "bucket", "access_key_id",
-                                                "secret_access_key"}));
+    EXPECT_EQ(fields,
+              (std::vector<std::string>{"name", "endpoint", "region", "bucket", "access_key_id", "secret_access_key"}));
     for (const auto& e : v.errors()) EXPECT_EQ(e.message.find("Bad_Bucket"), std::string::npos) << e.message;
 
     UpdateStorageConnection u;
@@ -180,11 +181,12 @@ TEST_F(SecretBoxTest, AConnectionMakesS3OptionsWithItsOpenedSecret) {
 class MasterKeyConfig : public ::testing::Test {
 protected:
     static core::Config load(std::map<std::string, std::string> vars) {
-        auto c = core::Config::load("", [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
-            auto it = vars.find(name);
-            if (it == vars.end()) return std::nullopt;
-            return it->second;
-        });
+        auto c =
+            core::Config::load("", [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
+                auto it = vars.find(name);
+                if (it == vars.end()) return std::nullopt;
+                return it->second;
+            });
         c.resolve_secrets();
         return c;
     }
