@@ -149,6 +149,12 @@ describe('storage connections', { timeout: 120000 }, () => {
     assert.equal(wrongBucket.body.ok, false);
     assert.match(wrongBucket.body.error, /NoSuchBucket|404/, wrongBucket.text);
 
+    // s3rver knows one key id, S3RVER: another is refused as AWS refuses an unknown key.
+    const stranger = remember(await o.as.post('/storage-connections', body({ access_key_id: 'AKIAUNKNOWN00000' })));
+    const unknownKey = remember(await o.as.post(`/storage-connections/${stranger.body.id}/test`));
+    assert.equal(unknownKey.body.ok, false, unknownKey.text);
+    assert.match(unknownKey.body.error, /403 InvalidAccessKeyId/, unknownKey.text);
+
     const closed = await freePort();
     const nowhere = remember(await o.as.post('/storage-connections', body({ endpoint: `http://127.0.0.1:${closed}` })));
     const refused = remember(await o.as.post(`/storage-connections/${nowhere.body.id}/test`));

@@ -192,6 +192,15 @@ bool host_allowed(std::string_view endpoint, const std::vector<std::string>& pat
     return false;
 }
 
+std::string redact(std::string message, const std::string& secret) {
+    constexpr std::string_view kRedacted = "[redacted]";
+    if (secret.empty()) return message;
+    for (auto at = message.find(secret); at != std::string::npos; at = message.find(secret, at + kRedacted.size())) {
+        message.replace(at, secret.size(), kRedacted);
+    }
+    return message;
+}
+
 namespace {
 
 void check(core::Validator& v, const char* field, const std::optional<std::string>& problem) {

@@ -83,6 +83,10 @@ std::optional<std::string> secret_problem(std::string_view secret);
 // "host" (any port), "host:port", "*.domain" (any name under it); letters compared in lower case.
 bool host_allowed(std::string_view endpoint, const std::vector<std::string>& patterns);
 
+// `message` with every occurrence of `secret` replaced by "[redacted]": a store's error may quote
+// what it was sent, and the secret never leaves through it.
+std::string redact(std::string message, const std::string& secret);
+
 // All rules over a request, plus the allow-list, one entry per bad field.
 void validate(const CreateStorageConnection& c, const std::vector<std::string>& hosts, core::Validator& v);
 void validate(const UpdateStorageConnection& c, const std::vector<std::string>& hosts, core::Validator& v);

@@ -46,17 +46,6 @@ std::string detail_of(const std::optional<std::string>& name, const std::optiona
     return boost::json::serialize(o);
 }
 
-// A store's message may quote what it was sent; the credentials never leave through it.
-std::string scrubbed(std::string message, const S3Credentials& credentials) {
-    for (const auto* secret : {&credentials.secret_access_key, &credentials.access_key_id}) {
-        if (secret->empty()) continue;
-        for (auto at = message.find(*secret); at != std::string::npos; at = message.find(*secret, at)) {
-            message.replace(at, secret->size(), "[redacted]");
-        }
-    }
-    return message;
-}
-
 bool name_taken(const db::Error& e) {
     return e.sqlstate() == "23505" && e.constraint() == "storage_connections_name";
 }
@@ -160,11 +149,11 @@ asio::awaitable<ConnectionTestResult> ConnectionService::test(auth::Principal p,
     const auto scope = auth::scope_of(p, p.workspace, "admin");
     const auto connection = co_await store_.access(scope, id);
     ConnectionTestResult result;
-    S3Credentials credentials;
+    std::string secret;
     const auto started = std::chrono::steady_clock::now();
     try {
         auto options = s3_options(connection, sealer, hosts_);
-        credentials = options.credentials;
+        secret = options.credentials.secret_access_key;
         options.max_attempts = 1;
         options.connect_timeout = limits_.connect_timeout;
         options.low_speed_time = limits_.low_speed_time;
@@ -182,7 +171,7 @@ asio::awaitable<ConnectionTestResult> ConnectionService::test(auth::Principal p,
             result.ok = true;
         }
     } catch (const std::exception& failure) {
-        result.error = scrubbed(failure.what(), credentials);
+        result.error = redact(failure.what(), secret);
     }
     result.latency_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
