@@ -67,6 +67,12 @@ INSERT INTO realtime_tickets (workspace_id, token_hash, user_id, credential_id, 
 INSERT INTO job_effects (workspace_id, job_id, attempt) VALUES
     ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a5', 1),
     ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b5', 1);
+INSERT INTO storage_connections (workspace_id, id, name, endpoint, region, bucket, access_key_id, secret_nonce,
+                                 secret_ciphertext) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a6', 'A', 'https://s3.example.com',
+     'us-east-1', 'bucket-a', 'KA', decode(repeat('00', 24), 'hex'), decode(repeat('11', 20), 'hex')),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b6', 'B', 'https://s3.example.com',
+     'us-east-1', 'bucket-b', 'KB', decode(repeat('00', 24), 'hex'), decode(repeat('22', 20), 'hex'));
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {
