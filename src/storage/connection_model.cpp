@@ -70,7 +70,7 @@ std::optional<HostPort> split_host_port(std::string_view authority) {
     if (out.port.empty() || out.port.size() > 5 || !std::all_of(out.port.begin(), out.port.end(), is_digit)) {
         return std::nullopt;
     }
-    const unsigned n = static_cast<unsigned>(std::stoul(out.port));
+    const auto n = static_cast<unsigned>(std::stoul(out.port));
     if (n == 0 || n > kMaxPort) return std::nullopt;
     return out;
 }
@@ -177,19 +177,14 @@ std::optional<std::string> secret_problem(std::string_view secret) {
 bool host_allowed(std::string_view endpoint, const std::vector<std::string>& patterns) {
     const auto e = parse_endpoint(endpoint);
     if (!e) return false;
-    for (const auto& pattern : patterns) {
+    return std::any_of(patterns.begin(), patterns.end(), [&e](const std::string& pattern) {
         const bool wildcard = pattern.starts_with("*.");
         const auto p = split_host_port(std::string_view(pattern).substr(wildcard ? 1 : 0));
-        if (!p) continue;
-        if (!p->port.empty() && p->port != e->effective_port()) continue;
-        if (wildcard) {
-            // p->host is ".domain": any name under it, not the domain itself.
-            if (e->where.host.size() > p->host.size() && e->where.host.ends_with(p->host)) return true;
-        } else if (e->where.host == p->host) {
-            return true;
-        }
-    }
-    return false;
+        if (!p || (!p->port.empty() && p->port != e->effective_port())) return false;
+        // A wildcard's host is ".domain": any name under it, not the domain itself.
+        if (wildcard) return e->where.host.size() > p->host.size() && e->where.host.ends_with(p->host);
+        return e->where.host == p->host;
+    });
 }
 
 std::string redact(std::string message, const std::string& secret) {

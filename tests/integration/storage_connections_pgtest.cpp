@@ -25,7 +25,7 @@ struct Person {
     core::Uuid user = core::Uuid::v7();
     core::Uuid session = core::Uuid::v7();
     core::Uuid workspace;
-    const char* role;
+    const char* role = "";
     auth::Principal principal() const { return {user, workspace, session, role}; }
 };
 
@@ -205,6 +205,7 @@ TEST_F(StorageConnectionsTest, WithoutAMasterKeyNothingIsSealedOrOpened) {
 
 TEST_F(StorageConnectionsTest, ListsPageNewestFirst) {
     std::vector<core::Uuid> ids;
+    ids.reserve(5);
     for (int i = 0; i < 5; ++i) ids.push_back(create(admin_, fmt::format("c{}", i)).id);
     std::vector<core::Uuid> seen;
     ConnectionListQuery q{std::string("2"), std::nullopt};
