@@ -252,12 +252,23 @@ void validate_storage(const StorageConfig& s) {
         fail("storage.s3_access_key_id", "an access key id when storage.backend is s3", "\"\"");
 }
 
-// "host", "host:port", "[v6]:port" or "*.domain": no scheme, path or other wildcard.
+// "host", "host:port" or "[v6]:port", where a host label may be "*" (not every label, nor part of one).
 void validate_connection_hosts(const std::vector<std::string>& hosts) {
     for (const auto& h : hosts) {
-        const std::string_view rest = h.starts_with("*.") ? std::string_view(h).substr(2) : std::string_view(h);
-        const bool bad = rest.empty() || rest.find_first_of("/@?#* \t") != std::string_view::npos;
-        if (bad) fail("storage.connection_hosts", "host, host:port or *.domain entries", "\"" + h + "\"");
+        bool bad = h.empty() || h.find_first_of("/@?# \t") != std::string::npos;
+        if (!bad && !h.starts_with('[')) {
+            const auto host = std::string_view(h).substr(0, h.find(':'));
+            bool literal = false;
+            for (std::size_t start = 0; !bad && start <= host.size();) {
+                const auto dot = std::min(host.find('.', start), host.size());
+                const auto label = host.substr(start, dot - start);
+                bad = label.empty() || (label != "*" && label.find('*') != std::string_view::npos);
+                literal = literal || label != "*";
+                start = dot + 1;
+            }
+            bad = bad || !literal;
+        }
+        if (bad) fail("storage.connection_hosts", "host, host:port, *.domain or s3.*.domain entries", "\"" + h + "\"");
     }
 }
 

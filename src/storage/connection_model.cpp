@@ -42,7 +42,8 @@ struct HostPort {
     std::string port;
 };
 
-std::optional<HostPort> split_host_port(std::string_view authority) {
+// With `wildcards` (allow-list patterns) a host may hold '*' labels.
+std::optional<HostPort> split_host_port(std::string_view authority, bool wildcards = false) {
     HostPort out;
     std::string_view rest;
     if (authority.starts_with('[')) {
@@ -60,8 +61,9 @@ std::optional<HostPort> split_host_port(std::string_view authority) {
         out.host = lower(authority.substr(0, colon));
         rest = colon == std::string_view::npos ? std::string_view{} : authority.substr(colon);
         const bool name = !out.host.empty() && out.host.size() <= kMaxHost &&
-                          std::all_of(out.host.begin(), out.host.end(),
-                                      [](char c) { return is_lower_alnum(c) || c == '-' || c == '.'; });
+                          std::all_of(out.host.begin(), out.host.end(), [wildcards](char c) {
+                              return is_lower_alnum(c) || c == '-' || c == '.' || (wildcards && c == '*');
+                          });
         if (!name) return std::nullopt;
     }
     if (rest.empty()) return out;
@@ -99,6 +101,30 @@ std::optional<Endpoint> parse_endpoint(std::string_view e) {
     if (!where) return std::nullopt;
     out.where = std::move(*where);
     return out;
+}
+
+std::vector<std::string_view> labels(std::string_view host) {
+    std::vector<std::string_view> out;
+    for (std::size_t start = 0;;) {
+        const auto dot = host.find('.', start);
+        out.push_back(host.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+        if (dot == std::string_view::npos) return out;
+        start = dot + 1;
+    }
+}
+
+// A '*' label of the pattern matches one label; a leading one, one or more.
+bool host_matches(std::string_view host, std::string_view pattern) {
+    const auto h = labels(host);
+    auto p = labels(pattern);
+    const bool leading = p.size() > 1 && p.front() == "*";
+    if (leading) p.erase(p.begin());
+    if (leading ? h.size() <= p.size() : h.size() != p.size()) return false;
+    const auto offset = h.size() - p.size();
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        if (p[i] != "*" && p[i] != h[offset + i]) return false;
+    }
+    return true;
 }
 
 bool looks_like_ipv4(std::string_view s) {
@@ -178,12 +204,9 @@ bool host_allowed(std::string_view endpoint, const std::vector<std::string>& pat
     const auto e = parse_endpoint(endpoint);
     if (!e) return false;
     return std::any_of(patterns.begin(), patterns.end(), [&e](const std::string& pattern) {
-        const bool wildcard = pattern.starts_with("*.");
-        const auto p = split_host_port(std::string_view(pattern).substr(wildcard ? 1 : 0));
+        const auto p = split_host_port(pattern, true);
         if (!p || (!p->port.empty() && p->port != e->effective_port())) return false;
-        // A wildcard's host is ".domain": any name under it, not the domain itself.
-        if (wildcard) return e->where.host.size() > p->host.size() && e->where.host.ends_with(p->host);
-        return e->where.host == p->host;
+        return host_matches(e->where.host, p->host);
     });
 }
 

@@ -80,7 +80,8 @@ std::optional<std::string> region_problem(std::string_view region);
 std::optional<std::string> access_key_id_problem(std::string_view key);
 std::optional<std::string> secret_problem(std::string_view secret);
 // Whether a well-formed endpoint's host (and port) matches one of storage.connection_hosts:
-// "host" (any port), "host:port", "*.domain" (any name under it); letters compared in lower case.
+// "host" (any port), "host:port"; a "*" label matches any one label ("s3.*.amazonaws.com"), a
+// leading one any names under the rest ("*.r2.cloudflarestorage.com"); compared in lower case.
 bool host_allowed(std::string_view endpoint, const std::vector<std::string>& patterns);
 
 // `message` with every occurrence of `secret` replaced by "[redacted]": a store's error may quote

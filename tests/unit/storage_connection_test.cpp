@@ -106,6 +106,14 @@ TEST(ConnectionRules, TheAllowListMatchesHostsPortsAndSubdomains) {
     EXPECT_FALSE(host_allowed("http://127.0.0.1:4568", {}));
     EXPECT_TRUE(host_allowed("https://s3.amazonaws.com:443", {"s3.amazonaws.com:443"}));
     EXPECT_TRUE(host_allowed("https://s3.amazonaws.com", {"s3.amazonaws.com:443"})) << "the scheme's default port";
+
+    const std::vector<std::string> labels{"s3.*.example.com", "*.s3.*.example.com"};
+    EXPECT_TRUE(host_allowed("https://s3.eu-1.example.com", labels));
+    EXPECT_TRUE(host_allowed("https://bucket.s3.eu-1.example.com", labels));
+    EXPECT_TRUE(host_allowed("https://a.b.s3.eu-1.example.com", labels)) << "a leading * is any names";
+    EXPECT_FALSE(host_allowed("https://s3.eu.1.example.com", labels)) << "an inner * is one label";
+    EXPECT_FALSE(host_allowed("https://ec2-10-0-0-1.compute-1.example.com", labels));
+    EXPECT_FALSE(host_allowed("https://s3.example.com", labels));
 }
 
 TEST(ConnectionRules, OtherFields) {
@@ -235,13 +243,25 @@ TEST_F(MasterKeyConfig, AMalformedKeyIsRefusedWithoutShowingIt) {
 
 TEST_F(MasterKeyConfig, ConnectionHostsDefaultToPublicProvidersAndAreChecked) {
     const auto c = load({});
-    EXPECT_TRUE(host_allowed("https://s3.eu-west-1.amazonaws.com", c.storage.connection_hosts));
-    EXPECT_FALSE(host_allowed("http://127.0.0.1:9000", c.storage.connection_hosts));
-    EXPECT_FALSE(host_allowed("http://169.254.169.254", c.storage.connection_hosts));
+    const auto& hosts = c.storage.connection_hosts;
+    for (const char* s3 : {"https://s3.amazonaws.com", "https://s3.eu-west-1.amazonaws.com",
+                           "https://media.s3.eu-west-1.amazonaws.com", "https://acct.r2.cloudflarestorage.com",
+                           "https://fra1.digitaloceanspaces.com", "https://s3.us-west-004.backblazeb2.com",
+                           "https://s3.eu-central-1.wasabisys.com", "https://storage.googleapis.com"}) {
+        EXPECT_TRUE(host_allowed(s3, hosts)) << s3;
+    }
+    // Inside AWS, EC2's public names resolve to private addresses: not S3, not allowed.
+    EXPECT_FALSE(host_allowed("http://ec2-10-0-0-1.compute-1.amazonaws.com", hosts));
+    EXPECT_FALSE(host_allowed("http://127.0.0.1:9000", hosts));
+    EXPECT_FALSE(host_allowed("http://169.254.169.254", hosts));
     const auto local = load({{"KILN_STORAGE_CONNECTION_HOSTS", "127.0.0.1,minio.internal:9000"}});
     EXPECT_EQ(local.storage.connection_hosts, (std::vector<std::string>{"127.0.0.1", "minio.internal:9000"}));
     EXPECT_THROW(load({{"KILN_STORAGE_CONNECTION_HOSTS", "http://minio"}}), core::ConfigError);
-    EXPECT_THROW(load({{"KILN_STORAGE_CONNECTION_HOSTS", "*"}}), core::ConfigError);
+    EXPECT_EQ(load({{"KILN_STORAGE_CONNECTION_HOSTS", "s3.*.example.com,[::1]:9000"}}).storage.connection_hosts.size(),
+              2U);
+    for (const char* bad : {"*", "*.*", "s3*.example.com", "a..b", ".example.com"}) {
+        EXPECT_THROW(load({{"KILN_STORAGE_CONNECTION_HOSTS", bad}}), core::ConfigError) << bad;
+    }
 }
 
 }  // namespace
