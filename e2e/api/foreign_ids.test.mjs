@@ -17,6 +17,7 @@ const BODIES = {
   'PATCH /api/v1/workspaces/{id}/members/{user_id}': { role: 'viewer' },
   'POST /api/v1/workspaces/{id}/api-keys': { name: 'stolen', role: 'admin' },
   'POST /api/v1/workspaces/{id}/invitations': () => ({ email: uniqueEmail(), role: 'admin' }),
+  'PATCH /api/v1/storage-connections/{id}': { name: 'taken over', secret_access_key: 'attacker-secret' },
 };
 
 describe('foreign ids', { timeout: 120000 }, () => {
@@ -51,8 +52,14 @@ describe('foreign ids', { timeout: 120000 }, () => {
     // A job that waits (an hour from now), so that cancel and retry would act on it.
     const job = await b.as.post('/jobs', { kind: 'system.sleep', args: { ms: 1 }, run_at: new Date(Date.now() + 3600_000).toISOString() });
     assert.equal(job.status, 201, job.text);
+    // A storage connection (created, never contacted: the default allow-list names AWS's hosts).
+    const bucket = await b.as.post('/storage-connections', { name: 'b bucket', endpoint: 'https://s3.eu-west-1.amazonaws.com',
+      region: 'eu-west-1', bucket: 'b-bucket', access_key_id: 'AKIAB0000000000EXAMPLE', secret_access_key: 'b-secret' });
+    assert.equal(bucket.status, 201, bucket.text);
     const values = {
       '/api/v1/auth/sessions/{id}': { id: session },
+      '/api/v1/storage-connections/{id}': { id: bucket.body.id },
+      '/api/v1/storage-connections/{id}/test': { id: bucket.body.id },
       '/api/v1/jobs/{id}': { id: job.body.id },
       '/api/v1/jobs/{id}/cancel': { id: job.body.id },
       '/api/v1/jobs/{id}/retry': { id: job.body.id },
@@ -90,5 +97,7 @@ describe('foreign ids', { timeout: 120000 }, () => {
     assert.deepEqual((await b.as.get(`/workspaces/${ws}/invitations`)).body.items.map((i) => i.id), [invitation.body.id]);
     assert.equal((await c.authed(key.body.key).get(`/workspaces/${ws}`)).status, 200);
     assert.equal((await b.as.get(`/jobs/${job.body.id}`)).body.state, 'scheduled');
+    const kept = await b.as.get(`/storage-connections/${bucket.body.id}`);
+    assert.deepEqual(kept.body, bucket.body, 'the storage connection is unchanged');
   });
 });

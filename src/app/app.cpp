@@ -22,6 +22,7 @@
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
 #include "storage/routes.hpp"
+#include "storage/connection_routes.hpp"
 #include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;
@@ -124,6 +125,8 @@ Services::Services(const core::Config& c)
       blobs(c.storage, kiln_home(), cpu),
       file_store(db),
       files(file_store, blobs, cpu),
+      connection_store(db),
+      connections(connection_store, c.storage),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
@@ -137,6 +140,7 @@ void add_routes(http::Router& router, Services& services) {
     admin::add_routes(router, services.auth, services.admin);
     jobs::add_routes(router, services.auth, services.jobs, services.events);
     storage::add_routes(router, services.auth, services.files);
+    storage::add_connection_routes(router, services.auth, services.connections);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);
@@ -178,6 +182,9 @@ int serve(const core::Config& config) {
         return 2;
     }
     server.start();
+    if (config.storage.master_key.empty()) {
+        core::log::warn("storage connections cannot be created or tested: storage.master_key is not set", {});
+    }
     mail::Sender mailer(services.mail, services.cpu, core::conninfo(config.database, false), config.mail);
     mailer.start(io.at(0).get_executor());
     core::log::info("mail sender started",

@@ -26,6 +26,8 @@
 #include "storage/factory.hpp"
 #include "storage/service.hpp"
 #include "storage/store.hpp"
+#include "storage/connection_service.hpp"
+#include "storage/connection_store.hpp"
 #include "tenancy/service.hpp"
 #include "tenancy/store.hpp"
 
@@ -59,6 +61,8 @@ struct Services {
     storage::BlobStores blobs;  // attached to the I/O threads by serve()
     storage::FileStore file_store;
     storage::FileService files;
+    storage::ConnectionStore connection_store;
+    storage::ConnectionService connections;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

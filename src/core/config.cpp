@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/crypto.hpp"
+
 namespace kiln::core {
 
 namespace {
@@ -225,6 +227,9 @@ const std::vector<Field>& fields() {
         field("storage.s3_secret_access_key_file", &Config::storage, &StorageConfig::s3_secret_access_key_file),
         field("storage.s3_path_style", &Config::storage, &StorageConfig::s3_path_style),
         int_field("storage.s3_part_size_mb", &Config::storage, &StorageConfig::s3_part_size_mb, 5, 5120),
+        field("storage.master_key", &Config::storage, &StorageConfig::master_key),
+        field("storage.master_key_file", &Config::storage, &StorageConfig::master_key_file),
+        field("storage.connection_hosts", &Config::storage, &StorageConfig::connection_hosts),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;
@@ -248,6 +253,26 @@ void validate_storage(const StorageConfig& s) {
         fail("storage.s3_access_key_id", "an access key id when storage.backend is s3", "\"\"");
 }
 
+// "host", "host:port" or "[v6]:port", where a host label may be "*" (not every label, nor part of one).
+void validate_connection_hosts(const std::vector<std::string>& hosts) {
+    for (const auto& h : hosts) {
+        bool bad = h.empty() || h.find_first_of("/@?# \t") != std::string::npos;
+        if (!bad && !h.starts_with('[')) {
+            const auto host = std::string_view(h).substr(0, h.find(':'));
+            bool literal = false;
+            for (std::size_t start = 0; !bad && start <= host.size();) {
+                const auto dot = std::min(host.find('.', start), host.size());
+                const auto label = host.substr(start, dot - start);
+                bad = label.empty() || (label != "*" && label.find('*') != std::string_view::npos);
+                literal = literal || label != "*";
+                start = dot + 1;
+            }
+            bad = bad || !literal;
+        }
+        if (bad) fail("storage.connection_hosts", "host, host:port, *.domain or s3.*.domain entries", "\"" + h + "\"");
+    }
+}
+
 void validate(const Config& c) {
     static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
     if (!levels.contains(c.log.level)) {
@@ -266,6 +291,7 @@ void validate(const Config& c) {
              std::to_string(c.jobs.heartbeat_ms));
     }
     validate_storage(c.storage);
+    validate_connection_hosts(c.storage.connection_hosts);
     if (c.cors.enabled && c.cors.allow_origins.empty()) {
         fail("cors.allow_origins", "at least one origin when cors.enabled is true", "[]");
     }
@@ -356,8 +382,20 @@ void Config::resolve_secrets() {
         storage.s3_secret_access_key =
             read_secret_file("storage.s3_secret_access_key_file", storage.s3_secret_access_key_file);
     }
+    if (storage.master_key.empty() && !storage.master_key_file.empty()) {
+        storage.master_key = read_secret_file("storage.master_key_file", storage.master_key_file);
+    }
     if (auth.jwt_previous_key.empty() && !auth.jwt_previous_key_file.empty()) {
         auth.jwt_previous_key = read_secret_file("auth.jwt_previous_key_file", auth.jwt_previous_key_file);
+    }
+    // Checked here, once the file is read; the message never repeats the value.
+    if (!storage.master_key.empty()) {
+        const auto key = base64_decode(storage.master_key);
+        if (!key || key->size() != kMasterKeyBytes) {
+            throw ConfigError(
+                "config storage.master_key: expected 32 bytes in base64 (head -c 32 /dev/urandom | base64); the "
+                "value given is not shown");
+        }
     }
 }
 

@@ -142,7 +142,21 @@ struct StorageConfig {
     std::string s3_secret_access_key_file;
     bool s3_path_style = true;  // endpoint/bucket/key; false: bucket.endpoint/key
     unsigned s3_part_size_mb = 8;
+    // Seals the secrets of per-workspace storage connections: 32 bytes, base64 (secret).
+    std::string master_key;
+    std::string master_key_file;
+    // Hosts a storage connection's endpoint may name ("host", "host:port"; a "*" label matches one
+    // label, a leading one any names below): outbound requests never go to an address a tenant
+    // chose freely. The defaults are public S3 services' endpoints (not all of amazonaws.com:
+    // EC2's public names resolve to private addresses inside AWS).
+    std::vector<std::string> connection_hosts{
+        "s3.amazonaws.com",           "*.s3.amazonaws.com",       "s3.*.amazonaws.com",   "*.s3.*.amazonaws.com",
+        "*.r2.cloudflarestorage.com", "*.digitaloceanspaces.com", "s3.*.backblazeb2.com", "*.s3.*.backblazeb2.com",
+        "s3.wasabisys.com",           "s3.*.wasabisys.com",       "*.s3.*.wasabisys.com", "storage.googleapis.com"};
 };
+
+// storage.master_key decodes to exactly this many bytes (a crypto_secretbox key).
+constexpr std::size_t kMasterKeyBytes = 32;
 
 struct LogConfig {
     std::string level = "info";

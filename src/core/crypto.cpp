@@ -69,17 +69,29 @@ std::string base64url_encode(std::string_view data) {
     return out;
 }
 
-std::optional<std::string> base64url_decode(std::string_view text) {
+namespace {
+
+std::optional<std::string> decode_base64(std::string_view text, int variant) {
     std::string out(text.size() * 3 / 4 + 3, '\0');
     std::size_t len = 0;
     const char* end = nullptr;
     if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
-                          &len, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+                          &len, &end, variant) != 0 ||
         end != text.data() + text.size()) {
         return std::nullopt;
     }
     out.resize(len);
     return out;
+}
+
+}  // namespace
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+    return decode_base64(text, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    return decode_base64(text, sodium_base64_VARIANT_ORIGINAL);
 }
 
 bool equal_constant_time(std::string_view a, std::string_view b) {

@@ -1,33 +1,42 @@
 #pragma once
-// Keyset pagination's shared rules: `?limit=` is a whole number from 1 to 200, and a store asked
-// for limit + 1 rows tells by the extra one whether another page follows.
+// Keyset pagination by id (UUIDv7, newest first): `?limit=` and `?cursor=` in, `next_cursor` out.
 #include <charconv>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/problem.hpp"
+#include "core/uuid.hpp"
 
 namespace kiln::core {
 
-constexpr int kMaxPageLimit = 200;
+struct Page {
+    int limit = 50;
+    std::optional<Uuid> before;  // the last id of the previous page
+};
 
-// The `?limit=` value, or `fallback` without one; an error for "limit" in `v` when it is not 1–200.
-inline int page_limit(const std::optional<std::string>& limit, Validator& v, int fallback = 50) {
-    if (!limit) return fallback;
-    int n = 0;
-    const auto* end = limit->data() + limit->size();
-    const auto [ptr, ec] = std::from_chars(limit->data(), end, n);
-    if (ec != std::errc{} || ptr != end || n < 1 || n > kMaxPageLimit) {
-        v.add("limit", "must be a whole number from 1 to 200");
-        return fallback;
+// ?limit= (1–200, default 50) and ?cursor= (an id this server gave); what is wrong goes to `v`.
+inline Page parse_page(const std::optional<std::string>& limit, const std::optional<std::string>& cursor,
+                       Validator& v) {
+    constexpr int kMaxPage = 200;
+    Page page;
+    if (limit) {
+        const auto* end = limit->data() + limit->size();
+        const auto [ptr, ec] = std::from_chars(limit->data(), end, page.limit);
+        if (ec != std::errc{} || ptr != end || page.limit < 1 || page.limit > kMaxPage) {
+            v.add("limit", "must be a whole number from 1 to 200");
+        }
     }
-    return n;
+    if (cursor) {
+        page.before = Uuid::parse(*cursor);
+        if (!page.before) v.add("cursor", "is not a cursor this server gave");
+    }
+    return page;
 }
 
-// Cuts `rows` (limit + 1 were asked for) to `limit`; the next page starts after the last kept id.
-template <typename T>
-std::optional<std::string> cut_page(std::vector<T>& rows, int limit) {
+// `rows` were asked for with limit + 1: drops the extra row and returns the next page's cursor.
+template <typename Row>
+std::optional<std::string> cut_page(std::vector<Row>& rows, int limit) {
     if (rows.size() <= static_cast<std::size_t>(limit)) return std::nullopt;
     rows.resize(static_cast<std::size_t>(limit));
     return rows.back().id.str();

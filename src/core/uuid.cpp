@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 
 namespace kiln::core {
@@ -25,19 +26,43 @@ void random_bytes(std::uint8_t* out, std::size_t n) {
 
 }  // namespace
 
+namespace {
+// The 48-bit millisecond timestamp and 12 bits of sub-millisecond time (RFC 9562 §6.2, method 3),
+// as one number: ids this process mints are strictly increasing even within a millisecond, so
+// keyset pages by id list rows in the order they were made.
+std::uint64_t time_fields(std::chrono::system_clock::time_point at) {
+    const auto ns =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count());
+    const std::uint64_t ms = ns / 1'000'000;
+    const std::uint64_t fraction = (ns % 1'000'000) * 4096 / 1'000'000;
+    return (ms << 12) | fraction;
+}
+
+Uuid from_time_fields(std::uint64_t fields) {
+    std::array<std::uint8_t, 16> b{};
+    const std::uint64_t ms = fields >> 12;
+    for (int i = 0; i < 6; ++i) b[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
+    b[6] = static_cast<std::uint8_t>(0x70 | ((fields >> 8) & 0x0F));
+    b[7] = static_cast<std::uint8_t>(fields & 0xFF);
+    random_bytes(b.data() + 8, 8);
+    b[8] = static_cast<std::uint8_t>(0x80 | (b[8] & 0x3F));
+    return Uuid::from_bytes(b);
+}
+}  // namespace
+
 Uuid Uuid::v7() {
-    return v7_at(std::chrono::system_clock::now());
+    static std::atomic<std::uint64_t> last{0};
+    auto next = time_fields(std::chrono::system_clock::now());
+    auto seen = last.load(std::memory_order_relaxed);
+    for (;;) {
+        // Same tick or a clock step back: one past the last id keeps the order.
+        if (next <= seen) next = seen + 1;
+        if (last.compare_exchange_weak(seen, next, std::memory_order_relaxed)) return from_time_fields(next);
+    }
 }
 
 Uuid Uuid::v7_at(std::chrono::system_clock::time_point at) {
-    Uuid id;
-    const auto ms = static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count());
-    for (int i = 0; i < 6; ++i) id.bytes_[i] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
-    random_bytes(id.bytes_.data() + 6, 10);
-    id.bytes_[6] = static_cast<std::uint8_t>(0x70 | (id.bytes_[6] & 0x0F));
-    id.bytes_[8] = static_cast<std::uint8_t>(0x80 | (id.bytes_[8] & 0x3F));
-    return id;
+    return from_time_fields(time_fields(at));
 }
 
 namespace {

@@ -15,6 +15,11 @@ public:
     static Uuid v7();
     static Uuid v7_at(std::chrono::system_clock::time_point at);
     static std::optional<Uuid> parse(std::string_view text);
+    static Uuid from_bytes(const std::array<std::uint8_t, 16>& bytes) noexcept {
+        Uuid id;
+        id.bytes_ = bytes;
+        return id;
+    }
 
     std::string str() const;
     int version() const noexcept { return bytes_[6] >> 4; }

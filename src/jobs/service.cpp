@@ -10,10 +10,6 @@ namespace asio = boost::asio;
 
 namespace kiln::jobs {
 
-namespace {
-constexpr int kDefaultPage = 50;
-}  // namespace
-
 NewJob Service::new_job(const Kind& kind, const std::string& name, const std::optional<boost::json::value>& args,
                         const std::optional<std::string>& queue, const std::optional<std::int64_t>& priority,
                         const std::optional<std::int64_t>& max_attempts) const {
@@ -96,22 +92,17 @@ asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
     core::Validator v;
     if (q.state && !is_state(*q.state))
         v.add("state", "must be one of scheduled, available, running, succeeded, failed, dead, cancelled");
-    const int limit = core::page_limit(q.limit, v, kDefaultPage);
     std::optional<core::Uuid> batch;
     if (q.batch) {
         batch = core::Uuid::parse(*q.batch);
         if (!batch) v.add("batch", "must be a job id");
     }
-    std::optional<core::Uuid> before;
-    if (q.cursor) {
-        before = core::Uuid::parse(*q.cursor);
-        if (!before) v.add("cursor", "is not a cursor this server gave");
-    }
+    const auto page = core::parse_page(q.limit, q.cursor, v);
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
-    auto rows = co_await store_.list(scope, q.state, q.kind, batch, before, limit + 1);
+    auto rows = co_await store_.list(scope, q.state, q.kind, batch, page.before, page.limit + 1);
     JobList out;
-    out.next_cursor = core::cut_page(rows, limit);
+    out.next_cursor = core::cut_page(rows, page.limit);
     out.items = std::move(rows);
     co_return out;
 }

@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "db/sql.hpp"
 #include "db/transaction.hpp"
 
 namespace asio = boost::asio;
@@ -18,11 +19,7 @@ kiln_rfc3339(run_at), kiln_rfc3339(created_at), kiln_rfc3339(attempted_at), kiln
 batch_total, batch_succeeded, batch_dead, batch_cancelled)sql";
 
 std::string select_from(std::string_view where) {
-    std::string s = "SELECT ";
-    s += kColumns;
-    s += " FROM jobs WHERE workspace_id = kiln_current_workspace() AND ";
-    s += where;
-    return s;
+    return db::tenant_select(kColumns, "jobs", where);
 }
 
 const std::string& get_sql() {

@@ -62,4 +62,30 @@ BlobStore& BlobStores::at(const boost::asio::any_io_executor& ex) const {
     throw std::logic_error("no blob store for this thread's io_context");
 }
 
+S3Options s3_options(const ConnectionAccess& connection, const SecretBox& box,
+                     const std::vector<std::string>& allowed_hosts) {
+    if (!host_allowed(connection.endpoint, allowed_hosts)) {
+        throw StorageError(
+            "the connection's endpoint names a host this server does not connect to "
+            "(storage.connection_hosts)");
+    }
+    auto secret = box.open(connection.secret);
+    if (!secret) {
+        throw StorageError(
+            "the connection's secret does not open under this server's storage.master_key (was the key changed?)");
+    }
+    S3Options o;
+    o.endpoint = connection.endpoint;
+    o.region = connection.region;
+    o.bucket = connection.bucket;
+    o.credentials = {connection.access_key_id, std::move(*secret)};
+    o.path_style = connection.path_style;
+    return o;
+}
+
+std::unique_ptr<S3BlobStore> make_blob_store(const ConnectionAccess& connection, const SecretBox& box,
+                                             const std::vector<std::string>& allowed_hosts, http::Client& client) {
+    return std::make_unique<S3BlobStore>(s3_options(connection, box, allowed_hosts), client);
+}
+
 }  // namespace kiln::storage

@@ -10,7 +10,9 @@
 #include "core/thread_pool.hpp"
 #include "http/client.hpp"
 #include "storage/blob_store.hpp"
+#include "storage/connection_store.hpp"
 #include "storage/s3.hpp"
+#include "storage/secret_box.hpp"
 
 namespace kiln::storage {
 
@@ -48,5 +50,13 @@ private:
     core::ThreadPool& blocking_;
     std::vector<Entry> entries_;
 };
+// A workspace's storage connection: its secret is opened here, just before the client is made.
+// Throws StorageError when the endpoint's host is not (any longer) in `allowed_hosts`
+// (storage.connection_hosts), or the sealed secret does not open under `box` (another master key).
+S3Options s3_options(const ConnectionAccess& connection, const SecretBox& box,
+                     const std::vector<std::string>& allowed_hosts);
+// `client` must outlive the store; the uploader's sync jobs build theirs this way.
+std::unique_ptr<S3BlobStore> make_blob_store(const ConnectionAccess& connection, const SecretBox& box,
+                                             const std::vector<std::string>& allowed_hosts, http::Client& client);
 
 }  // namespace kiln::storage

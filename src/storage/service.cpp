@@ -129,11 +129,8 @@ asio::awaitable<void> FileService::abandon(const auth::Principal& p, const Uploa
 asio::awaitable<FileList> FileService::list(const auth::Principal& p, FileListQuery q) {
     core::Validator v;
     FileFilter f;
-    const int limit = core::page_limit(q.limit, v);
-    if (q.cursor) {
-        f.before = core::Uuid::parse(*q.cursor);
-        if (!f.before) v.add("cursor", "is not a cursor this server gave");
-    }
+    const auto page = core::parse_page(q.limit, q.cursor, v);
+    f.before = page.before;
     if (q.content_type && (q.content_type->empty() || q.content_type->size() > kMaxName)) {
         v.add("content_type", "must be 1 to 255 characters");
     }
@@ -141,10 +138,10 @@ asio::awaitable<FileList> FileService::list(const auth::Principal& p, FileListQu
     v.throw_if_failed();
     f.content_type_prefix = std::move(q.content_type);
     f.name_contains = std::move(q.name);
-    f.limit = limit + 1;
+    f.limit = page.limit + 1;
     auto rows = co_await store_.list(auth::scope_of(p, p.workspace, "viewer"), f);
     FileList out;
-    out.next_cursor = core::cut_page(rows, limit);
+    out.next_cursor = core::cut_page(rows, page.limit);
     out.items = std::move(rows);
     co_return out;
 }

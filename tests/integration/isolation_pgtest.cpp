@@ -74,6 +74,12 @@ INSERT INTO files (workspace_id, id, name, content_type, declared_type, storage_
      'uploading', '0190a2b4-0000-7000-8000-0000000000b1');
 INSERT INTO workspace_usage (workspace_id, bytes_stored, files) VALUES
     ('0190a2b4-0000-7000-8000-0000000000a0', 1, 1), ('0190a2b4-0000-7000-8000-0000000000b0', 2, 1);
+INSERT INTO storage_connections (workspace_id, id, name, endpoint, region, bucket, access_key_id, secret_nonce,
+                                 secret_ciphertext) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a6', 'A', 'https://s3.example.com',
+     'us-east-1', 'bucket-a', 'KA', decode(repeat('00', 24), 'hex'), decode(repeat('11', 20), 'hex')),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b6', 'B', 'https://s3.example.com',
+     'us-east-1', 'bucket-b', 'KB', decode(repeat('00', 24), 'hex'), decode(repeat('22', 20), 'hex'));
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {

@@ -154,15 +154,7 @@ TEST_F(MailTest, AFailedDeliveryIsRecordedAndGivenUpAfterMaxAttempts) {
 
 // --- single-use tokens -------------------------------------------------------------------
 
-template <typename T>
-asio::awaitable<int> status_of(asio::awaitable<T> call) {
-    try {
-        co_await std::move(call);
-        co_return 200;
-    } catch (const core::Problem& p) {
-        co_return p.status();
-    }
-}
+using kiln::testing::status_of;
 
 class TokenTest : public MailTest {
 protected:

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "core/problem.hpp"
 #include "core/thread_pool.hpp"
 #include "db/pool.hpp"
 #include "support/run.hpp"
@@ -64,6 +65,17 @@ protected:
 private:
     std::string maintenance_conninfo(const std::string& database = "postgres") const;
 };
+
+// The HTTP status a service or store call ends with: 200, or its Problem's.
+template <typename T>
+boost::asio::awaitable<int> status_of(boost::asio::awaitable<T> call) {
+    try {
+        co_await std::move(call);
+        co_return 200;
+    } catch (const core::Problem& p) {
+        co_return p.status();
+    }
+}
 
 // A PgTest with a pool of the application role and a store of type S on it.
 template <typename S>

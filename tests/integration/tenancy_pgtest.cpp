@@ -62,16 +62,7 @@ protected:
     static auth::Principal as(const Person& p) { return {p.user, kWorkspace, p.session, p.role}; }
 };
 
-// The HTTP status a store call ends with: 200 or the Problem's.
-template <typename T>
-asio::awaitable<int> status_of(asio::awaitable<T> call) {
-    try {
-        co_await std::move(call);
-        co_return 200;
-    } catch (const core::Problem& p) {
-        co_return p.status();
-    }
-}
+using kiln::testing::status_of;
 
 const audit::Origin kOrigin{"127.0.0.1", "test"};
 

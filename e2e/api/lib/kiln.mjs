@@ -52,6 +52,7 @@ export async function startKiln({ database, env: extra = {}, timeoutMs = 20000 }
       ...process.env,
       KILN_CONFIG: config,
       KILN_AUTH_JWT_KEY: randomBytes(32).toString('base64url'), // each kiln its own signing key
+      KILN_STORAGE_MASTER_KEY: randomBytes(32).toString('base64'), // and its own key for connection secrets
       KILN_SERVER_HOST: '127.0.0.1',
       KILN_LOG_LEVEL: 'info', // the "listening" and access log lines are info
       KILN_SERVER_ACCESS_LOG: 'true',
