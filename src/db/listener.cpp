@@ -28,8 +28,13 @@ asio::awaitable<std::unique_ptr<Listener>> Listener::connect(std::string conninf
     for (char c : channel) {
         if ((c < 'a' || c > 'z') && c != '_') throw std::invalid_argument("listener channel must be [a-z_]+");
     }
+    // The connection is owned until the Listener takes it: should the process stop while the
+    // connect runs, the result is dropped undelivered, and with it the connection.
+    struct Close {
+        void operator()(PGconn* c) const noexcept { PQfinish(c); }
+    };
     struct Opened {
-        PGconn* conn = nullptr;
+        std::unique_ptr<PGconn, Close> conn;
         bool locked = true;
     };
     auto connect = [conninfo = std::move(conninfo), channel = std::move(channel), lock_key]() -> Opened {
@@ -53,13 +58,13 @@ asio::awaitable<std::unique_ptr<Listener>> Listener::connect(std::string conninf
             PQfinish(c);
             return {nullptr, !ok || locked == "t"};
         }
-        return {c, true};
+        return {std::unique_ptr<PGconn, Close>(c), true};
     };
-    const Opened opened = co_await blocking.run(std::move(connect));
-    if (opened.conn == nullptr && opened.locked) throw Unavailable("cannot open the LISTEN connection");
-    if (opened.conn == nullptr) co_return nullptr;  // another session holds the lock
+    Opened opened = co_await blocking.run(std::move(connect));
+    if (!opened.conn && opened.locked) throw Unavailable("cannot open the LISTEN connection");
+    if (!opened.conn) co_return nullptr;  // another session holds the lock
     auto ex = co_await asio::this_coro::executor;
-    co_return std::unique_ptr<Listener>(new Listener(opened.conn, ex, blocking));
+    co_return std::unique_ptr<Listener>(new Listener(opened.conn.release(), ex, blocking));
 }
 
 Listener::Listener(PGconn* conn, const asio::any_io_executor& ex, core::ThreadPool& blocking)
