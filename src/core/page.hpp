@@ -42,4 +42,13 @@ std::optional<std::string> cut_page(std::vector<Row>& rows, int limit) {
     return rows.back().id.str();
 }
 
+// A list answer (`items` and `next_cursor`) from rows asked for with page.limit + 1.
+template <typename List, typename Row>
+List paged(std::vector<Row> rows, const Page& page) {
+    List out;
+    out.next_cursor = cut_page(rows, page.limit);
+    out.items = std::move(rows);
+    return out;
+}
+
 }  // namespace kiln::core

@@ -101,10 +101,7 @@ asio::awaitable<JobList> Service::list(auth::Principal p, ListQuery q) {
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list(scope, q.state, q.kind, batch, page.before, page.limit + 1);
-    JobList out;
-    out.next_cursor = core::cut_page(rows, page.limit);
-    out.items = std::move(rows);
-    co_return out;
+    co_return core::paged<JobList>(std::move(rows), page);
 }
 
 asio::awaitable<Job> Service::get(auth::Principal p, core::Uuid id) {

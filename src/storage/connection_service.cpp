@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "auth/scope.hpp"
+#include "core/page.hpp"
 #include "db/error.hpp"
 #include "http/client.hpp"
-#include "core/page.hpp"
 #include "storage/factory.hpp"
 
 namespace asio = boost::asio;
@@ -102,10 +102,7 @@ asio::awaitable<StorageConnectionList> ConnectionService::list(auth::Principal p
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list(scope, page.before, page.limit + 1);
-    StorageConnectionList out;
-    out.next_cursor = core::cut_page(rows, page.limit);
-    out.items = std::move(rows);
-    co_return out;
+    co_return core::paged<StorageConnectionList>(std::move(rows), page);
 }
 
 asio::awaitable<StorageConnection> ConnectionService::get(auth::Principal p, core::Uuid id) {

@@ -140,10 +140,7 @@ asio::awaitable<FileList> FileService::list(const auth::Principal& p, FileListQu
     f.name_contains = std::move(q.name);
     f.limit = page.limit + 1;
     auto rows = co_await store_.list(auth::scope_of(p, p.workspace, "viewer"), f);
-    FileList out;
-    out.next_cursor = core::cut_page(rows, page.limit);
-    out.items = std::move(rows);
-    co_return out;
+    co_return core::paged<FileList>(std::move(rows), page);
 }
 
 asio::awaitable<File> FileService::get(const auth::Principal& p, core::Uuid id) {
