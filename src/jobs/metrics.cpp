@@ -48,6 +48,10 @@ void JobMetrics::started(std::string_view kind, double pickup_seconds) {
     pickup_.observe(pickup_seconds);
 }
 
+void JobMetrics::claimed(bool found) {
+    (found ? claims_found_ : claims_empty_).fetch_add(1, std::memory_order_relaxed);
+}
+
 void JobMetrics::finished(std::string_view kind, std::string_view outcome, double seconds) {
     auto& k = of(kind);
     const auto it = std::find(kOutcomes.begin(), kOutcomes.end(), outcome);
@@ -93,6 +97,10 @@ void JobMetrics::render(std::string& out) const {
     out += "# HELP kiln_job_pickup_seconds From a job being due to a worker claiming it.\n";
     out += "# TYPE kiln_job_pickup_seconds histogram\n";
     histogram_lines(out, "kiln_job_pickup_seconds", "", pickup_.buckets, pickup_.count.load(), pickup_.sum_us.load());
+    out += "# HELP kiln_job_claims_total Claim statements this process sent, by whether they found jobs.\n";
+    out += "# TYPE kiln_job_claims_total counter\n";
+    out += fmt::format("kiln_job_claims_total{{result=\"found\"}} {}\n", claims_found_.load());
+    out += fmt::format("kiln_job_claims_total{{result=\"empty\"}} {}\n", claims_empty_.load());
 }
 
 }  // namespace kiln::jobs

@@ -26,6 +26,9 @@ public:
     explicit JobMetrics(http::Metrics& metrics);
 
     void started(std::string_view kind, double pickup_seconds);
+    // One claim statement, and whether it found any job (empty ones are the cost of waking
+    // without work: notifications, slots freeing, the polling fallback).
+    void claimed(bool found);
     void finished(std::string_view kind, std::string_view outcome, double seconds);
     void render(std::string& out) const;
     // The queue as the database sees it now (all processes): depth by kind and state, and the
@@ -49,6 +52,8 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, std::unique_ptr<PerKind>, std::less<>> kinds_;
     Histogram pickup_;
+    std::atomic<std::uint64_t> claims_found_{0};
+    std::atomic<std::uint64_t> claims_empty_{0};
 };
 
 }  // namespace kiln::jobs

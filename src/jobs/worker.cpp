@@ -75,9 +75,12 @@ void Worker::spawn(asio::awaitable<void> task, const char* what) {
 void Worker::finished() {
     --tasks_;
     if (done_timer_) done_timer_->cancel();
-    // A slot is free; and a job that ended may have made room under a plan's or a kind's cap,
-    // which a claim that found nothing cannot tell from an empty queue.
-    if (!stopping_) wake();
+}
+
+void Worker::freed(bool refill) {
+    // A job that ended may have made room under a plan's or a kind's cap, which a claim that
+    // found nothing cannot tell from an empty queue: such jobs carry `refill`.
+    if (!stopping_ && (refill || missed_)) wake();
 }
 
 void Worker::start(const asio::any_io_executor& ex) {
@@ -128,8 +131,12 @@ std::chrono::milliseconds Worker::backoff(int attempt) const {
 asio::awaitable<void> Worker::claim_loop() {
     const auto kinds = registry_.names();
     std::vector<std::pair<std::string, unsigned>> caps;
+    std::set<std::string, std::less<>> capped;
     for (const auto& name : kinds) {
-        if (const Kind* k = registry_.find(name); k->concurrency > 0) caps.emplace_back(name, k->concurrency);
+        if (const Kind* k = registry_.find(name); k->concurrency > 0) {
+            caps.emplace_back(name, k->concurrency);
+            capped.insert(name);
+        }
     }
     while (!stopping_) {
         woken_ = false;
@@ -138,6 +145,7 @@ asio::awaitable<void> Worker::claim_loop() {
         const auto slots = config_.workers > busy ? config_.workers - busy : 0;
         std::size_t asked = 0;
         std::size_t got = 0;
+        missed_ = slots == 0;
         if (slots > 0) {
             ClaimRequest c;
             c.after_workspace = cursor_;
@@ -161,14 +169,17 @@ asio::awaitable<void> Worker::claim_loop() {
                 continue;
             }
             got = claimed.size();
+            metrics_.claimed(got > 0);
             const bool more = std::any_of(claimed.begin(), claimed.end(), [](const Claimed& j) { return j.more; });
             // Round robin: the next claim starts after the last workspace served; a short
             // claim means the end of the list was reached, so the next starts over.
             std::optional<core::Uuid> last;
+            const bool limited = more || got == asked;
             for (auto& job : claimed) {
                 if (!last || *last < job.workspace) last = job.workspace;
                 ++starting_;
-                spawn(run(std::move(job)), "job runner failed");
+                const bool refill = limited || capped.contains(job.kind);
+                spawn(run(std::move(job), refill), "job runner failed");
             }
             const bool had_cursor = cursor_.has_value();
             cursor_ = got == asked ? last : std::nullopt;
@@ -181,7 +192,7 @@ asio::awaitable<void> Worker::claim_loop() {
     }
 }
 
-asio::awaitable<void> Worker::run(Claimed job) {
+asio::awaitable<void> Worker::run(Claimed job, bool refill) {
     --starting_;
     const Kind* kind = registry_.find(job.kind);
     const Lease lease{job.workspace, job.id, job.lease};
@@ -202,6 +213,7 @@ asio::awaitable<void> Worker::run(Claimed job) {
     r.context = context;
     r.kind = job.kind;
     r.child = job.child;
+    r.refill = refill;
     r.started = std::chrono::steady_clock::now();
     metrics_.started(job.kind, job.pickup_s);
     const auto timeout = job.timeout.count() > 0 ? job.timeout : std::chrono::milliseconds(config_.default_timeout_ms);
@@ -234,7 +246,11 @@ asio::awaitable<void> Worker::run(Claimed job) {
     if (settle_failure)
         core::log::warn("job outcome not recorded", {{"job", job.id.str()}, {"error", describe(settle_failure)}});
     const auto it = running_.find(job.lease);
-    if (it != running_.end() && !it->second.completing) running_.erase(it);
+    if (it != running_.end() && !it->second.completing) {
+        const bool refill_after = it->second.refill;
+        running_.erase(it);
+        freed(refill_after);
+    }
 }
 
 asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, const boost::json::value& result) {
@@ -314,12 +330,16 @@ asio::awaitable<void> Worker::complete_loop() {
             core::log::warn("job outcomes not recorded", {{"jobs", batch.size()}, {"error", describe(failure)}});
         }
         const std::set<core::Uuid> ok(recorded.begin(), recorded.end());
+        bool refill = false;
         for (const auto& c : batch) {
             count(c.kind, c.started, ok.contains(c.lease.token) ? "succeeded" : "lost");
-            running_.erase(c.lease.token);
+            const auto it = running_.find(c.lease.token);
+            if (it == running_.end()) continue;
+            refill = refill || it->second.refill;
+            running_.erase(it);
         }
-        done_timer_->cancel();   // stop() waits for running_ to empty
-        if (!stopping_) wake();  // slots are free (see finished())
+        done_timer_->cancel();  // stop() waits for running_ to empty
+        freed(refill);
     }
 }
 

@@ -49,6 +49,11 @@ private:
         // Succeeded, waiting for complete_loop to record it: the slot stays taken until then, so
         // that a worker never has more jobs `running` in the database than it has slots.
         bool completing = false;
+        // Its claim may have left work this worker could not take (it took all it asked for, a
+        // workspace's share or plan cap ran out, or its kind has a concurrency cap): its slot
+        // freeing wakes the claim loop. Other slots freeing do not, so an idle worker does not
+        // follow every job with an empty claim.
+        bool refill = false;
     };
     // A success waiting to be recorded with others in one statement.
     struct Completion {
@@ -65,7 +70,9 @@ private:
     boost::asio::awaitable<void> lead_loop();
     boost::asio::awaitable<void> complete_loop();
     boost::asio::awaitable<void> lead(db::Listener& lock);
-    boost::asio::awaitable<void> run(Claimed job);
+    boost::asio::awaitable<void> run(Claimed job, bool refill);
+    // A slot was given back (see Running::refill).
+    void freed(bool refill);
     boost::asio::awaitable<void> settle(Running& r, std::exception_ptr failure, const boost::json::value& result);
     boost::asio::awaitable<void> time_out(core::Uuid token);
     std::chrono::milliseconds backoff(int attempt) const;
@@ -97,6 +104,8 @@ private:
     std::size_t starting_ = 0;               // claimed and spawned, not yet in running_
     std::optional<core::Uuid> cursor_;
     bool woken_ = false;
+    // Woken while every slot was taken: whatever it was for waits for the next slot to free.
+    bool missed_ = false;
     bool stopping_ = false;
     bool heartbeats_done_ = false;
     int tasks_ = 0;  // loops and jobs still running on ex_
