@@ -58,7 +58,9 @@ describe('PostgreSQL restarted under running jobs', { timeout: 120000 }, () => {
     // The free plan runs two at once: two run while the rest wait through the restart.
     await eventually(async () => (await o.as.get('/jobs?state=running')).body.items.some((j) => j.progress.percent > 0),
       { what: 'a job to be running', timeoutMs: 10000, intervalMs: 20 });
-    await eventually(() => sessions('LISTEN kiln_jobs') === 1, { what: 'the worker to listen for new work' });
+    // The worker listens for new work and cancel requests on one connection.
+    const workerListener = 'LISTEN kiln_jobs; LISTEN kiln_job_cancel';
+    await eventually(() => sessions(workerListener) === 1, { what: 'the worker to listen for new work' });
     const leaderLines = () => kiln.logs.filter((e) => e.msg === 'job leader').length;
     await eventually(() => leaderLines() === 1, { what: 'the worker to lead', timeoutMs: 15000 });
 
@@ -84,7 +86,7 @@ describe('PostgreSQL restarted under running jobs', { timeout: 120000 }, () => {
     await allSucceeded(later, 'jobs enqueued after the restart to run', 10000);
 
     // Back on its channels and in the lead, on new sessions (the old ones ended with the restart).
-    await eventually(() => sessions('LISTEN kiln_jobs') === 1 && sessions('LISTEN kiln_job_cancel') === 1,
+    await eventually(() => sessions(workerListener) === 1,
       { what: 'the worker to listen again', timeoutMs: 15000 });
     await eventually(() => leaderLines() === 2, { what: 'the worker to take the lead again', timeoutMs: 15000 });
     assert.equal(kiln.logs.filter((e) => e.msg === 'listening').length, 1, 'the same kiln, never restarted');

@@ -12,21 +12,39 @@ namespace asio = boost::asio;
 
 namespace kiln::db {
 
+namespace {
+std::vector<std::string> one(std::string channel) {
+    std::vector<std::string> out;
+    if (!channel.empty()) out.push_back(std::move(channel));
+    return out;
+}
+}  // namespace
+
 asio::awaitable<std::unique_ptr<Listener>> Listener::open(std::string conninfo, std::string channel,
                                                           core::ThreadPool& blocking) {
-    co_return co_await connect(std::move(conninfo), std::move(channel), blocking, std::nullopt);
+    co_return co_await connect(std::move(conninfo), one(std::move(channel)), blocking, std::nullopt);
+}
+
+asio::awaitable<std::unique_ptr<Listener>> Listener::open(std::string conninfo, std::vector<std::string> channels,
+                                                          core::ThreadPool& blocking) {
+    co_return co_await connect(std::move(conninfo), std::move(channels), blocking, std::nullopt);
 }
 
 asio::awaitable<std::unique_ptr<Listener>> Listener::open_locked(std::string conninfo, std::string channel,
                                                                  core::ThreadPool& blocking, std::int64_t lock_key) {
-    co_return co_await connect(std::move(conninfo), std::move(channel), blocking, lock_key);
+    co_return co_await connect(std::move(conninfo), one(std::move(channel)), blocking, lock_key);
 }
 
-asio::awaitable<std::unique_ptr<Listener>> Listener::connect(std::string conninfo, std::string channel,
+asio::awaitable<std::unique_ptr<Listener>> Listener::connect(std::string conninfo, std::vector<std::string> channels,
                                                              core::ThreadPool& blocking,
                                                              std::optional<std::int64_t> lock_key) {
-    for (char c : channel) {
-        if ((c < 'a' || c > 'z') && c != '_') throw std::invalid_argument("listener channel must be [a-z_]+");
+    std::string listen;  // one simple query: "LISTEN a; LISTEN b"
+    for (const auto& channel : channels) {
+        if (channel.empty()) throw std::invalid_argument("listener channel must be [a-z_]+");
+        for (char c : channel) {
+            if ((c < 'a' || c > 'z') && c != '_') throw std::invalid_argument("listener channel must be [a-z_]+");
+        }
+        listen += (listen.empty() ? "LISTEN " : "; LISTEN ") + channel;
     }
     // The connection is owned until the Listener takes it: should the process stop while the
     // connect runs, the result is dropped undelivered, and with it the connection.
@@ -37,7 +55,7 @@ asio::awaitable<std::unique_ptr<Listener>> Listener::connect(std::string conninf
         std::unique_ptr<PGconn, Close> conn;
         bool locked = true;
     };
-    auto connect = [conninfo = std::move(conninfo), channel = std::move(channel), lock_key]() -> Opened {
+    auto connect = [conninfo = std::move(conninfo), listen = std::move(listen), lock_key]() -> Opened {
         PGconn* c = PQconnectdb(conninfo.c_str());
         if (PQstatus(c) != CONNECTION_OK) {
             PQfinish(c);
@@ -51,7 +69,7 @@ asio::awaitable<std::unique_ptr<Listener>> Listener::connect(std::string conninf
             return ok;
         };
         std::string locked = "t";
-        const bool ok = (channel.empty() || exec("LISTEN " + channel, PGRES_COMMAND_OK, nullptr)) &&
+        const bool ok = (listen.empty() || exec(listen, PGRES_COMMAND_OK, nullptr)) &&
                         (!lock_key || exec("SELECT pg_try_advisory_lock(" + std::to_string(*lock_key) + ")",
                                            PGRES_TUPLES_OK, &locked));
         if (!ok || locked != "t" || PQsetnonblocking(c, 1) != 0) {
@@ -81,14 +99,14 @@ bool Listener::drain() {
     bool any = false;
     while (PGnotify* n = PQnotifies(conn_)) {
         any = true;
-        payloads_.emplace_back(n->extra != nullptr ? n->extra : "");
+        notifications_.push_back({n->relname != nullptr ? n->relname : "", n->extra != nullptr ? n->extra : ""});
         PQfreemem(n);
     }
     return any;
 }
 
 asio::awaitable<bool> Listener::wait() {
-    payloads_.clear();
+    notifications_.clear();
     for (;;) {
         if (PQconsumeInput(conn_) == 0) co_return false;
         if (drain()) co_return true;
@@ -99,7 +117,7 @@ asio::awaitable<bool> Listener::wait() {
 }
 
 asio::awaitable<Listener::Waited> Listener::wait_for(std::chrono::milliseconds limit) {
-    payloads_.clear();
+    notifications_.clear();
     // The timer only cancels the socket wait, and only while this call still waits: its handler
     // can be queued in the same turn as the socket's completion and run after this returned
     // (and this Listener is gone). `expired` tells the timeout apart from cancel().
@@ -131,6 +149,14 @@ asio::awaitable<Listener::Waited> Listener::wait_for(std::chrono::milliseconds l
     state->waiting = false;
     timer.cancel();
     co_return result;
+}
+
+std::vector<std::string> Listener::take_payloads() {
+    std::vector<std::string> out;
+    out.reserve(notifications_.size());
+    for (auto& n : notifications_) out.push_back(std::move(n.payload));
+    notifications_.clear();
+    return out;
 }
 
 void Listener::cancel() {

@@ -18,9 +18,19 @@ namespace kiln::db {
 
 class Listener {
 public:
+    struct Notification {
+        std::string channel;
+        std::string payload;
+    };
+
     // Connects and LISTENs on the blocking pool; `channel` is a plain identifier ([a-z_]+).
     // Throws Unavailable when the database cannot be reached.
     static boost::asio::awaitable<std::unique_ptr<Listener>> open(std::string conninfo, std::string channel,
+                                                                  core::ThreadPool& blocking);
+    // The same on several channels, one connection: every LISTENing session of a database is
+    // woken by every NOTIFY in it, whatever the channel, so a process listens on as few as it can.
+    static boost::asio::awaitable<std::unique_ptr<Listener>> open(std::string conninfo,
+                                                                  std::vector<std::string> channels,
                                                                   core::ThreadPool& blocking);
     // The same, also taking the session advisory lock `lock_key`, held for as long as this
     // connection lives (leader election): nullptr when another session holds it. An empty
@@ -41,12 +51,15 @@ public:
     boost::asio::awaitable<Waited> wait_for(std::chrono::milliseconds limit);
     // The payloads of the notifications the last wait() consumed, oldest first (the next wait()
     // discards what was not taken).
-    std::vector<std::string> take_payloads() { return std::move(payloads_); }
+    std::vector<std::string> take_payloads();
+    // The same with the channel each came on.
+    std::vector<Notification> take_notifications() { return std::move(notifications_); }
     void cancel();
 
 private:
     Listener(PGconn* conn, const boost::asio::any_io_executor& ex, core::ThreadPool& blocking);
-    static boost::asio::awaitable<std::unique_ptr<Listener>> connect(std::string conninfo, std::string channel,
+    static boost::asio::awaitable<std::unique_ptr<Listener>> connect(std::string conninfo,
+                                                                     std::vector<std::string> channels,
                                                                      core::ThreadPool& blocking,
                                                                      std::optional<std::int64_t> lock_key);
     bool drain();
@@ -54,7 +67,7 @@ private:
     PGconn* conn_;
     boost::asio::posix::stream_descriptor socket_;
     core::ThreadPool& blocking_;
-    std::vector<std::string> payloads_;
+    std::vector<Notification> notifications_;
 };
 
 }  // namespace kiln::db

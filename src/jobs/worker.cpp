@@ -95,8 +95,7 @@ void Worker::start(const asio::any_io_executor& ex) {
     spawn(heartbeat_loop(), "job heartbeat loop stopped by an error");
     spawn(complete_loop(), "job completion loop stopped by an error");
     spawn(maintain_loop(), "job maintenance loop stopped by an error");
-    spawn(listen_loop(std::string(kWorkChannel)), "job listener stopped by an error");
-    spawn(listen_loop(std::string(kCancelChannel)), "job cancel listener stopped by an error");
+    spawn(listen_loop(), "job listener stopped by an error");
     if (!registry_.schedules().empty()) spawn(lead_loop(), "job leader loop stopped by an error");
     core::log::info("job worker started", {{"worker", id_}, {"slots", config_.workers}});
 }
@@ -394,17 +393,20 @@ asio::awaitable<void> Worker::maintain_loop() {
     }
 }
 
-// One LISTEN connection per channel, reconnecting with a growing pause. New work wakes the
-// claim loop; a cancel request for a job running here reaches its handler at once (the
+// One LISTEN connection for both channels, reconnecting with a growing pause. New work wakes
+// the claim loop; a cancel request for a job running here reaches its handler at once (the
 // heartbeat would find it too, later).
-asio::awaitable<void> Worker::listen_loop(std::string channel) {
+asio::awaitable<void> Worker::listen_loop() {
     auto backoff_pause = std::chrono::milliseconds(500);
     asio::steady_timer retry(ex_);
     while (!stopping_) {
         std::unique_ptr<db::Listener> listener;
         std::exception_ptr failure;
+        std::vector<std::string> channels;
+        channels.emplace_back(kWorkChannel);
+        channels.emplace_back(kCancelChannel);
         try {
-            listener = co_await db::Listener::open(conninfo_, channel, blocking_);
+            listener = co_await db::Listener::open(conninfo_, std::move(channels), blocking_);
         } catch (...) {
             failure = std::current_exception();
         }
@@ -420,10 +422,12 @@ asio::awaitable<void> Worker::listen_loop(std::string channel) {
         for (;;) {
             const bool notified = co_await listener->wait();
             if (!notified || stopping_) break;
-            if (channel == kCancelChannel) {
-                heartbeat_timer_->cancel();  // the heartbeat reads cancel requests now
-            } else {
-                wake();
+            for (const auto& n : listener->take_notifications()) {
+                if (n.channel == kCancelChannel) {
+                    heartbeat_timer_->cancel();  // the heartbeat reads cancel requests now
+                } else {
+                    wake();
+                }
             }
         }
         std::erase(listeners_, listener.get());

@@ -66,7 +66,7 @@ private:
     boost::asio::awaitable<void> claim_loop();
     boost::asio::awaitable<void> heartbeat_loop();
     boost::asio::awaitable<void> maintain_loop();
-    boost::asio::awaitable<void> listen_loop(std::string channel);
+    boost::asio::awaitable<void> listen_loop();
     boost::asio::awaitable<void> lead_loop();
     boost::asio::awaitable<void> complete_loop();
     boost::asio::awaitable<void> lead(db::Listener& lock);

@@ -325,6 +325,31 @@ TEST_F(JobsTest, AStatementsEventsArriveInNotificationsUnderThePayloadLimit) {
     for (const auto& p : payloads) EXPECT_LT(p.size(), 8000U);
 }
 
+asio::awaitable<std::unique_ptr<db::Listener>> listen_worker(std::string conninfo, core::ThreadPool* blocking) {
+    std::vector<std::string> channels;
+    channels.emplace_back("kiln_jobs");
+    channels.emplace_back("kiln_job_cancel");
+    co_return co_await db::Listener::open(std::move(conninfo), std::move(channels), *blocking);
+}
+
+// The worker's one connection hears both its channels, and tells them apart; a channel it does
+// not listen on is not delivered to it.
+TEST_F(JobsTest, OneListenerHearsSeveralChannelsByName) {
+    auto listener = run(listen_worker(app_conninfo(), &blocking_));
+    sql("SELECT pg_notify('kiln_job_events', 'not for it'), pg_notify('kiln_job_cancel', 'c1')");
+    sql("SELECT pg_notify('kiln_jobs', 'default')");
+    std::vector<db::Listener::Notification> heard;
+    for (int i = 0; i < 10 && heard.size() < 2; ++i) {
+        ASSERT_TRUE(run(listener->wait()));
+        for (auto& n : listener->take_notifications()) heard.push_back(std::move(n));
+    }
+    ASSERT_EQ(heard.size(), 2U);
+    EXPECT_EQ(heard[0].channel, "kiln_job_cancel");
+    EXPECT_EQ(heard[0].payload, "c1");
+    EXPECT_EQ(heard[1].channel, "kiln_jobs");
+    EXPECT_EQ(heard[1].payload, "default");
+}
+
 TEST_F(JobsTest, ABatchParentRunsOnceEveryChildHasEndedWithTheirCounts) {
     auto parent = noop();
     parent.kind = "test.other";
