@@ -58,8 +58,8 @@ describe('PostgreSQL restarted under running jobs', { timeout: 120000 }, () => {
     // The free plan runs two at once: two run while the rest wait through the restart.
     await eventually(async () => (await o.as.get('/jobs?state=running')).body.items.some((j) => j.progress.percent > 0),
       { what: 'a job to be running', timeoutMs: 10000, intervalMs: 20 });
-    // The worker listens for new work and cancel requests on one connection.
-    const workerListener = 'LISTEN kiln_jobs; LISTEN kiln_job_cancel';
+    // kiln listens on all its channels on one connection (db::Notifier).
+    const workerListener = 'LISTEN %kiln_jobs; LISTEN kiln_job_cancel%';
     await eventually(() => sessions(workerListener) === 1, { what: 'the worker to listen for new work' });
     const leaderLines = () => kiln.logs.filter((e) => e.msg === 'job leader').length;
     await eventually(() => leaderLines() === 1, { what: 'the worker to lead', timeoutMs: 15000 });

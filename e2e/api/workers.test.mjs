@@ -110,7 +110,7 @@ describe('worker processes', { timeout: 120000 }, () => {
 
   it('still starts jobs after its LISTEN connection is killed', async () => {
     const killed = psql(kiln.database,
-      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN kiln_jobs%' " +
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE query LIKE 'LISTEN %kiln_jobs%' AND pid <> pg_backend_pid() " +
       `AND datname = '${kiln.database}'`);
     assert.ok(Number(killed) >= 1, 'a listener was there to kill');
     const job = (await a.post('/jobs', { kind: 'system.sleep', args: { ms: 1 } })).body;

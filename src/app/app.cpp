@@ -14,6 +14,7 @@
 #include "auth/routes.hpp"
 #include "core/log.hpp"
 #include "db/migrate.hpp"
+#include "db/notifier.hpp"
 #include "http/server.hpp"
 #include "jobs/builtin.hpp"
 #include "jobs/diagnostic.hpp"
@@ -21,8 +22,8 @@
 #include "jobs/routes.hpp"
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
-#include "storage/routes.hpp"
 #include "storage/connection_routes.hpp"
+#include "storage/routes.hpp"
 #include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;
@@ -43,11 +44,13 @@ std::string kiln_home() {
 // Runs the job worker on its own thread, so that handlers never hold up an I/O thread.
 class JobThread {
 public:
-    JobThread(Services& s, const core::Config& c)
+    // `notifier` is started after this (it brings the worker new work and cancel requests).
+    JobThread(Services& s, const core::Config& c, db::Notifier& notifier)
         : store_(s.jobs_store),
           worker_(s.jobs_store, s.job_kinds, c.jobs, s.cpu, core::conninfo(c.database, false), s.job_metrics),
           guard_(asio::make_work_guard(ctx_)) {
         worker_.start(ctx_.get_executor());
+        worker_.listen(notifier);
         thread_ = std::thread([this] { ctx_.run(); });
         store_.set_local_wake([this] { asio::post(ctx_, [this] { worker_.wake(); }); });
     }
@@ -70,24 +73,25 @@ private:
 };
 
 asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io, mail::Sender* mailer, JobThread* jobs,
-                                      jobs::EventRelay* relay) {
+                                      db::Notifier* notifier) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     core::log::info("shutting down", {{"signal", sig}, {"connections", server->connections()}});
     co_await server->shutdown();
     // Then the jobs: running ones finish within jobs.shutdown_grace_ms or are handed back.
     if (jobs != nullptr) co_await jobs->stop();
-    co_await relay->stop();
     // After the requests: mail they queued is delivered now or by the next start.
     co_await mailer->stop();
+    co_await notifier->stop();
     io->stop();
 }
 
-asio::awaitable<void> stop_worker_on_signal(JobThread* jobs) {
+asio::awaitable<void> stop_worker_on_signal(JobThread* jobs, db::Notifier* notifier) {
     asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     core::log::info("shutting down", {{"signal", sig}});
     co_await jobs->stop();
+    co_await notifier->stop();
 }
 
 }  // namespace
@@ -185,16 +189,20 @@ int serve(const core::Config& config) {
     if (config.storage.master_key.empty()) {
         core::log::warn("storage connections cannot be created or tested: storage.master_key is not set", {});
     }
-    mail::Sender mailer(services.mail, services.cpu, core::conninfo(config.database, false), config.mail);
+    // The process's one LISTEN connection: the mail sender, the worker and the event relay
+    // subscribe, then it starts.
+    db::Notifier notifier(core::conninfo(config.database, false), services.cpu);
+    mail::Sender mailer(services.mail, config.mail);
     mailer.start(io.at(0).get_executor());
+    mailer.listen(notifier);
     core::log::info("mail sender started",
                     {{"delivery", services.mail_delivery.smtp() ? "smtp" : "files"},
                      {"dir", services.mail_delivery.smtp() ? "" : services.mail_delivery.dir().string()}});
     std::unique_ptr<JobThread> job_thread;
-    if (config.jobs.workers > 0) job_thread = std::make_unique<JobThread>(services, config);
-    jobs::EventRelay relay(services.events, services.cpu, core::conninfo(config.database, false));
-    relay.start(io.at(0).get_executor());
-    asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer, job_thread.get(), &relay),
+    if (config.jobs.workers > 0) job_thread = std::make_unique<JobThread>(services, config, notifier);
+    jobs::relay_events(notifier, services.events);
+    notifier.start(io.at(0).get_executor());
+    asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer, job_thread.get(), &notifier),
                    [](std::exception_ptr e) {
                        if (!e) return;
                        try {
@@ -249,8 +257,10 @@ int work(const core::Config& config) {
     Services services(config);
     asio::io_context main_ctx(1);
     {
-        JobThread jobs(services, config);
-        asio::co_spawn(main_ctx, stop_worker_on_signal(&jobs), [](std::exception_ptr e) {
+        db::Notifier notifier(core::conninfo(config.database, false), services.cpu);
+        JobThread jobs(services, config, notifier);
+        notifier.start(main_ctx.get_executor());
+        asio::co_spawn(main_ctx, stop_worker_on_signal(&jobs, &notifier), [](std::exception_ptr e) {
             if (e) core::log::error("worker shutdown failed", {});
         });
         core::log::info("worker running",

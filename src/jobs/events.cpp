@@ -1,8 +1,5 @@
 #include "jobs/events.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -53,57 +50,15 @@ std::vector<http::Event> events_of_notification(std::string_view payload) {
     return events;
 }
 
-void EventRelay::start(const asio::any_io_executor& ex) {
-    timer_.emplace(ex);
-    running_ = true;
-    asio::co_spawn(ex, loop(), [this](std::exception_ptr e) {
-        if (e) core::log::error("job event relay stopped by an error", {});
-        running_ = false;
-        timer_->cancel();
-    });
-}
-
-asio::awaitable<void> EventRelay::stop() {
-    stopping_ = true;
-    if (listener_) listener_->cancel();
-    timer_->cancel();
-    while (running_) {
-        timer_->expires_after(std::chrono::milliseconds(50));
-        co_await timer_->async_wait(asio::as_tuple(asio::use_awaitable));
-        if (listener_) listener_->cancel();
-    }
-}
-
-// Reconnects with a growing pause. Events committed while it was away reach clients when they
-// reconnect with Last-Event-ID (they are persisted); live subscribers see a gap meanwhile.
-asio::awaitable<void> EventRelay::loop() {
-    auto pause = std::chrono::milliseconds(500);
-    while (!stopping_) {
-        std::exception_ptr failure;
-        try {
-            listener_ = co_await db::Listener::open(conninfo_, "kiln_job_events", blocking_);
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        if (stopping_) break;
-        if (failure) {
-            timer_->expires_after(pause);
-            co_await timer_->async_wait(asio::as_tuple(asio::use_awaitable));
-            pause = std::min<std::chrono::milliseconds>(pause * 2, std::chrono::seconds(30));
-            continue;
-        }
-        pause = std::chrono::milliseconds(500);
-        for (;;) {
-            if (stopping_) break;
-            const bool heard = co_await listener_->wait();
-            if (!heard) break;
-            for (const auto& payload : listener_->take_payloads()) {
-                for (auto& e : events_of_notification(payload)) hub_.publish(std::move(e));
+void relay_events(db::Notifier& notifier, http::EventHub& hub) {
+    notifier.subscribe(
+        "kiln_job_events",
+        [&hub](const std::vector<std::string>& payloads) {
+            for (const auto& payload : payloads) {
+                for (auto& e : events_of_notification(payload)) hub.publish(std::move(e));
             }
-        }
-        listener_.reset();
-    }
-    listener_.reset();
+        },
+        [] {});
 }
 
 }  // namespace kiln::jobs

@@ -2,16 +2,10 @@
 // Live job events: every process LISTENs on kiln_job_events (the jobs trigger NOTIFYs each
 // event at commit) and relays what it hears to its own stream subscribers through the hub, so
 // a client sees events of jobs run by any worker on any machine.
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <optional>
-#include <string>
 #include <string_view>
 #include <vector>
 
-#include "core/thread_pool.hpp"
-#include "db/listener.hpp"
+#include "db/notifier.hpp"
 #include "http/event_hub.hpp"
 
 namespace kiln::jobs {
@@ -20,25 +14,10 @@ namespace kiln::jobs {
 // malformed ones are left out.
 std::vector<http::Event> events_of_notification(std::string_view payload);
 
-class EventRelay {
-public:
-    EventRelay(http::EventHub& hub, core::ThreadPool& blocking, std::string conninfo)
-        : hub_(hub), blocking_(blocking), conninfo_(std::move(conninfo)) {}
-
-    void start(const boost::asio::any_io_executor& ex);
-    // On the same executor.
-    boost::asio::awaitable<void> stop();
-
-private:
-    boost::asio::awaitable<void> loop();
-
-    http::EventHub& hub_;
-    core::ThreadPool& blocking_;
-    std::string conninfo_;
-    std::unique_ptr<db::Listener> listener_;
-    std::optional<boost::asio::steady_timer> timer_;
-    bool stopping_ = false;
-    bool running_ = false;
-};
+// Relays what the process's notifier hears on kiln_job_events to the hub's subscribers. While
+// the notifier reconnects, live subscribers see a gap; the events are persisted, so a client
+// that reconnects with Last-Event-ID gets them. Before the notifier starts; the hub must
+// outlive it.
+void relay_events(db::Notifier& notifier, http::EventHub& hub);
 
 }  // namespace kiln::jobs

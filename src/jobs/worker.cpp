@@ -95,7 +95,6 @@ void Worker::start(const asio::any_io_executor& ex) {
     spawn(heartbeat_loop(), "job heartbeat loop stopped by an error");
     spawn(complete_loop(), "job completion loop stopped by an error");
     spawn(maintain_loop(), "job maintenance loop stopped by an error");
-    spawn(listen_loop(), "job listener stopped by an error");
     if (!registry_.schedules().empty()) spawn(lead_loop(), "job leader loop stopped by an error");
     core::log::info("job worker started", {{"worker", id_}, {"slots", config_.workers}});
 }
@@ -393,45 +392,21 @@ asio::awaitable<void> Worker::maintain_loop() {
     }
 }
 
-// One LISTEN connection for both channels, reconnecting with a growing pause. New work wakes
-// the claim loop; a cancel request for a job running here reaches its handler at once (the
-// heartbeat would find it too, later).
-asio::awaitable<void> Worker::listen_loop() {
-    auto backoff_pause = std::chrono::milliseconds(500);
-    asio::steady_timer retry(ex_);
-    while (!stopping_) {
-        std::unique_ptr<db::Listener> listener;
-        std::exception_ptr failure;
-        std::vector<std::string> channels;
-        channels.emplace_back(kWorkChannel);
-        channels.emplace_back(kCancelChannel);
-        try {
-            listener = co_await db::Listener::open(conninfo_, std::move(channels), blocking_);
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        if (stopping_) break;
-        if (failure) {
-            co_await pause(retry, backoff_pause);
-            backoff_pause = std::min<std::chrono::milliseconds>(backoff_pause * 2, std::chrono::seconds(30));
-            continue;
-        }
-        backoff_pause = std::chrono::milliseconds(500);
-        listeners_.push_back(listener.get());
-        wake();  // notifications may have been missed while disconnected
-        for (;;) {
-            const bool notified = co_await listener->wait();
-            if (!notified || stopping_) break;
-            for (const auto& n : listener->take_notifications()) {
-                if (n.channel == kCancelChannel) {
-                    heartbeat_timer_->cancel();  // the heartbeat reads cancel requests now
-                } else {
-                    wake();
-                }
-            }
-        }
-        std::erase(listeners_, listener.get());
-    }
+void Worker::listen(db::Notifier& notifier) {
+    // New work wakes the claim loop; a cancel request for a job running here reaches its
+    // handler at once (the heartbeat would find it too, later). Both arrive on the notifier's
+    // executor; this worker lives on ex_.
+    auto wake_here = [this] { asio::post(ex_, [this] { wake(); }); };
+    notifier.subscribe(
+        std::string(kWorkChannel), [wake_here](const std::vector<std::string>&) { wake_here(); }, wake_here);
+    notifier.subscribe(
+        std::string(kCancelChannel),
+        [this](const std::vector<std::string>&) {
+            asio::post(ex_, [this] {
+                if (heartbeat_timer_) heartbeat_timer_->cancel();  // the heartbeat reads cancel requests now
+            });
+        },
+        [] {});
 }
 
 // Every worker may lead; the one whose connection holds the leader lock does, until that
@@ -483,7 +458,7 @@ asio::awaitable<void> Worker::stop() {
     wake_timer_->cancel();
     maintain_timer_->cancel();
     lead_timer_->cancel();
-    for (auto* l : listeners_) l->cancel();
+    for (auto* l : listeners_) l->cancel();  // the leader lock's connection
     const auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
     // The heartbeat keeps running jobs' leases alive during the grace period.
     while (!running_.empty() && std::chrono::steady_clock::now() < grace_end) {

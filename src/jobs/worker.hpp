@@ -14,6 +14,7 @@
 #include "core/config.hpp"
 #include "core/thread_pool.hpp"
 #include "db/listener.hpp"
+#include "db/notifier.hpp"
 #include "jobs/metrics.hpp"
 #include "jobs/registry.hpp"
 #include "jobs/scheduler.hpp"
@@ -35,6 +36,9 @@ public:
     boost::asio::awaitable<void> stop();
     // On the same executor: there may be work (a claim follows at once).
     void wake();
+    // Before the notifier starts and after start(): new work and cancel requests reach this
+    // worker through the process's one LISTEN connection.
+    void listen(db::Notifier& notifier);
 
 private:
     struct Running {
@@ -66,7 +70,6 @@ private:
     boost::asio::awaitable<void> claim_loop();
     boost::asio::awaitable<void> heartbeat_loop();
     boost::asio::awaitable<void> maintain_loop();
-    boost::asio::awaitable<void> listen_loop();
     boost::asio::awaitable<void> lead_loop();
     boost::asio::awaitable<void> complete_loop();
     boost::asio::awaitable<void> lead(db::Listener& lock);
@@ -99,7 +102,7 @@ private:
     std::vector<Completion> completions_;
     Scheduler scheduler_;
     bool leader_ = false;
-    std::vector<db::Listener*> listeners_;
+    std::vector<db::Listener*> listeners_;   // the leader lock's connection, cancelled on stop
     std::map<core::Uuid, Running> running_;  // by lease token
     std::size_t starting_ = 0;               // claimed and spawned, not yet in running_
     std::optional<core::Uuid> cursor_;

@@ -9,35 +9,32 @@
 #include <optional>
 #include <string>
 
-#include "db/listener.hpp"
+#include "db/notifier.hpp"
 #include "mail/service.hpp"
 
 namespace kiln::mail {
 
 class Sender {
 public:
-    Sender(Service& service, core::ThreadPool& blocking, std::string conninfo, const core::MailConfig& config)
-        : service_(service), blocking_(blocking), conninfo_(std::move(conninfo)), config_(config) {}
+    Sender(Service& service, const core::MailConfig& config) : service_(service), config_(config) {}
 
-    // Both loops run on `ex` (a single-threaded context: no locks needed between them).
+    // Runs on `ex` (a single-threaded context).
     void start(const boost::asio::any_io_executor& ex);
+    // After start(), before the notifier starts: the outbox's NOTIFY (or the notifier
+    // reconnecting, which may have missed some) starts a delivery pass.
+    void listen(db::Notifier& notifier);
     // Call on the same executor.
     boost::asio::awaitable<void> stop();
 
 private:
     boost::asio::awaitable<void> deliver_loop();
-    boost::asio::awaitable<void> listen_loop();
     void wake();
     void finished();
 
     Service& service_;
-    core::ThreadPool& blocking_;
-    std::string conninfo_;
     const core::MailConfig& config_;
     std::optional<boost::asio::steady_timer> wake_timer_;
-    std::optional<boost::asio::steady_timer> retry_timer_;
     std::optional<boost::asio::steady_timer> done_timer_;
-    std::unique_ptr<db::Listener> listener_;
     bool woken_ = false;
     bool stopping_ = false;
     int running_ = 0;
