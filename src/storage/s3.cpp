@@ -279,13 +279,9 @@ asio::awaitable<void> S3BlobStore::get(std::string key, std::optional<ByteRange>
 
 asio::awaitable<std::optional<BlobInfo>> S3BlobStore::head(std::string key) {
     validate_key(key);
-    Call call{.method = "HEAD",
-              .key = key,
-              .query = {},
-              .payload = {},
-              .signed_payload = true,
-              .headers = {},
-              .sink = nullptr};
+    Call call;  // no query, payload, headers or body
+    call.method = "HEAD";
+    call.key = key;
     const auto r = co_await send(std::move(call));
     if (r.status == 404) co_return std::nullopt;
     if (!ok(r)) raise(r, "HEAD", key);
@@ -298,13 +294,9 @@ asio::awaitable<std::optional<BlobInfo>> S3BlobStore::head(std::string key) {
 
 asio::awaitable<void> S3BlobStore::remove(std::string key) {
     validate_key(key);
-    Call call{.method = "DELETE",
-              .key = key,
-              .query = {},
-              .payload = {},
-              .signed_payload = true,
-              .headers = {},
-              .sink = nullptr};
+    Call call;  // no query, payload, headers or body
+    call.method = "DELETE";
+    call.key = key;
     const auto r = co_await send(std::move(call));
     if (!ok(r) && r.status != 404) raise(r, "DELETE", key);
 }
