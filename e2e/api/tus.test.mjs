@@ -204,7 +204,7 @@ describe('tus resumable uploads', { timeout: 90000 }, () => {
     const gone = await tus(kiln, u.token, 'DELETE', a.headers.get('location'), { headers: V });
     assert.equal(gone.status, 204);
     assert.equal(gone.headers.get('tus-resumable'), '1.0.0');
-    assertProblem(await head(kiln, u.token, a.headers.get('location')), 404);
+    assert.equal((await head(kiln, u.token, a.headers.get('location'))).status, 404);
     assertProblem(await patch(kiln, u.token, a.headers.get('location'), 0, Buffer.from('x')), 404);
     assertProblem(await tus(kiln, u.token, 'DELETE', a.headers.get('location'), { headers: V }), 404);
     assert.equal((await u.as.get(`/workspaces/${u.workspace.id}/usage`)).body.bytes_reserved, 100000);
@@ -226,10 +226,10 @@ describe('tus resumable uploads', { timeout: 90000 }, () => {
     assertProblem(await patch(kiln, viewer, location, 0, Buffer.from('x')), 403);
 
     const other = await signUp(c);
-    assertProblem(await head(kiln, other.token, location), 404);
+    assert.equal((await head(kiln, other.token, location)).status, 404); // HEAD: no problem body
     assertProblem(await patch(kiln, other.token, location, 0, Buffer.from('x')), 404);
     assertProblem(await tus(kiln, other.token, 'DELETE', location, { headers: V }), 404);
-    assertProblem(await head(kiln, o.token, '/api/v1/tus/not-a-uuid'), 404);
+    assert.equal((await head(kiln, o.token, '/api/v1/tus/not-a-uuid')).status, 404);
     assertProblem(await tus(kiln, null, 'POST', '/api/v1/tus', { headers: { ...V, 'upload-length': '1' } }), 401);
     assert.equal((await head(kiln, o.token, location)).headers.get('upload-offset'), '0');
   });

@@ -200,8 +200,9 @@ void add_tus_routes(http::Router& router, const auth::Service& auth, TusService&
                 .description = "Another workspace's, terminated or expired upload: 404." + headers});
     router.add({.method = http::Verb::patch,
                 .path = "/api/v1/tus/{id}",
-                .summary = "Append bytes at `Upload-Offset` (409 unless it is the upload's offset); the last byte makes "
-                           "the file (`Kiln-File-Id`)",
+                .summary =
+                    "Append bytes at `Upload-Offset` (409 unless it is the upload's offset); the last byte makes "
+                    "the file (`Kiln-File-Id`)",
                 .tag = "files",
                 .request = http::Body{"application/offset+octet-stream",
                                       boost::json::object{{"type", "string"}, {"format", "binary"}}},

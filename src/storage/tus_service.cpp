@@ -214,9 +214,8 @@ asio::awaitable<std::int64_t> TusService::max_size(const auth::Principal& p) {
     co_return co_await store_.max_file_bytes(auth::scope_of(p, p.workspace, "viewer"));
 }
 
-asio::awaitable<TusService::Created> TusService::create(const auth::Principal& p, std::int64_t length,
-                                                        std::string name, std::string declared_type,
-                                                        const audit::Origin& origin) {
+asio::awaitable<TusService::Created> TusService::create(const auth::Principal& p, std::int64_t length, std::string name,
+                                                        std::string declared_type, const audit::Origin& origin) {
     const auto scope = auth::scope_of(p, p.workspace, "member");
     const auto max = co_await store_.max_file_bytes(scope);
     if (length > max) {

@@ -15,8 +15,7 @@ SELECT id, workspace_id, length, received, name, declared_type, file_id,
        to_char(expires_at AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')
   FROM tus_uploads
  WHERE workspace_id = kiln_current_workspace() AND id = $1 AND (file_id IS NOT NULL OR expires_at > now()))sql";
-constexpr std::string_view kCreate =
-    "SELECT kiln_tus_create($1, $2, $3, $4, now() + make_interval(secs => $5))";
+constexpr std::string_view kCreate = "SELECT kiln_tus_create($1, $2, $3, $4, now() + make_interval(secs => $5))";
 constexpr std::string_view kAdvance = "SELECT kiln_tus_advance($1, $2, $3, $4)";
 constexpr std::string_view kDelete = "SELECT kiln_tus_delete($1)";
 constexpr std::string_view kMaxFile = R"sql(
@@ -68,8 +67,7 @@ std::string uuid_array(const std::vector<Swept>& v, bool workspace) {
 
 asio::awaitable<TusUpload> TusStore::create(const db::TenantScope& scope, const core::Uuid& id, std::int64_t length,
                                             const std::string& name, const std::string& declared_type,
-                                            std::int64_t expiry_s, const audit::Event& e,
-                                            const audit::Origin& origin) {
+                                            std::int64_t expiry_s, const audit::Event& e, const audit::Origin& origin) {
     std::vector<db::Query> q;
     q.push_back({kCreate, db::params(id, length, name, declared_type, expiry_s)});
     q.push_back(audit::record(e, origin));
@@ -85,8 +83,8 @@ asio::awaitable<TusUpload> TusStore::get(const db::TenantScope& scope, const cor
 }
 
 asio::awaitable<std::string> TusStore::advance(const db::TenantScope& scope, const core::Uuid& id, std::int64_t from,
-                                        std::int64_t to, std::int64_t expiry_s, const audit::Event* e,
-                                        const audit::Origin& origin) {
+                                               std::int64_t to, std::int64_t expiry_s, const audit::Event* e,
+                                               const audit::Origin& origin) {
     std::vector<db::Query> q;
     q.push_back({kAdvance, db::params(id, from, to, expiry_s)});
     if (e != nullptr) q.push_back(audit::record(*e, origin));

@@ -41,16 +41,15 @@ public:
     // the upload, expiring `expiry_s` from now, with its audit event.
     boost::asio::awaitable<TusUpload> create(const db::TenantScope& scope, const core::Uuid& id, std::int64_t length,
                                              const std::string& name, const std::string& declared_type,
-                                             std::int64_t expiry_s, const audit::Event& e,
-                                             const audit::Origin& origin);
+                                             std::int64_t expiry_s, const audit::Event& e, const audit::Origin& origin);
     // A live upload (not expired, or completed); 404 otherwise.
     boost::asio::awaitable<TusUpload> get(const db::TenantScope& scope, const core::Uuid& id);
     // Moves the offset from `from` to `to` and pushes the expiry back (returned, as Upload-Expires);
     // 409 when the offset was no longer `from` (another writer) or the upload is gone. With an
     // event, audited.
     boost::asio::awaitable<std::string> advance(const db::TenantScope& scope, const core::Uuid& id, std::int64_t from,
-                                         std::int64_t to, std::int64_t expiry_s, const audit::Event* e,
-                                         const audit::Origin& origin);
+                                                std::int64_t to, std::int64_t expiry_s, const audit::Event* e,
+                                                const audit::Origin& origin);
     // Termination: the row goes, an unfinished upload's reservation is given back (404 if none).
     boost::asio::awaitable<void> remove(const db::TenantScope& scope, const core::Uuid& id, const audit::Event& e,
                                         const audit::Origin& origin);

@@ -129,9 +129,9 @@ TEST_P(TusTest, OffsetsMoveOnlyFromWhereTheyAreAndCompletionChargesOnce) {
     const std::string bytes(100, 'x');
     stage(u, bytes.substr(0, 40));
     EXPECT_FALSE(advance(me_, u, 0, 40).empty());
-    EXPECT_EQ(run(status_of(store_->advance(auth::scope_of(me_, kWorkspace, "member"), u.id, 0, 80, 3600, nullptr,
-                                            kOrigin))),
-              409)
+    EXPECT_EQ(
+        run(status_of(store_->advance(auth::scope_of(me_, kWorkspace, "member"), u.id, 0, 80, 3600, nullptr, kOrigin))),
+        409)
         << "a second writer from the old offset";
     EXPECT_EQ(run(tus_->head(me_, u.id)).offset, 40);
     stage(u, bytes.substr(40));
@@ -162,8 +162,8 @@ TEST_P(TusTest, AnotherWorkspacesUploadIsNotFound) {
     const auto u = create(me_, 10);
     EXPECT_EQ(run(status_of(tus_->head(them_, u.id))), 404);
     EXPECT_EQ(run(status_of(tus_->terminate(them_, u.id, kOrigin))), 404);
-    EXPECT_EQ(run(status_of(store_->advance(auth::scope_of(them_, kOtherWorkspace, "member"), u.id, 0, 5, 3600,
-                                            nullptr, kOrigin))),
+    EXPECT_EQ(run(status_of(store_->advance(auth::scope_of(them_, kOtherWorkspace, "member"), u.id, 0, 5, 3600, nullptr,
+                                            kOrigin))),
               409);
     EXPECT_EQ(run(tus_->head(me_, u.id)).offset, 0);
     EXPECT_EQ(usage(kWorkspace), "0/10/0");
