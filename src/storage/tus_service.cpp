@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -154,12 +155,10 @@ private:
 };
 
 bool valid_key(std::string_view k) {
-    if (k.empty()) return false;
-    for (const char c : k) {
+    return !k.empty() && std::ranges::all_of(k, [](char c) {
         const auto u = static_cast<unsigned char>(c);
-        if (u <= 0x20 || u >= 0x7f || c == ',') return false;
-    }
-    return true;
+        return u > 0x20 && u < 0x7f && c != ',';
+    });
 }
 
 }  // namespace
@@ -266,7 +265,7 @@ asio::awaitable<TusUpload> TusService::append(const auth::Principal& p, core::Uu
     body.restrict(remaining);
     if (!lock(id)) throw core::Problem::conflict("Another PATCH of this upload is in progress.");
     struct Unlock {
-        TusService* self;
+        TusService* self = nullptr;
         core::Uuid id;
         ~Unlock() { self->unlock(id); }
     } const unlock_on_exit{this, id};

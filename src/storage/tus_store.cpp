@@ -112,6 +112,7 @@ asio::awaitable<std::vector<Swept>> TusStore::delete_expired(int limit) {
     q.push_back({kDeleteExpired, db::params(limit)});
     auto r = co_await db::run(pool_, {}, std::move(q));
     std::vector<Swept> out;
+    out.reserve(static_cast<std::size_t>(r[1].rows()));
     for (int i = 0; i < r[1].rows(); ++i) out.push_back({r[1].uuid(i, 0), r[1].uuid(i, 1), {}});
     co_return out;
 }
@@ -122,6 +123,7 @@ asio::awaitable<std::vector<Swept>> TusStore::stale_files(std::int64_t age_s, in
     q.push_back({kStaleFiles, db::params(age_s, limit)});
     auto r = co_await db::run(pool_, {}, std::move(q));
     std::vector<Swept> out;
+    out.reserve(static_cast<std::size_t>(r[1].rows()));
     for (int i = 0; i < r[1].rows(); ++i) out.push_back({r[1].uuid(i, 0), r[1].uuid(i, 1), r[1].str(i, 2)});
     co_return out;
 }
