@@ -322,6 +322,7 @@ asio::awaitable<TusUpload> TusService::append(const auth::Principal& p, core::Uu
 }
 
 asio::awaitable<File> TusService::complete(const auth::Principal& p, const TusUpload& u, const audit::Origin& origin) {
+    if (u.file_id) throw core::Problem::conflict("The upload is complete already.");
     const auto path = staging_path(u.workspace, u.id);
     const auto upload = co_await files_.begin_upload(p);
     std::exception_ptr failure;

@@ -148,11 +148,18 @@ TEST_P(TusTest, OffsetsMoveOnlyFromWhereTheyAreAndCompletionChargesOnce) {
     EXPECT_EQ(run(tus_->head(me_, u.id)).file_id, file.id);
     EXPECT_FALSE(std::filesystem::exists(tus_->staging_path(kWorkspace, u.id))) << "staging removed";
     EXPECT_TRUE(std::filesystem::exists(dir_ / "blobs" / "ws" / kWorkspace.str() / "files" / file.id.str()));
-    // Completing again is refused (the upload already became a file) and charges nothing.
+    // Completing again is refused (the upload already became a file) and charges nothing: by the
+    // service, and by the database for a second completer that raced the first (its staged
+    // bytes still there, its view of the upload older).
     at = run(tus_->head(me_, u.id));
+    EXPECT_EQ(run(status_of(tus_->complete(me_, at, kOrigin))), 409);
+    stage(at, bytes);
+    at.file_id.reset();
     EXPECT_EQ(run(status_of(tus_->complete(me_, at, kOrigin))), 404);
     EXPECT_EQ(usage(kWorkspace), "100/0/1");
     EXPECT_EQ(sql("SELECT count(*) FROM files WHERE status = 'uploading'"), "0") << "the failed attempt left no row";
+    const auto stored = dir_ / "blobs" / "ws" / kWorkspace.str() / "files";
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(stored), {}), 1) << "nor a blob";
     // Terminating a finished upload forgets it and gives nothing back.
     run(tus_->terminate(me_, u.id, kOrigin));
     EXPECT_EQ(usage(kWorkspace), "100/0/1");
