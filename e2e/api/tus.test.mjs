@@ -5,13 +5,13 @@
 // viewers refused, another workspace's 404s; and the standard client (tus-js-client) end to end.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { assertProblem, launchWithAccount, signUp, uniqueEmail } from './lib/api.mjs';
+import { assertProblem, launchWithAccount, platformAdmin, signUp, uniqueEmail } from './lib/api.mjs';
 import { eventually } from './lib/kiln.mjs';
 import { psql } from './lib/workers.mjs';
 
@@ -262,6 +262,35 @@ describe('tus resumable uploads', { timeout: 90000 }, () => {
     assert.equal(file.name, 'from-client.bin');
     assert.equal(file.declared_type, 'application/x-test');
     assert.ok((await download(kiln, o.token, fileId)).equals(bytes));
+  });
+
+  it('sweeps expired uploads (staged bytes, row, reservation) and files left uploading (row, blob)', async () => {
+    const u = await signUp(c);
+    const made = await create(kiln, u.token, 1000);
+    const location = made.headers.get('location');
+    const id = location.split('/').pop();
+    assert.equal((await patch(kiln, u.token, location, 0, randomBytes(400))).status, 204);
+    const staged = path.join(staging, u.workspace.id, id);
+    assert.ok(existsSync(staged), 'staged on disk');
+    // What a process that died mid-upload two days ago left: an 'uploading' row and its blob.
+    const stale = randomUUID();
+    const blob = path.join(blobs, 'ws', u.workspace.id, 'files', stale);
+    mkdirSync(path.dirname(blob), { recursive: true });
+    writeFileSync(blob, 'partial');
+    psql(kiln.database, `INSERT INTO files (workspace_id, id, name, content_type, declared_type, storage_key, status,
+      created_by, created_at) SELECT workspace_id, '${stale}', 'x', '', '', 'ws/${u.workspace.id}/files/${stale}',
+      'uploading', created_by, now() - interval '2 days' FROM tus_uploads WHERE id = '${id}';
+      UPDATE tus_uploads SET expires_at = now() - interval '1 second' WHERE id = '${id}'`);
+    assert.equal((await u.as.get(`/workspaces/${u.workspace.id}/usage`)).body.bytes_reserved, 1000);
+
+    const admin = await platformAdmin(c, { database: kiln.database });
+    const run = await admin.post('/admin/schedules/storage.sweep/run');
+    assert.equal(run.status, 202, run.text);
+    await eventually(() => !existsSync(staged) && !existsSync(blob), { what: 'the sweep', timeoutMs: 15000 });
+    await eventually(async () => psql(kiln.database, `SELECT count(*) FROM tus_uploads WHERE id = '${id}'`) === '0'
+      && psql(kiln.database, `SELECT count(*) FROM files WHERE id = '${stale}'`) === '0',
+    { what: 'the rows to go', timeoutMs: 15000 });
+    assert.equal((await u.as.get(`/workspaces/${u.workspace.id}/usage`)).body.bytes_reserved, 0);
   });
 
   it('documents the routes in /openapi.json', async () => {
