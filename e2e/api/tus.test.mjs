@@ -173,6 +173,15 @@ describe('tus resumable uploads', { timeout: 90000 }, () => {
     }
     assertProblem(await patch(kiln, o.token, location, 0, Buffer.from('abc'), { 'content-type': 'text/plain' }), 415);
     assertProblem(await patch(kiln, o.token, location, 0, Buffer.alloc(11)), 413);
+    // Chunked (no Content-Length): refused while reading, and none of its bytes count.
+    const pieces = [Buffer.alloc(6, 1), Buffer.alloc(6, 2)];
+    const chunked = await fetch(`${kiln.url}${location}`, {
+      method: 'PATCH',
+      duplex: 'half',
+      headers: { authorization: `Bearer ${o.token}`, ...V, 'content-type': 'application/offset+octet-stream', 'upload-offset': '0' },
+      body: new ReadableStream({ pull(ctl) { const p = pieces.shift(); if (p) ctl.enqueue(p); else ctl.close(); } }),
+    }).then(async (r) => { await r.arrayBuffer(); return r.status; }, () => 0);
+    assert.ok([413, 0].includes(chunked), `413 or the connection closed: ${chunked}`);
     assertProblem(await tus(kiln, o.token, 'POST', '/api/v1/tus', { headers: V }), 400);
     assertProblem(await tus(kiln, o.token, 'POST', '/api/v1/tus',
       { headers: { ...V, 'upload-length': '5', 'upload-metadata': 'filename ***' } }), 400);

@@ -302,15 +302,28 @@ asio::awaitable<TusUpload> TusService::append(const auth::Principal& p, core::Uu
     const audit::Event e{p.user, "tus.append", "tus_upload", id.str(),
                          boost::json::serialize(boost::json::object{
                              {"from", offset}, {"to", written}, {"interrupted", failure != nullptr}})};
+    // Except a body past the upload's length (413): that request is refused whole, and the next
+    // PATCH cuts its bytes off the staging file.
+    bool keep = true;
+    if (failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const core::Problem&) {
+            keep = false;
+        } catch (...) {  // NOLINT(bugprone-empty-catch): the client left or stalled; keep what came
+        }
+    }
     std::exception_ptr recorded;
-    try {
-        const Sync sync{fd.get()};
-        co_await blocking_.run(sync);
-        u.expires = co_await store_.advance(scope, id, durable, written,
-                                            static_cast<std::int64_t>(config_.tus_expiry_s), &e, origin);
-        u.offset = written;
-    } catch (...) {
-        recorded = std::current_exception();
+    if (keep) {
+        try {
+            const Sync sync{fd.get()};
+            co_await blocking_.run(sync);
+            u.expires = co_await store_.advance(scope, id, durable, written,
+                                                static_cast<std::int64_t>(config_.tus_expiry_s), &e, origin);
+            u.offset = written;
+        } catch (...) {
+            recorded = std::current_exception();
+        }
     }
     if (failure) std::rethrow_exception(failure);
     if (recorded) std::rethrow_exception(recorded);
