@@ -309,3 +309,54 @@ describe('tus resumable uploads', { timeout: 90000 }, () => {
     for (const m of ['head', 'patch', 'delete']) assert.ok(spec.paths['/api/v1/tus/{id}'][m], m);
   });
 });
+
+describe('tus resumable uploads (S3 storage)', { timeout: 60000 }, () => {
+  const endpoint = process.env.KILN_TEST_S3_ENDPOINT;
+  let kiln;
+  let o;
+  let staging;
+  before(async () => {
+    if (!endpoint) return;
+    const bucket = `kiln-tus-${randomBytes(4).toString('hex')}`;
+    const made = await fetch(`${endpoint}/${bucket}`, { method: 'PUT' });
+    assert.equal(made.status, 200, await made.text());
+    staging = mkdtempSync(path.join(os.tmpdir(), 'kiln-tus-'));
+    ({ kiln, owner: o } = await launchWithAccount({
+      env: {
+        KILN_STORAGE_BACKEND: 's3',
+        KILN_STORAGE_S3_ENDPOINT: endpoint,
+        KILN_STORAGE_S3_BUCKET: bucket,
+        KILN_STORAGE_S3_ACCESS_KEY_ID: 'S3RVER',
+        KILN_STORAGE_S3_SECRET_ACCESS_KEY: 'S3RVER',
+        KILN_STORAGE_TUS_DIR: staging,
+      },
+    }));
+  });
+  after(async () => {
+    if (kiln) assert.equal(await kiln.close(), 0, 'kiln exits 0 on SIGTERM');
+    if (staging) rmSync(staging, { recursive: true, force: true });
+  });
+
+  it('completes into the bucket: the presigned download serves the same bytes', async (t) => {
+    if (!endpoint) {
+      assert.ok(process.env.CI !== 'true', 'KILN_TEST_S3_ENDPOINT is required under CI');
+      t.skip('KILN_TEST_S3_ENDPOINT not set');
+      return;
+    }
+    const bytes = randomBytes(250000);
+    const made = await create(kiln, o.token, bytes.length, { filename: 's3.bin' });
+    assert.equal(made.status, 201, made.text);
+    const location = made.headers.get('location');
+    assert.equal((await patch(kiln, o.token, location, 0, bytes.subarray(0, 120000))).status, 204);
+    const last = await patch(kiln, o.token, location, 120000, bytes.subarray(120000));
+    assert.equal(last.status, 204, last.text);
+    const fileId = last.headers.get('kiln-file-id');
+    assert.equal((await o.as.get(`/files/${fileId}`)).body.sha256, sha256(bytes));
+    const got = await fetch(`${kiln.url}/api/v1/files/${fileId}/content`,
+      { headers: { authorization: `Bearer ${o.token}` }, redirect: 'manual' });
+    assert.equal(got.status, 302);
+    const fetched = await fetch(got.headers.get('location'));
+    assert.ok(Buffer.from(await fetched.arrayBuffer()).equals(bytes), 'the same bytes from the bucket');
+    assert.ok(!existsSync(path.join(staging, o.workspace.id, location.split('/').pop())), 'staging removed');
+  });
+});
