@@ -197,7 +197,7 @@ describe('files (local storage)', { timeout: 60000 }, () => {
       assert.equal(res.status, 200, res.text);
       return res.body;
     };
-    assert.deepEqual(await usage(), { bytes_stored: 0, files: 0, plan: (await usage()).plan, storage_bytes: 250000,
+    assert.deepEqual(await usage(), { bytes_stored: 0, files: 0, bytes_reserved: 0, plan: (await usage()).plan, storage_bytes: 250000,
       max_file_bytes: 100000 });
 
     // Over the file size by the declared length: refused before the body is read.

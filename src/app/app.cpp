@@ -23,7 +23,9 @@
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
 #include "storage/connection_routes.hpp"
+#include "storage/jobs.hpp"
 #include "storage/routes.hpp"
+#include "storage/tus_routes.hpp"
 #include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;
@@ -129,10 +131,13 @@ Services::Services(const core::Config& c)
       blobs(c.storage, kiln_home(), cpu),
       file_store(db),
       files(file_store, blobs, cpu),
+      tus_store(db),
+      tus(tus_store, files, cpu, c.storage, kiln_home()),
       connection_store(db),
       connections(connection_store, c.storage),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
+    storage::add_jobs(job_kinds, tus, c.storage);
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
     events.register_metrics(metrics);
 }
@@ -144,6 +149,7 @@ void add_routes(http::Router& router, Services& services) {
     admin::add_routes(router, services.auth, services.admin);
     jobs::add_routes(router, services.auth, services.jobs, services.events);
     storage::add_routes(router, services.auth, services.files);
+    storage::add_tus_routes(router, services.auth, services.tus);
     storage::add_connection_routes(router, services.auth, services.connections);
     const auth::Service* auth = &services.auth;
     audit::add_routes(

@@ -23,11 +23,13 @@
 #include "mail/delivery.hpp"
 #include "mail/service.hpp"
 #include "mail/store.hpp"
+#include "storage/connection_service.hpp"
+#include "storage/connection_store.hpp"
 #include "storage/factory.hpp"
 #include "storage/service.hpp"
 #include "storage/store.hpp"
-#include "storage/connection_service.hpp"
-#include "storage/connection_store.hpp"
+#include "storage/tus_service.hpp"
+#include "storage/tus_store.hpp"
 #include "tenancy/service.hpp"
 #include "tenancy/store.hpp"
 
@@ -61,6 +63,8 @@ struct Services {
     storage::BlobStores blobs;  // attached to the I/O threads by serve()
     storage::FileStore file_store;
     storage::FileService files;
+    storage::TusStore tus_store;
+    storage::TusService tus;
     storage::ConnectionStore connection_store;
     storage::ConnectionService connections;
     int schema_version = 0;                   // the latest migration this binary knows

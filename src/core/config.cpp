@@ -230,6 +230,10 @@ const std::vector<Field>& fields() {
         field("storage.master_key", &Config::storage, &StorageConfig::master_key),
         field("storage.master_key_file", &Config::storage, &StorageConfig::master_key_file),
         field("storage.connection_hosts", &Config::storage, &StorageConfig::connection_hosts),
+        field("storage.tus_dir", &Config::storage, &StorageConfig::tus_dir),
+        int_field("storage.tus_expiry_s", &Config::storage, &StorageConfig::tus_expiry_s, 60, 30LL * 86'400),
+        int_field("storage.stale_upload_s", &Config::storage, &StorageConfig::stale_upload_s, 60, 30LL * 86'400),
+        field("storage.sweep_cron", &Config::storage, &StorageConfig::sweep_cron),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;

@@ -153,6 +153,14 @@ struct StorageConfig {
         "s3.amazonaws.com",           "*.s3.amazonaws.com",       "s3.*.amazonaws.com",   "*.s3.*.amazonaws.com",
         "*.r2.cloudflarestorage.com", "*.digitaloceanspaces.com", "s3.*.backblazeb2.com", "*.s3.*.backblazeb2.com",
         "s3.wasabisys.com",           "s3.*.wasabisys.com",       "*.s3.*.wasabisys.com", "storage.googleapis.com"};
+    // Resumable (tus) uploads: staged under this directory ("": $KILN_HOME/tus, else .kiln/tus),
+    // an unfinished one expires this long after its last PATCH.
+    std::string tus_dir;
+    unsigned tus_expiry_s = 86'400;
+    // The storage sweep (expired tus uploads; 'uploading' files older than stale_upload_s, left by
+    // a process that died mid-upload): when the job worker's leader runs it (UTC).
+    unsigned stale_upload_s = 86'400;
+    std::string sweep_cron = "*/10 * * * *";
 };
 
 // storage.master_key decodes to exactly this many bytes (a crypto_secretbox key).

@@ -60,13 +60,22 @@ std::string_view as_bytes(const Digest& d) {
     return {reinterpret_cast<const char*>(d.data()), d.size()};
 }
 
-std::string base64url_encode(std::string_view data) {
-    constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-    std::string out(sodium_base64_encoded_len(data.size(), kVariant), '\0');
+namespace {
+std::string encode_base64(std::string_view data, int variant) {
+    std::string out(sodium_base64_encoded_len(data.size(), variant), '\0');
     sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-                      kVariant);
+                      variant);
     out.resize(out.size() - 1);  // the terminating NUL
     return out;
+}
+}  // namespace
+
+std::string base64_encode(std::string_view data) {
+    return encode_base64(data, sodium_base64_VARIANT_ORIGINAL);
+}
+
+std::string base64url_encode(std::string_view data) {
+    return encode_base64(data, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 namespace {

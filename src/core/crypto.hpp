@@ -34,6 +34,7 @@ std::string_view as_bytes(const Digest& d);
 std::string base64url_encode(std::string_view data);
 // nullopt for anything but unpadded base64url.
 std::optional<std::string> base64url_decode(std::string_view text);
+std::string base64_encode(std::string_view data);  // standard, padded
 // Standard base64 (RFC 4648 §4, padded, as base64(1) writes it); nullopt for anything else.
 std::optional<std::string> base64_decode(std::string_view text);
 // Compares in time that depends only on the lengths.

@@ -83,11 +83,12 @@ struct FileListQuery {
 struct Usage {
     std::int64_t bytes_stored = 0;
     std::int64_t files = 0;
+    std::int64_t bytes_reserved = 0;  // promised to unfinished resumable (tus) uploads
     std::string plan;
     std::int64_t storage_bytes = 0;   // the plan's quota
     std::int64_t max_file_bytes = 0;  // the plan's largest file
 };
-BOOST_DESCRIBE_STRUCT(Usage, (), (bytes_stored, files, plan, storage_bytes, max_file_bytes))
+BOOST_DESCRIBE_STRUCT(Usage, (), (bytes_stored, files, bytes_reserved, plan, storage_bytes, max_file_bytes))
 
 // A file whose bytes are being received: its row exists as 'uploading'.
 struct Upload {

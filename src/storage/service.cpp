@@ -107,12 +107,12 @@ asio::awaitable<Stored> FileService::put(const Upload& upload, Source& source) {
 
 asio::awaitable<File> FileService::finish_upload(const auth::Principal& p, const Upload& upload, const Stored& stored,
                                                  std::string name, std::string declared_type,
-                                                 const audit::Origin& origin) {
-    const audit::Event e{p.user, "file.upload", "file", upload.id.str(),
-                         boost::json::serialize(boost::json::object{
-                             {"name", name}, {"size", stored.size}, {"content_type", stored.content_type}})};
+                                                 const audit::Origin& origin, std::optional<core::Uuid> tus) {
+    boost::json::object detail{{"name", name}, {"size", stored.size}, {"content_type", stored.content_type}};
+    if (tus) detail["tus_upload"] = tus->str();
+    const audit::Event e{p.user, "file.upload", "file", upload.id.str(), boost::json::serialize(detail)};
     co_return co_await store_.ready(auth::scope_of(p, p.workspace, "member"), upload.id, stored.size, stored.sha256,
-                                    stored.content_type, name, declared_type, e, origin);
+                                    stored.content_type, name, declared_type, e, origin, tus);
 }
 
 asio::awaitable<void> FileService::abandon(const auth::Principal& p, const Upload& upload) {
@@ -121,7 +121,8 @@ asio::awaitable<void> FileService::abandon(const auth::Principal& p, const Uploa
         co_await blobs.remove(upload.key);
         co_await store_.abandon(auth::scope_of(p, p.workspace), upload.id);
     } catch (const std::exception& e) {
-        // The row stays 'uploading' and names the blob: a later sweep can find both.
+        // The row stays 'uploading' and names the blob: the storage sweep removes both later
+        // (storage.stale_upload_s).
         core::log::warn("abandoned upload not cleaned up", {{"file", upload.id.str()}, {"error", e.what()}});
     }
 }

@@ -35,10 +35,10 @@ public:
     // Streams `source` into the blob store: past the plan's file size it stops with a 413.
     boost::asio::awaitable<Stored> put(const Upload& upload, Source& source);
     // The file becomes ready if it fits the storage quota (else 402 `storage_bytes`, and the blob
-    // is removed).
+    // is removed). `tus`: the resumable upload it completes, whose reservation it takes over.
     boost::asio::awaitable<File> finish_upload(const auth::Principal& p, const Upload& upload, const Stored& stored,
-                                               std::string name, std::string declared_type,
-                                               const audit::Origin& origin);
+                                               std::string name, std::string declared_type, const audit::Origin& origin,
+                                               std::optional<core::Uuid> tus = std::nullopt);
     // Best effort after a failed upload: the row and the blob go.
     boost::asio::awaitable<void> abandon(const auth::Principal& p, const Upload& upload);
 

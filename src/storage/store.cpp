@@ -40,11 +40,12 @@ VALUES (kiln_current_workspace(), $1, 'upload', '', '', $2, 'uploading', kiln_cu
 constexpr std::string_view kPlanLimits = R"sql(
 SELECT p.max_file_bytes FROM workspaces w JOIN plans p ON p.id = w.plan WHERE w.id = kiln_current_workspace())sql";
 constexpr std::string_view kReady = "SELECT kiln_file_ready($1, $2, $3, $4, $5, $6)";
+constexpr std::string_view kTusComplete = "SELECT kiln_tus_complete($1, $2)";
 constexpr std::string_view kAbandon = R"sql(
 DELETE FROM files WHERE workspace_id = kiln_current_workspace() AND id = $1 AND status = 'uploading')sql";
 constexpr std::string_view kDelete = "SELECT kiln_file_delete($1)";
 constexpr std::string_view kUsage = R"sql(
-SELECT coalesce(u.bytes_stored, 0), coalesce(u.files, 0), p.id, p.storage_bytes, p.max_file_bytes
+SELECT coalesce(u.bytes_stored, 0), coalesce(u.files, 0), coalesce(u.bytes_reserved, 0), p.id, p.storage_bytes, p.max_file_bytes
   FROM workspaces w JOIN plans p ON p.id = w.plan
   LEFT JOIN workspace_usage u ON u.workspace_id = w.id
  WHERE w.id = kiln_current_workspace())sql";
@@ -76,13 +77,14 @@ asio::awaitable<Upload> FileStore::begin(const db::TenantScope& scope, const cor
 asio::awaitable<File> FileStore::ready(const db::TenantScope& scope, const core::Uuid& id, std::int64_t size,
                                        const std::string& sha256, const std::string& content_type,
                                        const std::string& name, const std::string& declared_type, const audit::Event& e,
-                                       const audit::Origin& origin) {
+                                       const audit::Origin& origin, std::optional<core::Uuid> tus) {
     std::vector<db::Query> q;
+    if (tus) q.push_back({kTusComplete, db::params(*tus, id)});
     q.push_back({kReady, db::params(id, size, sha256, content_type, name, declared_type)});
     q.push_back(audit::record(e, origin));
     q.push_back({get_sql(), db::params(id)});
     auto r = co_await db::run(pool_, scope, std::move(q));
-    co_return file_at(r[2], 0);
+    co_return file_at(r.back(), 0);
 }
 
 asio::awaitable<void> FileStore::abandon(const db::TenantScope& scope, const core::Uuid& id) {
@@ -122,7 +124,7 @@ asio::awaitable<std::string> FileStore::remove(const db::TenantScope& scope, con
 asio::awaitable<Usage> FileStore::usage(const db::TenantScope& scope) {
     auto r = co_await db::run(pool_, scope, kUsage, {});
     if (r.empty()) throw core::Problem::not_found("No such workspace.");
-    co_return Usage{r.int64(0, 0), r.int64(0, 1), r.str(0, 2), r.int64(0, 3), r.int64(0, 4)};
+    co_return Usage{r.int64(0, 0), r.int64(0, 1), r.int64(0, 2), r.str(0, 3), r.int64(0, 4), r.int64(0, 5)};
 }
 
 }  // namespace kiln::storage

@@ -26,11 +26,12 @@ public:
     // Reserves the id and key of a new file ('uploading') and returns the plan's file size limit.
     boost::asio::awaitable<Upload> begin(const db::TenantScope& scope, const core::Uuid& id, const std::string& key);
     // Marks the upload ready and counts it against the quota, with its audit event; a plan limit
-    // Problem (storage_bytes) when it does not fit.
+    // Problem (storage_bytes) when it does not fit. With `tus`, that resumable upload's
+    // reservation becomes the file in the same transaction (404 if it is gone).
     boost::asio::awaitable<File> ready(const db::TenantScope& scope, const core::Uuid& id, std::int64_t size,
                                        const std::string& sha256, const std::string& content_type,
                                        const std::string& name, const std::string& declared_type, const audit::Event& e,
-                                       const audit::Origin& origin);
+                                       const audit::Origin& origin, std::optional<core::Uuid> tus = std::nullopt);
     // Forgets an upload that failed (its row only; the caller removes the blob).
     boost::asio::awaitable<void> abandon(const db::TenantScope& scope, const core::Uuid& id);
 

@@ -74,6 +74,11 @@ INSERT INTO files (workspace_id, id, name, content_type, declared_type, storage_
      'uploading', '0190a2b4-0000-7000-8000-0000000000b1');
 INSERT INTO workspace_usage (workspace_id, bytes_stored, files) VALUES
     ('0190a2b4-0000-7000-8000-0000000000a0', 1, 1), ('0190a2b4-0000-7000-8000-0000000000b0', 2, 1);
+INSERT INTO tus_uploads (workspace_id, id, length, name, declared_type, created_by, expires_at) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a7', 10, 'a', '',
+     '0190a2b4-0000-7000-8000-0000000000a1', now() + interval '1 day'),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b7', 10, 'b', '',
+     '0190a2b4-0000-7000-8000-0000000000b1', now() + interval '1 day');
 INSERT INTO storage_connections (workspace_id, id, name, endpoint, region, bucket, access_key_id, secret_nonce,
                                  secret_ciphertext) VALUES
     ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a6', 'A', 'https://s3.example.com',
