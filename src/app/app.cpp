@@ -22,6 +22,7 @@
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
 #include "storage/routes.hpp"
+#include "modules/uploads/routes.hpp"
 #include "storage/connection_routes.hpp"
 #include "tenancy/routes.hpp"
 
@@ -127,6 +128,8 @@ Services::Services(const core::Config& c)
       files(file_store, blobs, cpu),
       connection_store(db),
       connections(connection_store, c.storage),
+      upload_store(db),
+      uploads(upload_store, cpu, c.uploads.import_roots),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
@@ -141,6 +144,7 @@ void add_routes(http::Router& router, Services& services) {
     jobs::add_routes(router, services.auth, services.jobs, services.events);
     storage::add_routes(router, services.auth, services.files);
     storage::add_connection_routes(router, services.auth, services.connections);
+    uploads::add_routes(router, services.auth, services.uploads);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);

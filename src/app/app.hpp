@@ -28,6 +28,8 @@
 #include "storage/store.hpp"
 #include "storage/connection_service.hpp"
 #include "storage/connection_store.hpp"
+#include "modules/uploads/service.hpp"
+#include "modules/uploads/store.hpp"
 #include "tenancy/service.hpp"
 #include "tenancy/store.hpp"
 
@@ -63,6 +65,8 @@ struct Services {
     storage::FileService files;
     storage::ConnectionStore connection_store;
     storage::ConnectionService connections;
+    uploads::Store upload_store;
+    uploads::Service uploads;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

@@ -230,6 +230,7 @@ const std::vector<Field>& fields() {
         field("storage.master_key", &Config::storage, &StorageConfig::master_key),
         field("storage.master_key_file", &Config::storage, &StorageConfig::master_key_file),
         field("storage.connection_hosts", &Config::storage, &StorageConfig::connection_hosts),
+        field("uploads.import_roots", &Config::uploads, &UploadsConfig::import_roots),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;
@@ -292,6 +293,9 @@ void validate(const Config& c) {
     }
     validate_storage(c.storage);
     validate_connection_hosts(c.storage.connection_hosts);
+    for (const auto& root : c.uploads.import_roots) {
+        if (!root.starts_with('/')) fail("uploads.import_roots", "absolute paths", "\"" + root + "\"");
+    }
     if (c.cors.enabled && c.cors.allow_origins.empty()) {
         fail("cors.allow_origins", "at least one origin when cors.enabled is true", "[]");
     }
