@@ -139,7 +139,8 @@ describe('uploads', { timeout: 120000 }, () => {
       status: 'done', metadata: [1] }), ['cycle_number', 'status', 'metadata']);
     const cycle = (await o.as.post('/cycles', { project_id: project.id, cycle_name: 'C', cycle_number: 1 })).body;
     assertInvalid(await o.as.post('/sync-sessions', { cycle_id: cycle.id, max_workers: 33, times_to_retry: -1,
-      include_patterns: 'x' }), ['max_workers', 'times_to_retry', 'include_patterns']);
+      include_patterns: [''] }), ['max_workers', 'times_to_retry', 'include_patterns']);
+    assertInvalid(await o.as.post('/sync-sessions', { cycle_id: cycle.id, include_patterns: 'x' }), ['include_patterns']);
     assertInvalid(await o.as.post('/sync-sessions', { cycle_id: cycle.id, state: 'in_progress' }), ['state']);
   });
 

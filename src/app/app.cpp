@@ -21,9 +21,9 @@
 #include "jobs/routes.hpp"
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
-#include "storage/routes.hpp"
 #include "modules/uploads/routes.hpp"
 #include "storage/connection_routes.hpp"
+#include "storage/routes.hpp"
 #include "tenancy/routes.hpp"
 
 namespace asio = boost::asio;

@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "auth/scope.hpp"
+#include "core/page.hpp"
 #include "db/error.hpp"
 #include "http/client.hpp"
-#include "core/page.hpp"
 #include "storage/factory.hpp"
 
 namespace asio = boost::asio;

@@ -3,11 +3,13 @@
 // every operation, roles, and one 422 entry per bad field.
 #include <fmt/format.h>
 
+#include <boost/json/parse.hpp>
 #include <filesystem>
 
 #include "auth/scope.hpp"
 #include "modules/uploads/service.hpp"
 #include "pg_fixture.hpp"
+#include "storage/connection_store.hpp"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -97,8 +99,9 @@ protected:
         su(fmt::format("UPDATE upload_sync_sessions SET state = '{}' WHERE id = '{}'", state, session.str()));
     }
     std::string actions() {
-        return su("SELECT coalesce(string_agg(action, ',' ORDER BY id), '') FROM audit_events "
-                  "WHERE action LIKE 'upload_%'");
+        return su(
+            "SELECT coalesce(string_agg(action, ',' ORDER BY id), '') FROM audit_events "
+            "WHERE action LIKE 'upload_%'");
     }
 
     Person admin_{.workspace = kWorkspace, .role = "admin"};
@@ -376,9 +379,10 @@ TEST_F(UploadsTest, ASessionsFilesAreListedByStatusInPages) {
     const auto a = project(admin_, "A");
     const auto s = session(member_, cycle(admin_, a.id, 1).id);
     for (int i = 0; i < 5; ++i) {
-        su(fmt::format("INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_key, status) "
-                       "VALUES ('{}', '{}', '{}', 'f{}.tif', 'cycle-1/f{}.tif', '{}')",
-                       kWorkspace.str(), core::Uuid::v7().str(), s.id.str(), i, i, i < 3 ? "uploaded" : "failed"));
+        su(
+            fmt::format("INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_key, status) "
+                        "VALUES ('{}', '{}', '{}', 'f{}.tif', 'cycle-1/f{}.tif', '{}')",
+                        kWorkspace.str(), core::Uuid::v7().str(), s.id.str(), i, i, i < 3 ? "uploaded" : "failed"));
     }
     ListQuery q;
     q.state = "failed";
@@ -465,7 +469,7 @@ TEST_F(UploadsTest, ALocalDirectoryMustLieInsideAnImportRoot) {
     in.local_directory = (root_ / "batch").string();
     EXPECT_EQ(run(service_->create_session(member_.principal(), in, kOrigin)).local_directory,
               fs::canonical(root_ / "batch").string());
-    in.local_directory = (root_ / "batch" / ".." / ".." ).string();
+    in.local_directory = (root_ / "batch" / ".." / "..").string();
     EXPECT_EQ(run(fields_of(service_->create_session(member_.principal(), in, kOrigin))),
               std::vector<std::string>{"local_directory"});
     in.local_directory = "/etc";

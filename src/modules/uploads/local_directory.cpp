@@ -47,8 +47,9 @@ LocalDirectoryCheck refuse(std::string message) {
 
 LocalDirectoryCheck check_local_directory(std::string_view path, const std::vector<std::string>& roots) {
     if (roots.empty()) {
-        return refuse("server paths are disabled on this server (uploads.import_roots is empty); upload the files "
-                      "through the API instead");
+        return refuse(
+            "server paths are disabled on this server (uploads.import_roots is empty); upload the files "
+            "through the API instead");
     }
     if (path.empty() || path.front() != '/') return refuse("must be an absolute path");
     if (path.size() > kMaxPath || path.find('\0') != std::string_view::npos)
@@ -70,8 +71,8 @@ LocalDirectoryCheck check_local_directory(std::string_view path, const std::vect
         if (!inside_a_root(path)) return refuse(outside);
         return refuse(errno == ENOENT ? "does not exist" : "cannot be resolved");
     }
-    const bool inside = std::any_of(real_roots.begin(), real_roots.end(),
-                                    [&](const auto& r) { return within(*resolved, r); });
+    const bool inside =
+        std::any_of(real_roots.begin(), real_roots.end(), [&](const auto& r) { return within(*resolved, r); });
     if (!inside) return refuse(outside + (*resolved != path ? " once its symbolic links are followed" : ""));
     struct stat st {};
     if (::stat(resolved->c_str(), &st) != 0) return refuse("cannot be resolved");

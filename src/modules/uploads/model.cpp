@@ -25,8 +25,7 @@ void check(core::Validator& v, const char* field, const std::optional<std::strin
 
 std::optional<std::string> name_problem(std::string_view name) {
     if (name.empty() || name.size() > kMaxName) return "must be 1 to 200 characters";
-    if (std::all_of(name.begin(), name.end(), [](char c) { return c == ' ' || c == '\t'; }))
-        return "must not be blank";
+    if (std::all_of(name.begin(), name.end(), [](char c) { return c == ' ' || c == '\t'; })) return "must not be blank";
     return std::nullopt;
 }
 
@@ -101,22 +100,20 @@ std::optional<std::string> prefix_problem(std::string_view prefix) {
     for (std::size_t start = 0; start <= rest.size();) {
         const auto slash = std::min(rest.find('/', start), rest.size());
         const auto segment = rest.substr(start, slash - start);
-        if (segment.empty() || segment == "." || segment == "..")
-            return "must not have an empty, '.' or '..' segment";
+        if (segment.empty() || segment == "." || segment == "..") return "must not have an empty, '.' or '..' segment";
         start = slash + 1;
     }
     return std::nullopt;
 }
 
 bool is_session_state(std::string_view s) {
-    static constexpr std::array<std::string_view, 6> kStates{"pending", "in_progress", "completed",
-                                                             "completed_with_errors", "failed", "cancelled"};
+    static constexpr std::array<std::string_view, 6> kStates{
+        "pending", "in_progress", "completed", "completed_with_errors", "failed", "cancelled"};
     return std::find(kStates.begin(), kStates.end(), s) != kStates.end();
 }
 
 bool is_file_status(std::string_view s) {
-    static constexpr std::array<std::string_view, 5> kStatuses{"pending", "uploading", "uploaded", "skipped",
-                                                               "failed"};
+    static constexpr std::array<std::string_view, 5> kStatuses{"pending", "uploading", "uploaded", "skipped", "failed"};
     return std::find(kStatuses.begin(), kStatuses.end(), s) != kStatuses.end();
 }
 

@@ -214,8 +214,8 @@ void add_project_routes(http::Router& router, Deps d) {
     get.handler = [d](http::Request& r) { return project_get(d, r); };
     router.add(std::move(get));
 
-    auto put = route(http::Verb::put, path + "/{id}",
-                     "Replace a project (admin): absent optional fields take their defaults");
+    auto put =
+        route(http::Verb::put, path + "/{id}", "Replace a project (admin): absent optional fields take their defaults");
     put.request = http::json_body<ProjectInput>();
     put.response = http::json_body<Project>();
     put.handler = [d](http::Request& r) { return project_put(d, r); };
@@ -238,7 +238,8 @@ void add_project_routes(http::Router& router, Deps d) {
 
 void add_cycle_routes(http::Router& router, Deps d) {
     const std::string path = "/api/v1/cycles";
-    auto create = route(http::Verb::post, path, "Create a cycle of a project (admin); cycle_number is unique per project");
+    auto create =
+        route(http::Verb::post, path, "Create a cycle of a project (admin); cycle_number is unique per project");
     create.request = http::json_body<CycleInput>();
     create.status = 201;
     create.response = http::json_body<Cycle>();

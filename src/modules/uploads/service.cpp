@@ -183,7 +183,7 @@ asio::awaitable<Cycle> Service::create_cycle(auth::Principal p, CycleInput r, au
     const auto project = r.project_id;
     const auto scope = auth::scope_of(p, p.workspace, "admin");
     const audit::Event e{p.user, "upload_cycle.create", kCycle, id.str(), detail_name("cycle_name", r.cycle_name)};
-    CycleReplace body{std::move(r.cycle_name), r.cycle_number,     std::move(r.s3_prefix),
+    CycleReplace body{std::move(r.cycle_name), r.cycle_number,           std::move(r.s3_prefix),
                       std::move(r.status),     std::move(r.description), std::move(r.metadata),
                       std::move(r.started_at), std::move(r.completed_at)};
     const auto c = cycle_changes(std::move(body), false);
@@ -213,8 +213,7 @@ asio::awaitable<Cycle> Service::get_cycle(auth::Principal p, core::Uuid id) {
     co_return co_await store_.get_cycle(scope, id);
 }
 
-asio::awaitable<Cycle> Service::replace_cycle(auth::Principal p, core::Uuid id, CycleReplace r,
-                                              audit::Origin origin) {
+asio::awaitable<Cycle> Service::replace_cycle(auth::Principal p, core::Uuid id, CycleReplace r, audit::Origin origin) {
     core::Validator v;
     validate(r, v);
     v.throw_if_failed();
@@ -275,8 +274,9 @@ asio::awaitable<SessionChanges> Service::session_changes(SyncSessionReplace r, b
 
 asio::awaitable<SyncSession> Service::create_session(auth::Principal p, SyncSessionInput r, audit::Origin origin) {
     core::Validator v;
-    SyncSessionReplace body{std::move(r.local_directory), r.max_workers,          r.times_to_retry,
-                            std::move(r.include_patterns), std::move(r.exclude_patterns), r.use_find};
+    SyncSessionReplace body{
+        std::move(r.local_directory),  r.max_workers, r.times_to_retry, std::move(r.include_patterns),
+        std::move(r.exclude_patterns), r.use_find};
     const auto c = co_await session_changes(std::move(body), false, v);
     v.throw_if_failed();
     const auto id = core::Uuid::v7();

@@ -39,8 +39,7 @@ public:
     boost::asio::awaitable<Cycle> create_cycle(auth::Principal p, CycleInput r, audit::Origin origin);
     boost::asio::awaitable<CycleList> list_cycles(auth::Principal p, ListQuery q);
     boost::asio::awaitable<Cycle> get_cycle(auth::Principal p, core::Uuid id);
-    boost::asio::awaitable<Cycle> replace_cycle(auth::Principal p, core::Uuid id, CycleReplace r,
-                                                audit::Origin origin);
+    boost::asio::awaitable<Cycle> replace_cycle(auth::Principal p, core::Uuid id, CycleReplace r, audit::Origin origin);
     boost::asio::awaitable<Cycle> patch_cycle(auth::Principal p, core::Uuid id, CyclePatch r, audit::Origin origin);
     boost::asio::awaitable<void> remove_cycle(auth::Principal p, core::Uuid id, audit::Origin origin);
 

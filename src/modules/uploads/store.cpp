@@ -261,8 +261,8 @@ asio::awaitable<Project> Store::create_project(const db::TenantScope& scope, con
                                                const audit::Origin& origin) {
     std::vector<db::Query> q;
     q.push_back({kConnectionUsable, db::params(c.storage_connection_id)});
-    q.push_back({project_insert_sql(), db::params(id, c.name, c.description, c.storage_connection_id, c.bucket,
-                                                  c.base_prefix, c.is_active)});
+    q.push_back({project_insert_sql(),
+                 db::params(id, c.name, c.description, c.storage_connection_id, c.bucket, c.base_prefix, c.is_active)});
     q.push_back(audit::record(e, origin));
     auto r = co_await db::run(pool_, scope, std::move(q));
     co_return project_at(r[1], 0);
@@ -286,8 +286,8 @@ asio::awaitable<Project> Store::update_project(const db::TenantScope& scope, con
     std::vector<db::Query> q;
     q.push_back({kProjectRequire, db::params(id)});
     q.push_back({kConnectionUsable, db::params(c.set_connection ? c.storage_connection_id : std::nullopt)});
-    q.push_back({project_update_sql(), db::params(id, c.name, c.description, c.set_connection,
-                                                  c.storage_connection_id, c.bucket, c.base_prefix, c.is_active)});
+    q.push_back({project_update_sql(), db::params(id, c.name, c.description, c.set_connection, c.storage_connection_id,
+                                                  c.bucket, c.base_prefix, c.is_active)});
     q.push_back(audit::record(e, origin));
     auto r = co_await db::run(pool_, scope, std::move(q));
     co_return project_at(r[2], 0);
@@ -375,9 +375,8 @@ asio::awaitable<SyncSession> Store::update_session(const db::TenantScope& scope,
                                                    const SessionChanges& c, const audit::Event& e,
                                                    const audit::Origin& origin) {
     std::vector<db::Query> q;
-    q.push_back({kSessionRequire,
-                 db::params(id, "{in_progress,completed,completed_with_errors,failed,cancelled}",
-                            "Only a pending sync session can be changed; this one is %s.")});
+    q.push_back({kSessionRequire, db::params(id, "{in_progress,completed,completed_with_errors,failed,cancelled}",
+                                             "Only a pending sync session can be changed; this one is %s.")});
     q.push_back({session_update_sql(), db::params(id, c.set_local_directory, c.local_directory, c.max_workers,
                                                   c.times_to_retry, c.include_json, c.exclude_json, c.use_find)});
     q.push_back(audit::record(e, origin));
@@ -388,8 +387,8 @@ asio::awaitable<SyncSession> Store::update_session(const db::TenantScope& scope,
 asio::awaitable<void> Store::remove_session(const db::TenantScope& scope, const core::Uuid& id, const audit::Event& e,
                                             const audit::Origin& origin) {
     std::vector<db::Query> q;
-    q.push_back({kSessionRequire, db::params(id, "{in_progress}",
-                                             "A sync session in progress cannot be deleted; cancel it first.")});
+    q.push_back({kSessionRequire,
+                 db::params(id, "{in_progress}", "A sync session in progress cannot be deleted; cancel it first.")});
     q.push_back({kSessionDelete, db::params(id)});
     q.push_back(audit::record(e, origin));
     co_await db::run(pool_, scope, std::move(q));

@@ -75,8 +75,8 @@ public:
                                                 const audit::Event& e, const audit::Origin& origin);
 
     boost::asio::awaitable<Cycle> create_cycle(const db::TenantScope& scope, const core::Uuid& id,
-                                               const core::Uuid& project, const CycleChanges& c,
-                                               const audit::Event& e, const audit::Origin& origin);
+                                               const core::Uuid& project, const CycleChanges& c, const audit::Event& e,
+                                               const audit::Origin& origin);
     boost::asio::awaitable<std::vector<Cycle>> list_cycles(const db::TenantScope& scope,
                                                            const std::optional<core::Uuid>& project,
                                                            const std::optional<core::Uuid>& before, int limit);
@@ -84,16 +84,14 @@ public:
     boost::asio::awaitable<Cycle> update_cycle(const db::TenantScope& scope, const core::Uuid& id,
                                                const CycleChanges& c, const audit::Event& e,
                                                const audit::Origin& origin);
-    boost::asio::awaitable<void> remove_cycle(const db::TenantScope& scope, const core::Uuid& id,
-                                              const audit::Event& e, const audit::Origin& origin);
+    boost::asio::awaitable<void> remove_cycle(const db::TenantScope& scope, const core::Uuid& id, const audit::Event& e,
+                                              const audit::Origin& origin);
 
     boost::asio::awaitable<SyncSession> create_session(const db::TenantScope& scope, const core::Uuid& id,
                                                        const core::Uuid& cycle, const SessionChanges& c,
                                                        const audit::Event& e, const audit::Origin& origin);
-    boost::asio::awaitable<std::vector<SyncSession>> list_sessions(const db::TenantScope& scope,
-                                                                   const SessionFilter& f,
-                                                                   const std::optional<core::Uuid>& before,
-                                                                   int limit);
+    boost::asio::awaitable<std::vector<SyncSession>> list_sessions(const db::TenantScope& scope, const SessionFilter& f,
+                                                                   const std::optional<core::Uuid>& before, int limit);
     boost::asio::awaitable<SyncSession> get_session(const db::TenantScope& scope, const core::Uuid& id);
     // 409 unless the session is still pending.
     boost::asio::awaitable<SyncSession> update_session(const db::TenantScope& scope, const core::Uuid& id,
@@ -104,8 +102,7 @@ public:
                                                 const audit::Event& e, const audit::Origin& origin);
 
     // 404 unless the session is live here.
-    boost::asio::awaitable<std::vector<UploadFile>> list_files(const db::TenantScope& scope,
-                                                               const core::Uuid& session,
+    boost::asio::awaitable<std::vector<UploadFile>> list_files(const db::TenantScope& scope, const core::Uuid& session,
                                                                const std::optional<std::string>& status,
                                                                const std::optional<core::Uuid>& before, int limit);
 
