@@ -16,7 +16,7 @@ constexpr std::size_t kMaxDescription = 2000;
 constexpr std::size_t kMaxPrefix = 500;
 constexpr std::size_t kMaxPatterns = 100;
 constexpr std::size_t kMaxPattern = 256;
-constexpr std::size_t kMaxMetadata = 16 * 1024;
+constexpr std::size_t kMaxMetadata = std::size_t{16} * 1024;
 constexpr std::int64_t kMaxCycleNumber = 1'000'000'000;
 
 void check(core::Validator& v, const char* field, const std::optional<std::string>& problem) {
