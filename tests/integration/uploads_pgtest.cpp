@@ -3,6 +3,10 @@
 // every operation, roles, and one 422 entry per bad field.
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <filesystem>
 
@@ -44,6 +48,55 @@ asio::awaitable<std::vector<std::string>> fields_of(asio::awaitable<T> call) {
         }
     }
     co_return out;
+}
+
+// Polls `sql` (as the superuser) until it answers `want` or 10 s pass, letting the io_context run
+// in between; whether it did.
+asio::awaitable<bool> eventually(std::string conninfo, std::string sql, std::string want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (std::chrono::steady_clock::now() < deadline) {
+        AdminConnection su(conninfo);
+        if (su.exec(sql) == want) co_return true;
+        timer.expires_after(std::chrono::milliseconds(10));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    co_return false;
+}
+
+// The delete, owning what it refers to (it may outlive the caller's frame on failure).
+asio::awaitable<int> delete_connection(storage::ConnectionStore* connections, db::TenantScope scope, core::Uuid conn) {
+    const audit::Event e{scope.user_id, "storage_connection.delete", "storage_connection", conn.str()};
+    co_return co_await kiln::testing::status_of(connections->remove(scope, conn, e, kOrigin));
+}
+
+// A project naming `conn` is inserted and left uncommitted; the connection's delete starts
+// meanwhile and must wait for it, then see it (409). Returns "waited/status".
+asio::awaitable<std::string> delete_during_project_insert(db::Pool* pool, storage::ConnectionStore* connections,
+                                                          db::TenantScope scope, core::Uuid conn,
+                                                          std::string su_conninfo) {
+    auto tx = co_await db::begin(*pool, scope);
+    std::vector<db::Query> q;
+    q.push_back({"SELECT kiln_upload_connection_usable($1)", db::params(conn)});
+    q.push_back(
+        {"INSERT INTO upload_projects (workspace_id, id, name, storage_connection_id) "
+         "VALUES (kiln_current_workspace(), $1, 'raced', $2)",
+         db::params(core::Uuid::v7(), conn)});
+    co_await tx.execute(std::move(q));
+    auto status = std::make_shared<std::optional<int>>();
+    auto removal = delete_connection(connections, scope, conn);
+    asio::co_spawn(co_await asio::this_coro::executor, std::move(removal),
+                   [status](const std::exception_ptr& failure, int s) { *status = failure ? -1 : s; });
+    const bool waited = co_await eventually(
+        su_conninfo,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1");
+    co_await tx.commit();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < 1000 && !status->has_value(); ++i) {
+        timer.expires_after(std::chrono::milliseconds(10));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    co_return fmt::format("{}/{}", waited, status->value_or(0));
 }
 
 class UploadsTest : public kiln::testing::StoreTest<Store> {
@@ -318,6 +371,15 @@ TEST_F(UploadsTest, SessionsStartPendingWithDefaultsAndChangeOnlyWhilePending) {
     EXPECT_EQ(actions(),
               "upload_project.create,upload_cycle.create,upload_sync_session.create,upload_sync_session.update,"
               "upload_sync_session.update,upload_sync_session.delete");
+}
+
+TEST_F(UploadsTest, DeletingAConnectionWaitsForAProjectBeingCreatedOnIt) {
+    const auto conn = connection(kWorkspace, "raced");
+    storage::ConnectionStore connections(*pool_);
+    const auto scope = auth::scope_of(admin_.principal(), kWorkspace, "admin");
+    EXPECT_EQ(run(delete_during_project_insert(pool_.get(), &connections, scope, conn, superuser_conninfo())),
+              "true/409");
+    EXPECT_EQ(su(fmt::format("SELECT deleted_at IS NULL FROM storage_connections WHERE id = '{}'", conn.str())), "t");
 }
 
 TEST_F(UploadsTest, AProjectOrCycleWithAPendingOrRunningSessionIsNotDeleted) {
