@@ -84,14 +84,16 @@ asio::awaitable<std::string> delete_during_project_insert(db::Pool* pool, storag
          db::params(core::Uuid::v7(), conn)});
     co_await tx.execute(std::move(q));
     auto status = std::make_shared<std::optional<int>>();
+    // Named, not written inside the co_await expression (g++ 12 destroys such temporaries twice).
+    const auto executor = co_await asio::this_coro::executor;
     auto removal = delete_connection(connections, scope, conn);
-    asio::co_spawn(co_await asio::this_coro::executor, std::move(removal),
-                   [status](const std::exception_ptr& failure, int s) { *status = failure ? -1 : s; });
+    auto done = [status](const std::exception_ptr& failure, int s) { *status = failure ? -1 : s; };
+    asio::co_spawn(executor, std::move(removal), std::move(done));
     const bool waited = co_await eventually(
         su_conninfo,
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1");
     co_await tx.commit();
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    asio::steady_timer timer(executor);
     for (int i = 0; i < 1000 && !status->has_value(); ++i) {
         timer.expires_after(std::chrono::milliseconds(10));
         co_await timer.async_wait(asio::use_awaitable);
