@@ -18,6 +18,12 @@ const BODIES = {
   'POST /api/v1/workspaces/{id}/api-keys': { name: 'stolen', role: 'admin' },
   'POST /api/v1/workspaces/{id}/invitations': () => ({ email: uniqueEmail(), role: 'admin' }),
   'PATCH /api/v1/storage-connections/{id}': { name: 'taken over', secret_access_key: 'attacker-secret' },
+  'PUT /api/v1/projects/{id}': { name: 'taken over' },
+  'PATCH /api/v1/projects/{id}': { name: 'taken over' },
+  'PUT /api/v1/cycles/{id}': { cycle_name: 'taken over', cycle_number: 99 },
+  'PATCH /api/v1/cycles/{id}': { cycle_name: 'taken over' },
+  'PUT /api/v1/sync-sessions/{id}': { max_workers: 1 },
+  'PATCH /api/v1/sync-sessions/{id}': { max_workers: 1 },
 };
 
 // tus requests name the protocol version (else 412 before anything else is looked at).
@@ -69,7 +75,18 @@ describe('foreign ids', { timeout: 120000 }, () => {
       headers: { authorization: `Bearer ${b.token}`, 'Tus-Resumable': '1.0.0', 'Upload-Length': '10' } });
     assert.equal(upload.status, 201, await upload.text());
     const uploadId = upload.headers.get('location').split('/').pop();
+    // A Data Uploader project, cycle and pending sync session.
+    const project = await b.as.post('/projects', { name: 'b project' });
+    assert.equal(project.status, 201, project.text);
+    const cycle = await b.as.post('/cycles', { project_id: project.body.id, cycle_name: 'b cycle', cycle_number: 1 });
+    assert.equal(cycle.status, 201, cycle.text);
+    const syncSession = await b.as.post('/sync-sessions', { cycle_id: cycle.body.id });
+    assert.equal(syncSession.status, 201, syncSession.text);
     const values = {
+      '/api/v1/projects/{id}': { id: project.body.id },
+      '/api/v1/cycles/{id}': { id: cycle.body.id },
+      '/api/v1/sync-sessions/{id}': { id: syncSession.body.id },
+      '/api/v1/sync-sessions/{id}/files': { id: syncSession.body.id },
       '/api/v1/auth/sessions/{id}': { id: session },
       '/api/v1/tus/{id}': { id: uploadId },
       '/api/v1/storage-connections/{id}': { id: bucket.body.id },
@@ -117,5 +134,9 @@ describe('foreign ids', { timeout: 120000 }, () => {
       headers: { authorization: `Bearer ${b.token}`, 'Tus-Resumable': '1.0.0' } });
     assert.equal(still.status, 200);
     assert.equal(still.headers.get('upload-offset'), '0', 'the upload is untouched');
+    assert.deepEqual((await b.as.get(`/projects/${project.body.id}`)).body, project.body, 'the project is unchanged');
+    assert.deepEqual((await b.as.get(`/cycles/${cycle.body.id}`)).body, cycle.body, 'the cycle is unchanged');
+    assert.deepEqual((await b.as.get(`/sync-sessions/${syncSession.body.id}`)).body, syncSession.body,
+      'the sync session is unchanged');
   });
 });

@@ -22,6 +22,7 @@
 #include "jobs/routes.hpp"
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
+#include "modules/uploads/routes.hpp"
 #include "storage/connection_routes.hpp"
 #include "storage/jobs.hpp"
 #include "storage/routes.hpp"
@@ -135,6 +136,8 @@ Services::Services(const core::Config& c)
       tus(tus_store, files, cpu, c.storage, kiln_home()),
       connection_store(db),
       connections(connection_store, c.storage),
+      upload_store(db),
+      uploads(upload_store, cpu, c.uploads.import_roots),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     storage::add_jobs(job_kinds, tus, c.storage);
@@ -151,6 +154,7 @@ void add_routes(http::Router& router, Services& services) {
     storage::add_routes(router, services.auth, services.files);
     storage::add_tus_routes(router, services.auth, services.tus);
     storage::add_connection_routes(router, services.auth, services.connections);
+    uploads::add_routes(router, services.auth, services.uploads);
     const auth::Service* auth = &services.auth;
     audit::add_routes(
         router, [auth](std::string_view authorization) { return auth->authenticate(authorization); }, services.audit);

@@ -23,6 +23,8 @@
 #include "mail/delivery.hpp"
 #include "mail/service.hpp"
 #include "mail/store.hpp"
+#include "modules/uploads/service.hpp"
+#include "modules/uploads/store.hpp"
 #include "storage/connection_service.hpp"
 #include "storage/connection_store.hpp"
 #include "storage/factory.hpp"
@@ -67,6 +69,8 @@ struct Services {
     storage::TusService tus;
     storage::ConnectionStore connection_store;
     storage::ConnectionService connections;
+    uploads::Store upload_store;
+    uploads::Service uploads;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up
 };

@@ -234,6 +234,7 @@ const std::vector<Field>& fields() {
         int_field("storage.tus_expiry_s", &Config::storage, &StorageConfig::tus_expiry_s, 60, 30LL * 86'400),
         int_field("storage.stale_upload_s", &Config::storage, &StorageConfig::stale_upload_s, 60, 30LL * 86'400),
         field("storage.sweep_cron", &Config::storage, &StorageConfig::sweep_cron),
+        field("uploads.import_roots", &Config::uploads, &UploadsConfig::import_roots),
         field("log.level", &Config::log, &LogConfig::level),
     };
     return all;
@@ -296,6 +297,9 @@ void validate(const Config& c) {
     }
     validate_storage(c.storage);
     validate_connection_hosts(c.storage.connection_hosts);
+    for (const auto& root : c.uploads.import_roots) {
+        if (!root.starts_with('/')) fail("uploads.import_roots", "absolute paths", "\"" + root + "\"");
+    }
     if (c.cors.enabled && c.cors.allow_origins.empty()) {
         fail("cors.allow_origins", "at least one origin when cors.enabled is true", "[]");
     }

@@ -163,6 +163,13 @@ struct StorageConfig {
     std::string sweep_cron = "*/10 * * * *";
 };
 
+// The Data Uploader.
+struct UploadsConfig {
+    // Absolute paths a sync session's local_directory may lie in (symlinks resolved); empty:
+    // server paths are refused, files come through the API only.
+    std::vector<std::string> import_roots;
+};
+
 // storage.master_key decodes to exactly this many bytes (a crypto_secretbox key).
 constexpr std::size_t kMasterKeyBytes = 32;
 
@@ -178,6 +185,7 @@ struct Config {
     MailConfig mail;
     JobsConfig jobs;
     StorageConfig storage;
+    UploadsConfig uploads;
     LogConfig log;
     unsigned cpu_threads = 0;  // 0: one per core
     std::string source;        // where the config came from, for messages

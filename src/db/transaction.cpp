@@ -38,6 +38,7 @@ void rethrow_translated(std::exception_ptr failure) {
         if (state == "KL403") throw core::Problem::forbidden(e.primary());
         if (state == "KL404") throw core::Problem::not_found(e.primary());
         if (state == "KL409") throw core::Problem::conflict(e.primary());
+        if (state == "KL422") throw core::Problem::validation({{e.detail(), e.primary()}});
         if (state == "KL402") throw core::Problem::plan_limit(e.detail(), e.primary());
         if (state == "KL400") throw core::Problem::bad_request(e.primary());
         if (state == "KL410") throw core::Problem(410, "Gone", e.primary());

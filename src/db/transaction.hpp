@@ -30,7 +30,8 @@ struct TenantScope {
 };
 
 // Our functions' SQLSTATEs KL401, KL403, KL404 and KL409 (session ended, role too low, not a
-// member, a rule such as "at least one owner"), KL400 and KL410 (a token that is unknown, or
+// member, a rule such as "at least one owner"), KL422 (a request field, named by DETAIL, that
+// names something not there: answered 422 with that one field), KL400 and KL410 (a token that is unknown, or
 // spent/expired/revoked) become Problems with the server's message;
 // anything else is rethrown as it is.
 [[noreturn]] void rethrow_translated(std::exception_ptr failure);

@@ -135,7 +135,6 @@ asio::awaitable<StorageConnection> ConnectionService::update(auth::Principal p, 
 }
 
 asio::awaitable<void> ConnectionService::remove(auth::Principal p, core::Uuid id, audit::Origin origin) {
-    // A later slice refuses this (409) while a project of the Data Uploader uses the connection.
     const auto scope = auth::scope_of(p, p.workspace, "admin");
     const audit::Event e{p.user, "storage_connection.delete", "storage_connection", id.str()};
     co_await store_.remove(scope, id, e, origin);

@@ -49,6 +49,8 @@ RETURNING )sql") + std::string(kColumns);
 }
 
 constexpr std::string_view kRequire = "SELECT kiln_storage_connection_require($1)";
+// 409 while a live Data Uploader project uses the connection (migration 0014).
+constexpr std::string_view kUnused = "SELECT kiln_storage_connection_unused($1)";
 constexpr std::string_view kAccess = R"sql(
 SELECT id, endpoint, region, bucket, access_key_id, encode(secret_nonce, 'hex'), encode(secret_ciphertext, 'hex'),
        path_style
@@ -154,6 +156,7 @@ asio::awaitable<void> ConnectionStore::remove(const db::TenantScope& scope, cons
                                               const audit::Origin& origin) {
     std::vector<db::Query> q;
     q.push_back({kRequire, db::params(id)});
+    q.push_back({kUnused, db::params(id)});
     q.push_back({kDelete, db::params(id)});
     q.push_back(audit::record(e, origin));
     co_await db::run(pool_, scope, std::move(q));

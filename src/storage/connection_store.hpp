@@ -57,7 +57,8 @@ public:
     boost::asio::awaitable<StorageConnection> update(const db::TenantScope& scope, const core::Uuid& id,
                                                      const ConnectionChanges& c, const audit::Event& e,
                                                      const audit::Origin& origin);
-    // Soft: the row stays (deleted_at), its sealed secret is erased.
+    // Soft: the row stays (deleted_at), its sealed secret is erased. 409 while a live project of
+    // the Data Uploader uses it.
     boost::asio::awaitable<void> remove(const db::TenantScope& scope, const core::Uuid& id, const audit::Event& e,
                                         const audit::Origin& origin);
     // An audit event alone (a connection test changes nothing of ours).

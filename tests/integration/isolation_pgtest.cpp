@@ -85,6 +85,26 @@ INSERT INTO storage_connections (workspace_id, id, name, endpoint, region, bucke
      'us-east-1', 'bucket-a', 'KA', decode(repeat('00', 24), 'hex'), decode(repeat('11', 20), 'hex')),
     ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b6', 'B', 'https://s3.example.com',
      'us-east-1', 'bucket-b', 'KB', decode(repeat('00', 24), 'hex'), decode(repeat('22', 20), 'hex'));
+INSERT INTO upload_projects (workspace_id, id, name, storage_connection_id) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a7', 'A',
+     '0190a2b4-0000-7000-8000-0000000000a6'),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b7', 'B',
+     '0190a2b4-0000-7000-8000-0000000000b6');
+INSERT INTO upload_cycles (workspace_id, id, project_id, cycle_name, cycle_number) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a8',
+     '0190a2b4-0000-7000-8000-0000000000a7', 'A', 1),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b8',
+     '0190a2b4-0000-7000-8000-0000000000b7', 'B', 1);
+INSERT INTO upload_sync_sessions (workspace_id, id, project_id, cycle_id) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000a9',
+     '0190a2b4-0000-7000-8000-0000000000a7', '0190a2b4-0000-7000-8000-0000000000a8'),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000b9',
+     '0190a2b4-0000-7000-8000-0000000000b7', '0190a2b4-0000-7000-8000-0000000000b8');
+INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_key) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '0190a2b4-0000-7000-8000-0000000000aa',
+     '0190a2b4-0000-7000-8000-0000000000a9', 'a.tif', 'a/a.tif'),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000ba',
+     '0190a2b4-0000-7000-8000-0000000000b9', 'b.tif', 'b/b.tif');
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {

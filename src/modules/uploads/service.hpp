@@ -1,0 +1,66 @@
+#pragma once
+// The Data Uploader through the API, in the token's workspace: viewers read everything; members
+// create, change and delete sync sessions; admins and owners manage projects and cycles.
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/store.hpp"
+#include "auth/model.hpp"
+#include "core/thread_pool.hpp"
+#include "modules/uploads/store.hpp"
+
+namespace kiln::uploads {
+
+// Query parameters as they came (validated here, one 422 entry per bad one).
+struct ListQuery {
+    std::optional<std::string> limit;
+    std::optional<std::string> cursor;
+    std::optional<std::string> project_id;
+    std::optional<std::string> cycle_id;
+    std::optional<std::string> state;  // sessions: a state; files: a status
+};
+
+class Service {
+public:
+    // `import_roots`: uploads.import_roots (empty: no server path is accepted).
+    Service(Store& store, core::ThreadPool& cpu, std::vector<std::string> import_roots);
+
+    boost::asio::awaitable<Project> create_project(auth::Principal p, ProjectInput r, audit::Origin origin);
+    boost::asio::awaitable<ProjectList> list_projects(auth::Principal p, ListQuery q);
+    boost::asio::awaitable<Project> get_project(auth::Principal p, core::Uuid id);
+    boost::asio::awaitable<Project> replace_project(auth::Principal p, core::Uuid id, ProjectInput r,
+                                                    audit::Origin origin);
+    boost::asio::awaitable<Project> patch_project(auth::Principal p, core::Uuid id, ProjectPatch r,
+                                                  audit::Origin origin);
+    boost::asio::awaitable<void> remove_project(auth::Principal p, core::Uuid id, audit::Origin origin);
+
+    boost::asio::awaitable<Cycle> create_cycle(auth::Principal p, CycleInput r, audit::Origin origin);
+    boost::asio::awaitable<CycleList> list_cycles(auth::Principal p, ListQuery q);
+    boost::asio::awaitable<Cycle> get_cycle(auth::Principal p, core::Uuid id);
+    boost::asio::awaitable<Cycle> replace_cycle(auth::Principal p, core::Uuid id, CycleReplace r, audit::Origin origin);
+    boost::asio::awaitable<Cycle> patch_cycle(auth::Principal p, core::Uuid id, CyclePatch r, audit::Origin origin);
+    boost::asio::awaitable<void> remove_cycle(auth::Principal p, core::Uuid id, audit::Origin origin);
+
+    boost::asio::awaitable<SyncSession> create_session(auth::Principal p, SyncSessionInput r, audit::Origin origin);
+    boost::asio::awaitable<SyncSessionList> list_sessions(auth::Principal p, ListQuery q);
+    boost::asio::awaitable<SyncSession> get_session(auth::Principal p, core::Uuid id);
+    // PUT: absent fields take their defaults; PATCH (`partial`): absent fields stay.
+    boost::asio::awaitable<SyncSession> update_session(auth::Principal p, core::Uuid id, SyncSessionReplace r,
+                                                       bool partial, audit::Origin origin);
+    boost::asio::awaitable<void> remove_session(auth::Principal p, core::Uuid id, audit::Origin origin);
+
+    boost::asio::awaitable<UploadFileList> list_files(auth::Principal p, core::Uuid session, ListQuery q);
+
+private:
+    // The session changes of `r`, its local_directory checked against the import roots (on the
+    // CPU pool) and replaced by the path it resolves to; every bad field goes to `v`.
+    boost::asio::awaitable<SessionChanges> session_changes(SyncSessionReplace r, bool partial, core::Validator& v);
+
+    Store& store_;
+    core::ThreadPool& cpu_;
+    std::vector<std::string> roots_;
+};
+
+}  // namespace kiln::uploads
