@@ -43,23 +43,23 @@ struct OpenedFile {
     std::int64_t mtime_ns = 0;
 };
 
+// Throws unless `fd` is still a regular file.
 OpenedFile stat_fd(int fd) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) fail_errno("stat");
+    if (!S_ISREG(st.st_mode)) throw std::runtime_error("no longer a regular file");
     return {.fd = fd,
             .size = static_cast<std::uint64_t>(st.st_size),
             .mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
+// O_NOFOLLOW: a file the scan saw as regular and that became a symlink since is not followed
+// (the scan already resolved links inside the root to their targets).
 OpenedFile open_file(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) fail_errno("opening " + path.string());
     try {
-        auto f = stat_fd(fd);
-        struct stat st {};
-        if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode))
-            throw std::runtime_error(path.string() + " is no longer a regular file");
-        return f;
+        return stat_fd(fd);
     } catch (...) {
         ::close(fd);
         throw;
