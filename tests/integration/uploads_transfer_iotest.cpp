@@ -430,10 +430,10 @@ TEST_F(TransferTest, FailedPutsAreRetriedThenReportedPerFile) {
     int flaky_failures = 0;
     testing::FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_),
                               [&](const std::string& line) -> testing::FaultProxy::Action {
-                                  if (line.starts_with(doomed)) return {.status = 500, .stall = false};
+                                  if (line.starts_with(doomed)) return {.status = 500, .stall = false, .drop_bytes = 0};
                                   if (line.starts_with(flaky) && flaky_failures < 2) {
                                       ++flaky_failures;
-                                      return {.status = 500, .stall = false};
+                                      return {.status = 500, .stall = false, .drop_bytes = 0};
                                   }
                                   return {};
                               });
@@ -456,6 +456,27 @@ TEST_F(TransferTest, FailedPutsAreRetriedThenReportedPerFile) {
     for (int i = 0; i < 4; ++i) EXPECT_EQ(result_for(r, fmt::format("f{}.bin", i)).status, FileStatus::uploaded);
     // Two workers: never more than two requests at the proxy at once.
     EXPECT_LE(proxy.max_in_flight(), 2U);
+}
+
+TEST_F(TransferTest, AnObjectThatIsNotWhatWasSentFailsTheAttempt) {
+    if (!need_s3()) GTEST_SKIP() << "KILN_TEST_S3_ENDPOINT is not set: run through scripts/test";
+    write_file(src_ / "short.bin", pattern(4000, 3));
+    const std::string put = "PUT /kiln-test/" + prefix_ + "short.bin";
+    bool dropped = false;
+    testing::FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_),
+                              [&](const std::string& line) -> testing::FaultProxy::Action {
+                                  if (!line.starts_with(put) || dropped) return {};
+                                  dropped = true;
+                                  return {.status = 0, .stall = false, .drop_bytes = 1};
+                              });
+    storage::S3BlobStore through(s3_options(proxy.endpoint(), 1), client_);
+    const auto files = scan_tree().files;
+    const auto once = transfer_to(through, files, {.times_to_retry = 0});
+    EXPECT_EQ(once.files.front().status, FileStatus::failed);
+    EXPECT_EQ(once.files.front().error, "verification failed: size sent 4000, the store reports 3999");
+    const auto retried = transfer_to(through, files, {.times_to_retry = 1});
+    EXPECT_EQ(retried.files.front().status, FileStatus::uploaded) << retried.files.front().error;
+    EXPECT_EQ(object(*s3_, prefix_ + "short.bin"), pattern(4000, 3));
 }
 
 TEST_F(TransferTest, NoMoreThanMaxWorkersFilesAtOnce) {

@@ -22,10 +22,12 @@ namespace kiln::testing {
 class FaultProxy {
 public:
     // What to do with one request: forward it (status 0), answer `status` with an S3 error body,
-    // or never answer.
+    // or never answer; `drop_bytes` forwards the body without its last bytes (a store that kept
+    // less than it was sent).
     struct Action {
         unsigned status = 0;
         bool stall = false;
+        std::size_t drop_bytes = 0;
     };
     // Called with "METHOD target" under the proxy's lock, once per request.
     using Rule = std::function<Action(const std::string& line)>;
@@ -66,12 +68,12 @@ public:
     // S3's multipart part 2 (the blob store tests' cases).
     static Rule rule_for(Mode mode) {
         return [mode, failed_once = false](const std::string& line) mutable -> Action {
-            if (mode == Mode::stall) return {.status = 0, .stall = true};
+            if (mode == Mode::stall) return {.status = 0, .stall = true, .drop_bytes = 0};
             const bool part2 = line.find("partNumber=2&") != std::string::npos;
-            if (part2 && mode == Mode::fail_part2_always) return {.status = 500, .stall = false};
+            if (part2 && mode == Mode::fail_part2_always) return {.status = 500, .stall = false, .drop_bytes = 0};
             if (part2 && mode == Mode::fail_part2_once && !failed_once) {
                 failed_once = true;
-                return {.status = 503, .stall = false};
+                return {.status = 503, .stall = false, .drop_bytes = 0};
             }
             return {};
         };
@@ -124,12 +126,17 @@ private:
                 co_await bhttp::async_write(client, res, asio::use_awaitable);
                 continue;
             }
+            if (action.drop_bytes > 0) {
+                req.body().resize(req.body().size() - std::min(action.drop_bytes, req.body().size()));
+                req.prepare_payload();
+            }
             beast::tcp_stream upstream(co_await asio::this_coro::executor);
             co_await upstream.async_connect(self->upstream_, asio::use_awaitable);
             co_await bhttp::async_write(upstream, req, asio::use_awaitable);
             beast::flat_buffer up_buffer;
             bhttp::response_parser<bhttp::string_body> res;
             res.body_limit(kBodyLimit);
+            res.skip(req.method() == bhttp::verb::head);  // its Content-Length announces no body
             co_await bhttp::async_read(upstream, up_buffer, res, asio::use_awaitable);
             auto answer = res.release();
             self->done();
