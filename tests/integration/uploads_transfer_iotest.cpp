@@ -277,6 +277,7 @@ protected:
 
     static std::vector<std::string> names(const std::vector<ScannedFile>& files) {
         std::vector<std::string> out;
+        out.reserve(files.size());
         for (const auto& f : files) out.push_back(f.relative);
         return out;
     }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -158,7 +159,7 @@ private:
             if (stopped_) return;
         }
         // Depth first, in name order: the stack pops the first name last pushed.
-        for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) pending.push_back(std::move(*it));
+        std::move(subdirs.rbegin(), subdirs.rend(), std::back_inserter(pending));
     }
 
     void take(const std::string& relative, const fs::path& path) {
