@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,7 +123,14 @@ struct Run {
         totals.bytes_per_second =
             dt > 0 ? static_cast<double>(totals.bytes_sent - samples.front().second) / dt : totals.bytes_per_second;
         totals.finished = finished;
-        if (progress) progress(totals);
+        if (!progress) return;
+        // A throwing callback must not end a worker (its files would go unreported) or the run
+        // while workers still use the store.
+        try {
+            progress(totals);
+        } catch (const std::exception& e) {
+            spdlog::warn("uploads transfer: the progress callback failed: {}", e.what());
+        }
     }
 
     storage::BlobStore& store;
