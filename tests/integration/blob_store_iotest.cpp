@@ -1,6 +1,7 @@
 // Both blob stores against the real thing: a directory for LocalBlobStore, the s3rver the test
 // script starts (KILN_TEST_S3_ENDPOINT) for S3BlobStore, path-style and virtual-host style. A small
-// proxy in front of s3rver injects the failures S3 has (503 SlowDown, 500s) and stalls.
+// proxy in front of s3rver (support/fault_proxy.hpp) injects the failures S3 has (503 SlowDown,
+// 500s) and stalls.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -29,6 +30,7 @@
 #include "http/client.hpp"
 #include "storage/local.hpp"
 #include "storage/s3.hpp"
+#include "support/fault_proxy.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -109,99 +111,7 @@ std::uint64_t current_rss() {
     return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
-// ---- a fault-injecting proxy in front of s3rver ------------------------------------------------
-
-class FaultProxy {
-public:
-    enum class Mode { pass, fail_part2_once, fail_part2_always, stall };
-
-    FaultProxy(tcp::endpoint upstream, Mode mode) : upstream_(std::move(upstream)), mode_(mode) {
-        acceptor_.open(tcp::v4());
-        acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
-        acceptor_.listen();
-        asio::co_spawn(io_, accept_loop(this), [](const std::exception_ptr&) {});
-        thread_ = std::thread([this] { io_.run(); });
-    }
-    ~FaultProxy() {
-        io_.stop();
-        thread_.join();
-    }
-    FaultProxy(const FaultProxy&) = delete;
-    FaultProxy& operator=(const FaultProxy&) = delete;
-
-    std::string endpoint() const { return fmt::format("http://127.0.0.1:{}", acceptor_.local_endpoint().port()); }
-    std::vector<std::string> seen() {
-        const std::lock_guard lock(mutex_);
-        return seen_;
-    }
-    std::size_t count(std::string_view needle) {
-        const auto all = seen();
-        return static_cast<std::size_t>(
-            std::count_if(all.begin(), all.end(), [&](const std::string& s) { return s.find(needle) != s.npos; }));
-    }
-
-private:
-    static asio::awaitable<void> accept_loop(FaultProxy* self) {
-        for (;;) {
-            auto socket = co_await self->acceptor_.async_accept(asio::use_awaitable);
-            asio::co_spawn(self->io_, serve(self, std::move(socket)), [](const std::exception_ptr&) {});
-        }
-    }
-
-    static asio::awaitable<void> serve(FaultProxy* self, tcp::socket socket) {
-        beast::tcp_stream client(std::move(socket));
-        beast::flat_buffer buffer;
-        for (;;) {
-            bhttp::request_parser<bhttp::string_body> parser;
-            parser.body_limit(64 * kMiB);
-            auto [ec, n] = co_await bhttp::async_read(client, buffer, parser, asio::as_tuple(asio::use_awaitable));
-            if (ec) co_return;
-            auto req = parser.release();
-            const std::string line = std::string(req.method_string()) + " " + std::string(req.target());
-            bool fail = false;
-            {
-                const std::lock_guard lock(self->mutex_);
-                self->seen_.push_back(line);
-                const bool part2 = line.find("partNumber=2&") != std::string::npos;
-                fail = part2 && (self->mode_ == Mode::fail_part2_always ||
-                                 (self->mode_ == Mode::fail_part2_once && !self->failed_once_));
-                if (fail) self->failed_once_ = true;
-            }
-            if (self->mode_ == Mode::stall) {
-                // Never answer: wait for the client to give up and close.
-                std::array<char, 1> byte{};
-                co_await client.async_read_some(asio::buffer(byte), asio::as_tuple(asio::use_awaitable));
-                co_return;
-            }
-            if (fail) {
-                bhttp::response<bhttp::string_body> res{bhttp::status::service_unavailable, 11};
-                if (self->mode_ == Mode::fail_part2_always) res.result(bhttp::status::internal_server_error);
-                res.body() = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
-                res.prepare_payload();
-                co_await bhttp::async_write(client, res, asio::use_awaitable);
-                continue;
-            }
-            beast::tcp_stream upstream(co_await asio::this_coro::executor);
-            co_await upstream.async_connect(self->upstream_, asio::use_awaitable);
-            co_await bhttp::async_write(upstream, req, asio::use_awaitable);
-            beast::flat_buffer up_buffer;
-            bhttp::response_parser<bhttp::string_body> res;
-            res.body_limit(64 * kMiB);
-            co_await bhttp::async_read(upstream, up_buffer, res, asio::use_awaitable);
-            auto answer = res.release();
-            co_await bhttp::async_write(client, answer, asio::use_awaitable);
-        }
-    }
-
-    asio::io_context io_;
-    tcp::acceptor acceptor_{io_};
-    tcp::endpoint upstream_;
-    Mode mode_;
-    std::mutex mutex_;
-    std::vector<std::string> seen_;
-    bool failed_once_ = false;
-    std::thread thread_;
-};
+using testing::FaultProxy;
 
 // ---- fixture ---------------------------------------------------------------------------------
 

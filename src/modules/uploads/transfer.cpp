@@ -1,0 +1,398 @@
+#include "modules/uploads/transfer.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <random>
+
+#include "core/crypto.hpp"
+#include "storage/key.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::uploads {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A file that changed while it was being read: the attempt fails (a retry reads it again).
+class FileChanged : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail_errno(const std::string& what) {
+    throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(errno)));
+}
+
+struct OpenedFile {
+    int fd = -1;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+};
+
+// Throws unless `fd` is still a regular file.
+OpenedFile stat_fd(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) fail_errno("stat");
+    if (!S_ISREG(st.st_mode)) throw std::runtime_error("no longer a regular file");
+    return {.fd = fd,
+            .size = static_cast<std::uint64_t>(st.st_size),
+            .mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+// O_NOFOLLOW: a file the scan saw as regular and that became a symlink since is not followed
+// (the scan already resolved links inside the root to their targets).
+OpenedFile open_file(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) fail_errno("opening " + path.string());
+    try {
+        return stat_fd(fd);
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
+}
+
+// Reads up to `n` bytes at `offset` (fewer only at the end of the file) and hashes them.
+std::size_t read_and_hash(int fd, char* data, std::size_t n, std::uint64_t offset, core::Sha256* sha) {
+    std::size_t got = 0;
+    while (got < n) {
+        const auto r = ::pread(fd, data + got, n - got, static_cast<off_t>(offset + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            fail_errno("reading");
+        }
+        if (r == 0) break;
+        got += static_cast<std::size_t>(r);
+    }
+    sha->update({data, got});
+    return got;
+}
+
+std::string describe(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const boost::system::system_error& s) {
+        if (s.code() == asio::error::operation_aborted) return "cancelled";
+        return s.what();
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "unknown error";
+    }
+}
+
+struct Run {
+    Run(asio::any_io_executor ex, storage::BlobStore& store, core::ThreadPool& blocking, std::vector<ScannedFile> files,
+        TransferOptions options, ProgressFn progress)
+        : store(store),
+          blocking(blocking),
+          files(std::move(files)),
+          options(std::move(options)),
+          progress(std::move(progress)),
+          wake(ex) {}
+
+    // Not through the workers' cancellation slots: a store cancelled mid-put could not clean up
+    // (every later co_await in its frame would throw). The source throws at its next read instead,
+    // so the store fails the put its own way (temporary file removed, multipart upload aborted).
+    void cancel() {
+        if (cancelled) return;
+        cancelled = true;
+        for (auto& p : pauses) p->cancel();
+    }
+
+    void report(bool finished) {
+        const auto now = Clock::now();
+        samples.emplace_back(now, totals.bytes_sent);
+        while (samples.size() > 2 && now - samples.front().first > std::chrono::seconds(3)) samples.pop_front();
+        const auto dt = std::chrono::duration<double>(now - samples.front().first).count();
+        totals.bytes_per_second =
+            dt > 0 ? static_cast<double>(totals.bytes_sent - samples.front().second) / dt : totals.bytes_per_second;
+        totals.finished = finished;
+        if (!progress) return;
+        // A throwing callback must not end a worker (its files would go unreported) or the run
+        // while workers still use the store.
+        try {
+            progress(totals);
+        } catch (const std::exception& e) {
+            spdlog::warn("uploads transfer: the progress callback failed: {}", e.what());
+        }
+    }
+
+    storage::BlobStore& store;
+    core::ThreadPool& blocking;
+    std::vector<ScannedFile> files;
+    TransferOptions options;
+    ProgressFn progress;
+    asio::steady_timer wake;                                  // the main loop's tick; the last worker to end cancels it
+    std::vector<std::unique_ptr<asio::steady_timer>> pauses;  // each worker's backoff
+    std::vector<FileResult> results;
+    std::size_t next = 0;
+    std::size_t running = 0;
+    bool cancelled = false;
+    TransferProgress totals;
+    std::deque<std::pair<Clock::time_point, std::uint64_t>> samples;
+};
+
+// The file's bytes for put(): read on the blocking pool straight into the store's buffer,
+// hashed there too, counted as sent; a file shorter than it was at open is an error.
+class FileSource final : public storage::Source {
+public:
+    FileSource(Run& run, OpenedFile file) : run_(run), file_(file) {}
+
+    asio::awaitable<std::size_t> read(std::span<char> buffer) override {
+        if (run_.cancelled) throw boost::system::system_error(asio::error::operation_aborted);
+        if (offset_ == file_.size) co_return 0;
+        const auto want = static_cast<std::size_t>(
+            std::min<std::uint64_t>({buffer.size(), file_.size - offset_, run_.options.chunk_bytes}));
+        auto work = [fd = file_.fd, data = buffer.data(), want, offset = offset_, sha = &sha_] {
+            return read_and_hash(fd, data, want, offset, sha);
+        };
+        const std::size_t n = co_await run_.blocking.run(std::move(work));
+        if (n < want) {
+            throw FileChanged(fmt::format("the file changed while being read: it ended after {} of {} bytes",
+                                          offset_ + n, file_.size));
+        }
+        offset_ += n;
+        run_.totals.bytes_sent += n;
+        co_return n;
+    }
+
+    std::string hex() { return core::to_hex(sha_.finish()); }
+
+private:
+    Run& run_;
+    OpenedFile file_;
+    std::uint64_t offset_ = 0;
+    core::Sha256 sha_;
+};
+
+asio::awaitable<std::string> hash_file(Run& run, OpenedFile file) {
+    core::Sha256 sha;
+    std::vector<char> buffer(std::min<std::uint64_t>(run.options.chunk_bytes, std::max<std::uint64_t>(file.size, 1)));
+    std::uint64_t offset = 0;
+    while (offset < file.size) {
+        if (run.cancelled) throw boost::system::system_error(asio::error::operation_aborted);
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), file.size - offset));
+        auto work = [fd = file.fd, data = buffer.data(), want, offset, s = &sha] {
+            return read_and_hash(fd, data, want, offset, s);
+        };
+        const std::size_t n = co_await run.blocking.run(std::move(work));
+        if (n < want) throw FileChanged("the file changed while being read: it became shorter");
+        offset += n;
+    }
+    co_return core::to_hex(sha.finish());
+}
+
+asio::awaitable<void> check_unchanged(Run& run, OpenedFile before) {
+    auto work = [fd = before.fd] { return stat_fd(fd); };
+    const OpenedFile after = co_await run.blocking.run(std::move(work));
+    if (after.size != before.size || after.mtime_ns != before.mtime_ns) {
+        throw FileChanged(
+            fmt::format("the file changed while being read ({} bytes at open, {} now)", before.size, after.size));
+    }
+}
+
+[[noreturn]] void mismatch(const std::string& what, const std::string& sent, const std::string& reported) {
+    throw std::runtime_error(
+        fmt::format("verification failed: {} sent {}, the store reports {}", what, sent, reported));
+}
+
+// One try: skip when the store has the same size and SHA-256, otherwise put and verify.
+asio::awaitable<void> attempt_with(Run& run, FileResult& result, OpenedFile file) {
+    result.size = file.size;
+    const auto existing = co_await run.store.head(result.key);
+    if (existing && existing->size == file.size && existing->sha256) {
+        const std::string local = co_await hash_file(run, file);
+        co_await check_unchanged(run, file);
+        if (local == *existing->sha256) {
+            result.status = FileStatus::skipped;
+            result.sha256 = local;
+            result.etag = existing->etag;
+            co_return;
+        }
+    }
+    FileSource source(run, file);
+    const storage::PutResult put = co_await run.store.put(result.key, source, file.size);
+    co_await check_unchanged(run, file);
+    const std::string sent = source.hex();
+    if (put.size != file.size) mismatch("size", std::to_string(file.size), std::to_string(put.size));
+    if (put.sha256 != sent) mismatch("sha256", sent, put.sha256);
+    const auto stored = co_await run.store.head(result.key);
+    if (!stored) throw std::runtime_error("verification failed: the object is missing after the put");
+    if (stored->size != file.size) mismatch("size", std::to_string(file.size), std::to_string(stored->size));
+    if (stored->sha256 && *stored->sha256 != sent) mismatch("sha256", sent, *stored->sha256);
+    if (!put.etag.empty() && stored->etag != put.etag) mismatch("ETag", put.etag, stored->etag);
+    result.status = FileStatus::uploaded;
+    result.sha256 = sent;
+    result.etag = put.etag;
+}
+
+asio::awaitable<void> attempt(Run& run, FileResult& result, std::filesystem::path path) {
+    auto open = [path] { return open_file(path); };
+    const OpenedFile file = co_await run.blocking.run(std::move(open));
+    std::exception_ptr failure;
+    try {
+        co_await attempt_with(run, result, file);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    run.blocking.post([fd = file.fd] { ::close(fd); });
+    if (failure) std::rethrow_exception(failure);
+}
+
+std::chrono::milliseconds backoff(const TransferOptions& o, unsigned attempt) {
+    const auto shift = std::min(attempt - 1, 20U);
+    const auto full = std::min<std::int64_t>(o.retry_base.count() << shift, o.retry_max.count());
+    // Jitter over the upper half, so files that failed together do not retry together.
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    std::uniform_int_distribution<std::int64_t> dist(full / 2, std::max<std::int64_t>(full, 1));
+    return std::chrono::milliseconds(dist(rng));
+}
+
+// Never throws: every outcome ends in the file's result.
+asio::awaitable<void> upload_one(Run& run, std::size_t index, asio::steady_timer& pause) {
+    FileResult& result = run.results[index];
+    const ScannedFile& file = run.files[index];
+    const auto t0 = Clock::now();
+    result.started = std::chrono::system_clock::now();
+    result.size = file.size;
+    bool key_ok = true;
+    try {
+        storage::validate_key(result.key);
+    } catch (const storage::InvalidKey& e) {
+        result.error = e.what();
+        key_ok = false;
+    }
+    while (key_ok) {
+        if (run.cancelled) {
+            result.error = "cancelled";
+            break;
+        }
+        ++result.attempts;
+        std::exception_ptr failure;
+        try {
+            co_await attempt(run, result, file.absolute);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (!failure) {
+            result.error.clear();
+            break;
+        }
+        result.status = FileStatus::failed;
+        result.error = run.cancelled ? "cancelled" : describe(failure);
+        if (run.cancelled || result.attempts > run.options.times_to_retry) break;
+        pause.expires_after(backoff(run.options, result.attempts));
+        const auto waited = co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (std::get<0>(waited) || run.cancelled) {
+            result.error = "cancelled";
+            break;
+        }
+    }
+    result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+}
+
+asio::awaitable<void> worker(std::shared_ptr<Run> run, std::size_t id) {
+    while (!run->cancelled && run->next < run->files.size()) {
+        const std::size_t index = run->next++;
+        co_await upload_one(*run, index, *run->pauses[id]);
+        const auto& r = run->results[index];
+        switch (r.status) {
+            case FileStatus::uploaded:
+                ++run->totals.files_uploaded;
+                run->totals.bytes_done += r.size;
+                break;
+            case FileStatus::skipped:
+                ++run->totals.files_skipped;
+                run->totals.bytes_done += r.size;
+                break;
+            case FileStatus::failed:
+                ++run->totals.files_failed;
+                break;
+        }
+        run->report(false);
+    }
+}
+
+}  // namespace
+
+std::string_view to_string(FileStatus status) {
+    switch (status) {
+        case FileStatus::uploaded:
+            return "uploaded";
+        case FileStatus::skipped:
+            return "skipped";
+        case FileStatus::failed:
+            break;
+    }
+    return "failed";
+}
+
+asio::awaitable<TransferReport> transfer(storage::BlobStore& store, core::ThreadPool& blocking,
+                                         std::vector<ScannedFile> files, TransferOptions options, ProgressFn progress) {
+    // The loop below must keep waiting for the workers after a cancellation has been delivered.
+    co_await asio::this_coro::throw_if_cancelled(false);
+    const auto ex = co_await asio::this_coro::executor;
+    auto run = std::make_shared<Run>(ex, store, blocking, std::move(files), std::move(options), std::move(progress));
+    run->results.resize(run->files.size());
+    for (std::size_t i = 0; i < run->files.size(); ++i) {
+        run->results[i].relative = run->files[i].relative;
+        run->results[i].key = run->options.prefix + run->files[i].relative;
+        run->results[i].size = run->files[i].size;
+        run->totals.bytes_total += run->files[i].size;
+    }
+    run->totals.files_total = run->files.size();
+    run->report(false);
+
+    const std::size_t workers = std::min(std::max<std::size_t>(run->options.max_workers, 1), run->files.size());
+    for (std::size_t i = 0; i < workers; ++i) run->pauses.push_back(std::make_unique<asio::steady_timer>(ex));
+    for (std::size_t i = 0; i < workers; ++i) {
+        ++run->running;
+        auto done = [run](const std::exception_ptr&) {
+            if (--run->running == 0) run->wake.cancel();
+        };
+        asio::co_spawn(ex, worker(run, i), std::move(done));
+    }
+    const auto interval = std::max(run->options.progress_interval, std::chrono::milliseconds(1));
+    while (run->running > 0) {
+        run->wake.expires_after(interval);
+        co_await run->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+        bool stop = state.cancelled() != asio::cancellation_type::none;
+        if (stop) co_await asio::this_coro::reset_cancellation_state();
+        if (!stop && run->options.stop_requested) stop = run->options.stop_requested();
+        if (stop) run->cancel();
+        if (run->running > 0) run->report(false);
+    }
+    TransferReport report;
+    report.cancelled = run->cancelled;
+    for (std::size_t i = 0; i < run->results.size(); ++i) {
+        auto& r = run->results[i];
+        if (i >= run->next) {
+            r.status = FileStatus::failed;
+            r.error = "cancelled";
+            ++run->totals.files_failed;
+        }
+    }
+    run->report(true);
+    report.files = std::move(run->results);
+    report.totals = run->totals;
+    co_return report;
+}
+
+}  // namespace kiln::uploads
