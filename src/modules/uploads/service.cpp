@@ -135,14 +135,9 @@ asio::awaitable<Project> Service::get_project(auth::Principal p, core::Uuid id) 
     co_return co_await store_.get_project(scope, id);
 }
 
-asio::awaitable<Project> Service::replace_project(auth::Principal p, core::Uuid id, ProjectInput r,
-                                                  audit::Origin origin) {
-    core::Validator v;
-    validate(r, v);
-    v.throw_if_failed();
+asio::awaitable<Project> Service::save_project(auth::Principal p, core::Uuid id, ProjectChanges c, audit::Event e,
+                                               audit::Origin origin) {
     const auto scope = auth::scope_of(p, p.workspace, "admin");
-    const audit::Event e{p.user, "upload_project.update", kProject, id.str(), detail_name("name", r.name)};
-    const auto c = changes_of(std::move(r));
     try {
         co_return co_await store_.update_project(scope, id, c, e, origin);
     } catch (const db::Error& err) {
@@ -151,20 +146,24 @@ asio::awaitable<Project> Service::replace_project(auth::Principal p, core::Uuid 
     throw project_name_taken();
 }
 
+asio::awaitable<Project> Service::replace_project(auth::Principal p, core::Uuid id, ProjectInput r,
+                                                  audit::Origin origin) {
+    core::Validator v;
+    validate(r, v);
+    v.throw_if_failed();
+    const audit::Event e{p.user, "upload_project.update", kProject, id.str(), detail_name("name", r.name)};
+    auto c = changes_of(std::move(r));
+    co_return co_await save_project(p, id, std::move(c), e, origin);
+}
+
 asio::awaitable<Project> Service::patch_project(auth::Principal p, core::Uuid id, ProjectPatch r,
                                                 audit::Origin origin) {
     core::Validator v;
     validate(r, v);
     v.throw_if_failed();
-    const auto scope = auth::scope_of(p, p.workspace, "admin");
     const audit::Event e{p.user, "upload_project.update", kProject, id.str(), detail_name("name", r.name)};
-    const auto c = changes_of(std::move(r));
-    try {
-        co_return co_await store_.update_project(scope, id, c, e, origin);
-    } catch (const db::Error& err) {
-        if (!violates(err, "upload_projects_name")) throw;
-    }
-    throw project_name_taken();
+    auto c = changes_of(std::move(r));
+    co_return co_await save_project(p, id, std::move(c), e, origin);
 }
 
 asio::awaitable<void> Service::remove_project(auth::Principal p, core::Uuid id, audit::Origin origin) {
@@ -213,13 +212,9 @@ asio::awaitable<Cycle> Service::get_cycle(auth::Principal p, core::Uuid id) {
     co_return co_await store_.get_cycle(scope, id);
 }
 
-asio::awaitable<Cycle> Service::replace_cycle(auth::Principal p, core::Uuid id, CycleReplace r, audit::Origin origin) {
-    core::Validator v;
-    validate(r, v);
-    v.throw_if_failed();
+asio::awaitable<Cycle> Service::save_cycle(auth::Principal p, core::Uuid id, CycleChanges c, audit::Event e,
+                                           audit::Origin origin) {
     const auto scope = auth::scope_of(p, p.workspace, "admin");
-    const audit::Event e{p.user, "upload_cycle.update", kCycle, id.str(), detail_name("cycle_name", r.cycle_name)};
-    const auto c = cycle_changes(std::move(r), false);
     try {
         co_return co_await store_.update_cycle(scope, id, c, e, origin);
     } catch (const db::Error& err) {
@@ -228,19 +223,22 @@ asio::awaitable<Cycle> Service::replace_cycle(auth::Principal p, core::Uuid id, 
     throw cycle_number_taken();
 }
 
+asio::awaitable<Cycle> Service::replace_cycle(auth::Principal p, core::Uuid id, CycleReplace r, audit::Origin origin) {
+    core::Validator v;
+    validate(r, v);
+    v.throw_if_failed();
+    const audit::Event e{p.user, "upload_cycle.update", kCycle, id.str(), detail_name("cycle_name", r.cycle_name)};
+    auto c = cycle_changes(std::move(r), false);
+    co_return co_await save_cycle(p, id, std::move(c), e, origin);
+}
+
 asio::awaitable<Cycle> Service::patch_cycle(auth::Principal p, core::Uuid id, CyclePatch r, audit::Origin origin) {
     core::Validator v;
     validate(r, v);
     v.throw_if_failed();
-    const auto scope = auth::scope_of(p, p.workspace, "admin");
     const audit::Event e{p.user, "upload_cycle.update", kCycle, id.str(), detail_name("cycle_name", r.cycle_name)};
-    const auto c = cycle_changes(std::move(r), true);
-    try {
-        co_return co_await store_.update_cycle(scope, id, c, e, origin);
-    } catch (const db::Error& err) {
-        if (!violates(err, "upload_cycles_number")) throw;
-    }
-    throw cycle_number_taken();
+    auto c = cycle_changes(std::move(r), true);
+    co_return co_await save_cycle(p, id, std::move(c), e, origin);
 }
 
 asio::awaitable<void> Service::remove_cycle(auth::Principal p, core::Uuid id, audit::Origin origin) {

@@ -54,6 +54,12 @@ public:
     boost::asio::awaitable<UploadFileList> list_files(auth::Principal p, core::Uuid session, ListQuery q);
 
 private:
+    // The update of a project or a cycle once its input is checked (PUT and PATCH alike): a
+    // name or number already taken is 409.
+    boost::asio::awaitable<Project> save_project(auth::Principal p, core::Uuid id, ProjectChanges c, audit::Event e,
+                                                 audit::Origin origin);
+    boost::asio::awaitable<Cycle> save_cycle(auth::Principal p, core::Uuid id, CycleChanges c, audit::Event e,
+                                             audit::Origin origin);
     // The session changes of `r`, its local_directory checked against the import roots (on the
     // CPU pool) and replaced by the path it resolves to; every bad field goes to `v`.
     boost::asio::awaitable<SessionChanges> session_changes(SyncSessionReplace r, bool partial, core::Validator& v);
