@@ -124,10 +124,7 @@ asio::awaitable<ProjectList> Service::list_projects(auth::Principal p, ListQuery
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list_projects(scope, page.before, page.limit + 1);
-    ProjectList out;
-    out.next_cursor = core::cut_page(rows, page.limit);
-    out.items = std::move(rows);
-    co_return out;
+    co_return core::paged<ProjectList>(std::move(rows), page);
 }
 
 asio::awaitable<Project> Service::get_project(auth::Principal p, core::Uuid id) {
@@ -201,10 +198,7 @@ asio::awaitable<CycleList> Service::list_cycles(auth::Principal p, ListQuery q) 
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list_cycles(scope, project, page.before, page.limit + 1);
-    CycleList out;
-    out.next_cursor = core::cut_page(rows, page.limit);
-    out.items = std::move(rows);
-    co_return out;
+    co_return core::paged<CycleList>(std::move(rows), page);
 }
 
 asio::awaitable<Cycle> Service::get_cycle(auth::Principal p, core::Uuid id) {
@@ -296,10 +290,7 @@ asio::awaitable<SyncSessionList> Service::list_sessions(auth::Principal p, ListQ
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list_sessions(scope, f, page.before, page.limit + 1);
-    SyncSessionList out;
-    out.next_cursor = core::cut_page(rows, page.limit);
-    out.items = std::move(rows);
-    co_return out;
+    co_return core::paged<SyncSessionList>(std::move(rows), page);
 }
 
 asio::awaitable<SyncSession> Service::get_session(auth::Principal p, core::Uuid id) {
@@ -332,10 +323,7 @@ asio::awaitable<UploadFileList> Service::list_files(auth::Principal p, core::Uui
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list_files(scope, session, q.state, page.before, page.limit + 1);
-    UploadFileList out;
-    out.next_cursor = core::cut_page(rows, page.limit);
-    out.items = std::move(rows);
-    co_return out;
+    co_return core::paged<UploadFileList>(std::move(rows), page);
 }
 
 }  // namespace kiln::uploads
