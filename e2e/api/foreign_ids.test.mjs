@@ -82,11 +82,19 @@ describe('foreign ids', { timeout: 120000 }, () => {
     assert.equal(cycle.status, 201, cycle.text);
     const syncSession = await b.as.post('/sync-sessions', { cycle_id: cycle.body.id });
     assert.equal(syncSession.status, 201, syncSession.text);
+    // And one started (it has no files: it ends at once), whose job is a sync's.
+    const synced = await b.as.post('/sync-sessions', { cycle_id: cycle.body.id });
+    const syncJob = (await b.as.post(`/sync-sessions/${synced.body.id}/start`)).body.job_id;
+    assert.ok(syncJob, 'the started session has a job');
     const values = {
       '/api/v1/projects/{id}': { id: project.body.id },
       '/api/v1/cycles/{id}': { id: cycle.body.id },
       '/api/v1/sync-sessions/{id}': { id: syncSession.body.id },
       '/api/v1/sync-sessions/{id}/files': { id: syncSession.body.id },
+      '/api/v1/sync-sessions/{id}/start': { id: syncSession.body.id },
+      '/api/v1/sync-sessions/{id}/retry-failed': { id: syncSession.body.id },
+      '/api/v1/sync-sessions/{id}/cancel': { id: syncSession.body.id },
+      '/api/v1/uploads/status/{job_id}': { job_id: syncJob },
       '/api/v1/auth/sessions/{id}': { id: session },
       '/api/v1/tus/{id}': { id: uploadId },
       '/api/v1/storage-connections/{id}': { id: bucket.body.id },

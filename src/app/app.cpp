@@ -22,6 +22,7 @@
 #include "jobs/routes.hpp"
 #include "jobs/worker.hpp"
 #include "mail/sender.hpp"
+#include "modules/uploads/jobs.hpp"
 #include "modules/uploads/routes.hpp"
 #include "storage/connection_routes.hpp"
 #include "storage/jobs.hpp"
@@ -137,10 +138,17 @@ Services::Services(const core::Config& c)
       connection_store(db),
       connections(connection_store, c.storage),
       upload_store(db),
-      uploads(upload_store, cpu, c.uploads.import_roots),
+      sync_store(db),
+      uploads(upload_store, sync_store, cpu, c.uploads.import_roots),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     storage::add_jobs(job_kinds, tus, c.storage);
+    uploads::add_jobs(job_kinds, {.store = &sync_store,
+                                  .connections = &connection_store,
+                                  .storage = &c.storage,
+                                  .home = kiln_home(),
+                                  .blocking = &cpu,
+                                  .import_roots = c.uploads.import_roots});
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
     events.register_metrics(metrics);
 }

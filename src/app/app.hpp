@@ -25,6 +25,7 @@
 #include "mail/store.hpp"
 #include "modules/uploads/service.hpp"
 #include "modules/uploads/store.hpp"
+#include "modules/uploads/sync_store.hpp"
 #include "storage/connection_service.hpp"
 #include "storage/connection_store.hpp"
 #include "storage/factory.hpp"
@@ -70,6 +71,7 @@ struct Services {
     storage::ConnectionStore connection_store;
     storage::ConnectionService connections;
     uploads::Store upload_store;
+    uploads::SyncStore sync_store;
     uploads::Service uploads;
     int schema_version = 0;                   // the latest migration this binary knows
     std::atomic<bool> schema_current{false};  // set once /ready saw the database caught up

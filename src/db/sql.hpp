@@ -1,7 +1,9 @@
 #pragma once
 // Statement text built once from constants (never from input: values are always parameters).
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kiln::db {
 
@@ -16,6 +18,36 @@ inline std::string tenant_select(std::string_view columns, std::string_view tabl
     s += " WHERE workspace_id = kiln_current_workspace() AND ";
     s += where;
     return s;
+}
+
+// A text[] literal (a parameter's value, never statement text) whose elements may be NULL; cast
+// it in SQL to the array type wanted ($1::uuid[], $2::bigint[]).
+inline std::string nullable_array(const std::vector<std::optional<std::string>>& items) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i != 0) out += ',';
+        if (!items[i]) {
+            out += "NULL";
+            continue;
+        }
+        out += '"';
+        for (const char c : *items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+// One element per item: `field(item)` is its text, or nullopt for NULL.
+template <typename T, typename F>
+std::string array_of(const std::vector<T>& items, F field) {
+    std::vector<std::optional<std::string>> out;
+    out.reserve(items.size());
+    for (const auto& item : items) out.push_back(field(item));
+    return nullable_array(out);
 }
 
 }  // namespace kiln::db

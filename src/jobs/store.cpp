@@ -71,6 +71,10 @@ INSERT INTO jobs (workspace_id, id, kind, queue, args, priority, state, max_atte
 VALUES (kiln_current_workspace(), $1, $2, $3, $4::jsonb, $5, 'scheduled', $6, 'infinity', $7, $8::integer,
         format('0 of %s children done', $8::integer), kiln_current_user()))sql";
 
+constexpr std::string_view kStartWaitingChildren = R"sql(
+UPDATE jobs SET state = 'available', run_at = now()
+ WHERE workspace_id = kiln_current_workspace() AND parent_id = $1 AND state = 'scheduled' AND run_at = 'infinity')sql";
+
 constexpr std::string_view kCancel = "SELECT kiln_job_cancel($1)";
 constexpr std::string_view kRetry = "SELECT kiln_job_retry($1)";
 
@@ -316,45 +320,18 @@ std::string text_array(const std::vector<std::string>& items) {
     return out;
 }
 
-// A text[] literal whose elements may be NULL.
-std::string nullable_array(const std::vector<std::optional<std::string>>& items) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i != 0) out += ',';
-        if (!items[i]) {
-            out += "NULL";
-            continue;
-        }
-        out += '"';
-        for (const char c : *items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
-        }
-        out += '"';
-    }
-    out += '}';
-    return out;
-}
-
-template <typename T, typename F>
-std::string array_of(const std::vector<T>& items, F field) {
-    std::vector<std::optional<std::string>> out;
-    out.reserve(items.size());
-    for (const auto& item : items) out.push_back(field(item));
-    return nullable_array(out);
-}
-
 db::Query insert_many(const std::vector<NewJob>& jobs, const std::optional<core::Uuid>& parent) {
-    return {kInsertMany,
-            db::params(array_of(jobs, [](const NewJob& j) { return std::optional(j.id.str()); }),
-                       array_of(jobs, [](const NewJob& j) { return std::optional(j.kind); }),
-                       array_of(jobs, [](const NewJob& j) { return std::optional(j.queue); }),
-                       array_of(jobs, [](const NewJob& j) { return std::optional(j.args_json); }),
-                       array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.priority)); }),
-                       array_of(jobs, [](const NewJob& j) { return j.run_at; }),
-                       array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.max_attempts)); }),
-                       array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.timeout_ms)); }),
-                       parent)};
+    return {
+        kInsertMany,
+        db::params(db::array_of(jobs, [](const NewJob& j) { return std::optional(j.id.str()); }),
+                   db::array_of(jobs, [](const NewJob& j) { return std::optional(j.kind); }),
+                   db::array_of(jobs, [](const NewJob& j) { return std::optional(j.queue); }),
+                   db::array_of(jobs, [](const NewJob& j) { return std::optional(j.args_json); }),
+                   db::array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.priority)); }),
+                   db::array_of(jobs, [](const NewJob& j) { return j.run_at; }),
+                   db::array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.max_attempts)); }),
+                   db::array_of(jobs, [](const NewJob& j) { return std::optional(std::to_string(j.timeout_ms)); }),
+                   parent)};
 }
 
 db::TenantScope worker_scope() {
@@ -389,6 +366,10 @@ std::vector<db::Query> enqueue_many(const std::vector<NewJob>& jobs) {
     std::vector<db::Query> q;
     q.push_back(insert_many(jobs, std::nullopt));
     return q;
+}
+
+db::Query start_waiting_children(const core::Uuid& parent) {
+    return {kStartWaitingChildren, db::params(parent)};
 }
 
 std::vector<db::Query> enqueue_batch(const NewJob& parent, const std::vector<NewJob>& children) {
@@ -573,9 +554,10 @@ asio::awaitable<std::vector<core::Uuid>> Store::succeed_many(const std::vector<s
     std::vector<Lease> leases;
     leases.reserve(done.size());
     for (const auto& d : done) leases.push_back(d.first);
-    auto q = as_worker(kSucceedMany, db::params(uuid_array(leases, &Lease::workspace), uuid_array(leases, &Lease::id),
-                                                uuid_array(leases, &Lease::token),
-                                                array_of(done, [](const auto& d) { return std::optional(d.second); })));
+    auto q =
+        as_worker(kSucceedMany, db::params(uuid_array(leases, &Lease::workspace), uuid_array(leases, &Lease::id),
+                                           uuid_array(leases, &Lease::token),
+                                           db::array_of(done, [](const auto& d) { return std::optional(d.second); })));
     auto r = co_await db::run(pool_, worker_scope(), std::move(q), db::Lane::side);
     std::vector<core::Uuid> out;
     out.reserve(static_cast<std::size_t>(r[1].rows()));
@@ -680,10 +662,10 @@ asio::awaitable<void> Store::lead(const std::string& worker, const std::vector<S
     if (!schedules.empty()) {
         q.push_back(
             {kSyncSchedules,
-             db::params(array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.name); }),
-                        array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.cron); }),
-                        array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.time_zone); }),
-                        array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.next_local); }))});
+             db::params(db::array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.name); }),
+                        db::array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.cron); }),
+                        db::array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.time_zone); }),
+                        db::array_of(schedules, [](const ScheduleRow& s) { return std::optional(s.next_local); }))});
     }
     co_await db::run(pool_, worker_scope(), std::move(q));
 }

@@ -35,6 +35,9 @@ std::vector<db::Query> enqueue_many(const std::vector<NewJob>& jobs);
 // A batch: `parent` waits until every child has ended, then runs with their counts
 // (Context::batch()); cancelling it cancels them. The last query's result is the parent.
 std::vector<db::Query> enqueue_batch(const NewJob& parent, const std::vector<NewJob>& children);
+// Children enqueued with run_at "infinity" wait (`scheduled`) until this makes them available:
+// work a first child must prepare (a sync's transfers wait for its scan).
+db::Query start_waiting_children(const core::Uuid& parent);
 
 // Enqueueing is part of the caller's batch: the job exists iff that batch commits (the
 // caller's data, credits and jobs together). Append all of these to the batch, in order; the

@@ -109,7 +109,8 @@ protected:
             seed_member(p->user, p->workspace, p->session, p->role);
         root_ = fs::temp_directory_path() / ("kiln-uploads-" + core::Uuid::v7().str());
         fs::create_directories(root_ / "batch");
-        service_ = std::make_unique<Service>(*store_, blocking_, std::vector<std::string>{root_.string()});
+        service_ =
+            std::make_unique<Service>(*store_, *sync_store_, blocking_, std::vector<std::string>{root_.string()});
     }
     void TearDown() override {
         service_.reset();
@@ -165,6 +166,7 @@ protected:
     Person viewer_{.workspace = kWorkspace, .role = "viewer"};
     Person outsider_{.workspace = kOtherWorkspace, .role = "owner"};
     fs::path root_;
+    std::unique_ptr<SyncStore> sync_store_;
     std::unique_ptr<Service> service_;
 };
 
@@ -540,7 +542,7 @@ TEST_F(UploadsTest, ALocalDirectoryMustLieInsideAnImportRoot) {
     EXPECT_EQ(run(fields_of(service_->create_session(member_.principal(), in, kOrigin))),
               std::vector<std::string>{"local_directory"});
     // Without roots, no server path at all.
-    Service closed(*store_, blocking_, {});
+    Service closed(*store_, *sync_store_, blocking_, {});
     in.local_directory = (root_ / "batch").string();
     EXPECT_EQ(run(fields_of(closed.create_session(member_.principal(), in, kOrigin))),
               std::vector<std::string>{"local_directory"});

@@ -156,4 +156,25 @@ void validate(const SyncSessionReplace& s, core::Validator& v) {
     if (s.exclude_patterns) check(v, "exclude_patterns", patterns_problem(*s.exclude_patterns));
 }
 
+UploadStatus status_of(const SyncSession& s) {
+    UploadStatus out{.job_id = s.job_id.value_or(core::Uuid{}), .session_id = s.id, .status = s.state, .progress = 0};
+    const std::int64_t finished = s.files_done + s.files_skipped + s.files_failed;
+    if (s.bytes_total > 0) {
+        out.progress = s.bytes_done * 100 / s.bytes_total;
+    } else if (s.files_total > 0) {
+        out.progress = finished * 100 / s.files_total;
+    }
+    if (s.state == "completed" || s.state == "completed_with_errors") out.progress = 100;
+    out.files_total = s.files_total;
+    out.files_done = s.files_done;
+    out.files_skipped = s.files_skipped;
+    out.files_failed = s.files_failed;
+    out.bytes_total = s.bytes_total;
+    out.bytes_done = s.bytes_done;
+    out.error = s.error;
+    out.started_at = s.started_at;
+    out.finished_at = s.finished_at;
+    return out;
+}
+
 }  // namespace kiln::uploads

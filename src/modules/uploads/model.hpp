@@ -148,11 +148,13 @@ struct SyncSession {
     std::string updated_at;
     std::optional<std::string> started_at;
     std::optional<std::string> finished_at;
+    std::optional<std::string> error;  // why it failed, or what its scan could not read
 };
 BOOST_DESCRIBE_STRUCT(SyncSession, (),
                       (id, project_id, cycle_id, local_directory, max_workers, times_to_retry, include_patterns,
                        exclude_patterns, use_find, state, files_total, files_done, files_failed, files_skipped,
-                       bytes_total, bytes_done, job_id, created_by, created_at, updated_at, started_at, finished_at))
+                       bytes_total, bytes_done, job_id, created_by, created_at, updated_at, started_at, finished_at,
+                       error))
 
 struct SyncSessionList {
     std::vector<SyncSession> items;
@@ -209,6 +211,35 @@ struct UploadFileList {
     std::optional<std::string> next_cursor;
 };
 BOOST_DESCRIBE_STRUCT(UploadFileList, (), (items, next_cursor))
+
+// POST /uploads/start, the seed's way to start a session.
+struct UploadStartInput {
+    core::Uuid session_id;
+};
+BOOST_DESCRIBE_STRUCT(UploadStartInput, (), (session_id))
+
+// GET /uploads/status/{job_id} (and POST /uploads/start's answer): a sync as the seed reported
+// it, from its session.
+struct UploadStatus {
+    core::Uuid job_id;
+    core::Uuid session_id;
+    std::string status;     // the session's state
+    std::int64_t progress;  // percent: of bytes, or of files when they have none
+    std::int64_t files_total = 0;
+    std::int64_t files_done = 0;
+    std::int64_t files_skipped = 0;
+    std::int64_t files_failed = 0;
+    std::int64_t bytes_total = 0;
+    std::int64_t bytes_done = 0;
+    std::optional<std::string> error;
+    std::optional<std::string> started_at;
+    std::optional<std::string> finished_at;
+};
+BOOST_DESCRIBE_STRUCT(UploadStatus, (),
+                      (job_id, session_id, status, progress, files_total, files_done, files_skipped, files_failed,
+                       bytes_total, bytes_done, error, started_at, finished_at))
+
+UploadStatus status_of(const SyncSession& s);
 
 // The rules beyond types, one entry per bad field (local_directory is checked apart: it needs
 // the file system).

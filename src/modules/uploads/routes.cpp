@@ -179,6 +179,45 @@ asio::awaitable<http::Response> session_files(Deps d, http::Request& req) {
 }
 
 constexpr const char* kTag = "uploads";
+// ---- the sync ----
+
+enum class SyncAction { start, retry, cancel };
+
+asio::awaitable<http::Response> session_sync(Deps d, http::Request& req, SyncAction action) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = req.uuid_param("id", kNoSession);
+    const auto origin = audit::origin_of(req);
+    SyncSession session;
+    if (action == SyncAction::cancel) {
+        session = co_await d.uploads->cancel_sync(who, id, origin);
+    } else {
+        session = co_await d.uploads->start_sync(who, id, action == SyncAction::retry, origin);
+    }
+    co_return http::json_response(action == SyncAction::cancel ? 200 : 202, http::to_json(session));
+}
+
+// The seed's routes: start by session id in the body, status by the job's id.
+asio::awaitable<http::Response> upload_start(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    auto body = http::bind_body<UploadStartInput>(req);
+    const auto origin = audit::origin_of(req);
+    const auto session = co_await d.uploads->start_sync(who, body.session_id, false, origin);
+    co_return http::json_response(202, http::to_json(status_of(session)));
+}
+
+asio::awaitable<http::Response> upload_status(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto job = req.uuid_param("job_id", "No sync session runs as this job.");
+    const auto session = co_await d.uploads->session_of_job(who, job);
+    co_return http::json_response(200, http::to_json(status_of(session)));
+}
+
+constexpr const char* kSyncNote =
+    "The sync is a batch job (job_id): a scan lists the session's directory, then max_workers lanes copy the "
+    "files, each retried up to times_to_retry times, skipping those the store already holds with the same size "
+    "and SHA-256. Follow it with GET /api/v1/jobs/{job_id}/events (sync.progress events carry the counters, "
+    "rate and ETA) or GET /api/v1/sync-sessions/{id}.";
+
 constexpr const char* kSessionNote =
     "local_directory is a directory on the server: it must resolve (symbolic links followed) inside one of "
     "uploads.import_roots, and is stored as the path it resolves to. Without import roots (the default) any "
@@ -325,6 +364,43 @@ void add_session_routes(http::Router& router, Deps d) {
     files.response = http::json_body<UploadFileList>();
     files.handler = [d](http::Request& r) { return session_files(d, r); };
     router.add(std::move(files));
+
+    struct Action {
+        const char* suffix;
+        SyncAction action;
+        const char* summary;
+    };
+    for (const Action& a :
+         {Action{"/start", SyncAction::start,
+                 "Start a pending sync session (member): 202 with the session, its job_id the sync's job"},
+          Action{"/retry-failed", SyncAction::retry,
+                 "Copy again what a finished session did not (member): its failed files, or all a cancel left"},
+          Action{"/cancel", SyncAction::cancel,
+                 "Cancel a pending or running sync session (member); files not copied stay pending"}}) {
+        auto r = route(http::Verb::post, path + "/{id}" + a.suffix, a.summary);
+        r.status = a.action == SyncAction::cancel ? 200 : 202;
+        r.response = http::json_body<SyncSession>();
+        r.handler = [d, action = a.action](http::Request& req) { return session_sync(d, req, action); };
+        r.description = kSyncNote;
+        router.add(std::move(r));
+    }
+}
+
+void add_upload_routes(http::Router& router, Deps d) {
+    auto start = route(http::Verb::post, "/api/v1/uploads/start",
+                       "Start a pending sync session by id (the seed's route; member)");
+    start.request = http::json_body<UploadStartInput>();
+    start.status = 202;
+    start.response = http::json_body<UploadStatus>();
+    start.handler = [d](http::Request& r) { return upload_start(d, r); };
+    start.description = kSyncNote;
+    router.add(std::move(start));
+
+    auto status =
+        route(http::Verb::get, "/api/v1/uploads/status/{job_id}", "A sync's status by its job id (the seed's route)");
+    status.response = http::json_body<UploadStatus>();
+    status.handler = [d](http::Request& r) { return upload_status(d, r); };
+    router.add(std::move(status));
 }
 
 }  // namespace
@@ -334,6 +410,7 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
     add_project_routes(router, d);
     add_cycle_routes(router, d);
     add_session_routes(router, d);
+    add_upload_routes(router, d);
 }
 
 }  // namespace kiln::uploads

@@ -6,6 +6,8 @@
 #include "auth/scope.hpp"
 #include "core/page.hpp"
 #include "db/error.hpp"
+#include "jobs/store.hpp"
+#include "modules/uploads/jobs.hpp"
 #include "modules/uploads/local_directory.hpp"
 
 namespace asio = boost::asio;
@@ -97,8 +99,8 @@ std::optional<std::string> json_of(const std::optional<std::vector<std::string>>
 
 }  // namespace
 
-Service::Service(Store& store, core::ThreadPool& cpu, std::vector<std::string> import_roots)
-    : store_(store), cpu_(cpu), roots_(std::move(import_roots)) {}
+Service::Service(Store& store, SyncStore& sync, core::ThreadPool& cpu, std::vector<std::string> import_roots)
+    : store_(store), sync_(sync), cpu_(cpu), roots_(std::move(import_roots)) {}
 
 // ---- projects ----
 
@@ -324,6 +326,36 @@ asio::awaitable<UploadFileList> Service::list_files(auth::Principal p, core::Uui
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list_files(scope, session, q.state, page.before, page.limit + 1);
     co_return core::paged<UploadFileList>(std::move(rows), page);
+}
+
+// ---- the sync ----
+
+asio::awaitable<SyncSession> Service::start_sync(auth::Principal p, core::Uuid id, bool retry, audit::Origin origin) {
+    const auto scope = auth::scope_of(p, p.workspace, "member");
+    // max_workers only changes while the session is pending, and the start below refuses any
+    // session that is not (or, retrying, that is): what is read here is what runs.
+    const auto session = co_await store_.get_session(scope, id);
+    auto jobs = sync_jobs(id, static_cast<unsigned>(session.max_workers));
+    const auto parent = jobs.front();
+    jobs.erase(jobs.begin());
+    auto enqueue = jobs::enqueue_batch(parent, jobs);
+    enqueue.pop_back();  // the parent as a job; the session is answered instead
+    const audit::Event e{p.user, retry ? "upload_sync_session.retry" : "upload_sync_session.start", kSession, id.str(),
+                         detail_name("job_id", parent.id.str())};
+    co_return co_await sync_.start(scope, id, parent.id, retry, std::move(enqueue), e, origin);
+}
+
+asio::awaitable<SyncSession> Service::cancel_sync(auth::Principal p, core::Uuid id, audit::Origin origin) {
+    const auto scope = auth::scope_of(p, p.workspace, "member");
+    const audit::Event e{p.user, "upload_sync_session.cancel", kSession, id.str()};
+    co_return co_await sync_.cancel(scope, id, e, origin);
+}
+
+asio::awaitable<SyncSession> Service::session_of_job(auth::Principal p, core::Uuid job) {
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
+    auto found = co_await sync_.by_job(scope, job);
+    if (!found) throw core::Problem::not_found("No sync session runs as this job.");
+    co_return std::move(*found);
 }
 
 }  // namespace kiln::uploads

@@ -10,6 +10,7 @@
 #include "auth/model.hpp"
 #include "core/thread_pool.hpp"
 #include "modules/uploads/store.hpp"
+#include "modules/uploads/sync_store.hpp"
 
 namespace kiln::uploads {
 
@@ -25,7 +26,7 @@ struct ListQuery {
 class Service {
 public:
     // `import_roots`: uploads.import_roots (empty: no server path is accepted).
-    Service(Store& store, core::ThreadPool& cpu, std::vector<std::string> import_roots);
+    Service(Store& store, SyncStore& sync, core::ThreadPool& cpu, std::vector<std::string> import_roots);
 
     boost::asio::awaitable<Project> create_project(auth::Principal p, ProjectInput r, audit::Origin origin);
     boost::asio::awaitable<ProjectList> list_projects(auth::Principal p, ListQuery q);
@@ -53,6 +54,13 @@ public:
 
     boost::asio::awaitable<UploadFileList> list_files(auth::Principal p, core::Uuid session, ListQuery q);
 
+    // The sync (docs/uploads.md, "The sync job"), members: start a pending session; copy again
+    // what a finished one did not (failed files, or all that a cancel left); cancel.
+    boost::asio::awaitable<SyncSession> start_sync(auth::Principal p, core::Uuid id, bool retry, audit::Origin origin);
+    boost::asio::awaitable<SyncSession> cancel_sync(auth::Principal p, core::Uuid id, audit::Origin origin);
+    // The session whose sync is `job` (404 for any other job id).
+    boost::asio::awaitable<SyncSession> session_of_job(auth::Principal p, core::Uuid job);
+
 private:
     // The update of a project or a cycle once its input is checked (PUT and PATCH alike): a
     // name or number already taken is 409.
@@ -65,6 +73,7 @@ private:
     boost::asio::awaitable<SessionChanges> session_changes(SyncSessionReplace r, bool partial, core::Validator& v);
 
     Store& store_;
+    SyncStore& sync_;
     core::ThreadPool& cpu_;
     std::vector<std::string> roots_;
 };

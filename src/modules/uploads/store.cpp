@@ -135,7 +135,7 @@ constexpr std::string_view kSessionColumns = R"sql(
 id, project_id, cycle_id, local_directory, max_workers, times_to_retry, to_json(include_patterns)::text,
 to_json(exclude_patterns)::text, use_find, state, files_total, files_done, files_failed, files_skipped, bytes_total,
 bytes_done, job_id, created_by, kiln_rfc3339(created_at), kiln_rfc3339(updated_at), kiln_rfc3339(started_at),
-kiln_rfc3339(finished_at))sql";
+kiln_rfc3339(finished_at), error)sql";
 
 const std::string& session_get_sql() {
     static const std::string s =
@@ -212,6 +212,7 @@ SyncSession session_at(const db::Result& r, int i) {
     s.updated_at = r.str(i, 19);
     s.started_at = opt_str(r, i, 20);
     s.finished_at = opt_str(r, i, 21);
+    s.error = opt_str(r, i, 22);
     return s;
 }
 
@@ -402,6 +403,14 @@ asio::awaitable<std::vector<UploadFile>> Store::list_files(const db::TenantScope
     q.push_back({kFileList, db::params(session, status, before, limit)});
     auto r = co_await db::run(pool_, scope, std::move(q));
     co_return rows_of<UploadFile>(r[1], file_at);
+}
+
+std::string session_select(std::string_view where) {
+    return db::tenant_select(kSessionColumns, "upload_sync_sessions", where);
+}
+
+SyncSession session_row(const db::Result& r, int i) {
+    return session_at(r, i);
 }
 
 }  // namespace kiln::uploads

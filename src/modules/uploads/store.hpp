@@ -110,4 +110,9 @@ private:
     db::Pool& pool_;
 };
 
+// For the sync's store: a live-or-deleted session read (`where` after the workspace condition)
+// and its row.
+std::string session_select(std::string_view where);
+SyncSession session_row(const db::Result& r, int i);
+
 }  // namespace kiln::uploads

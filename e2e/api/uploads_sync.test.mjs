@@ -1,0 +1,254 @@
+// The Data Uploader's sync against the real binary and s3rver: a session over a server directory
+// is started, its progress followed over SSE to the end, every object compared byte for byte
+// with its file; a re-run sends nothing and an edited file alone is sent again; a transfer that
+// keeps failing is retried, reported, then copied by retry-failed; a cancel leaves the rest
+// pending for a retry; refused entries are reported; another workspace can neither see nor start
+// a session; the seed's /uploads/start and /uploads/status/{job_id}.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { assertProblem, hex, launchWithAccount, signUp } from './lib/api.mjs';
+import { eventually } from './lib/kiln.mjs';
+import { sse } from './lib/sse.mjs';
+
+const s3Endpoint = process.env.KILN_TEST_S3_ENDPOINT;
+const sha256 = (buf) => createHash('sha256').update(buf).digest('hex');
+
+// Writes `files` ({relative: bytes}) under `dir`.
+function writeTree(dir, files) {
+  for (const [rel, bytes] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    writeFileSync(path.join(dir, rel), bytes);
+  }
+}
+
+async function objectBytes(key) {
+  const res = await fetch(`${s3Endpoint}/kiln-test/${key.split('/').map(encodeURIComponent).join('/')}`);
+  assert.equal(res.status, 200, `object ${key}`);
+  return Buffer.from(await res.arrayBuffer());
+}
+
+describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TEST_S3_ENDPOINT is not set' }, () => {
+  let kiln;
+  let c;
+  let o;
+  const base = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'kiln-sync-e2e-')));
+  const root = path.join(base, 'root');
+
+  before(async () => {
+    if (process.env.CI === 'true') assert.ok(s3Endpoint, 'scripts/test starts s3rver');
+    mkdirSync(root, { recursive: true });
+    ({ kiln, c, owner: o } = await launchWithAccount({
+      env: { KILN_UPLOADS_IMPORT_ROOTS: root, KILN_STORAGE_CONNECTION_HOSTS: '127.0.0.1' },
+    }));
+  });
+  after(async () => {
+    rmSync(base, { recursive: true, force: true });
+    if (kiln) assert.equal(await kiln.close(), 0, 'kiln exits 0 on SIGTERM');
+  });
+
+  // A project on s3rver (its bucket `bucket`), a cycle, and what their keys start with.
+  const destination = async (as, { bucket = '' } = {}) => {
+    const conn = await as.post('/storage-connections', { name: `s3rver ${hex(4)}`, endpoint: s3Endpoint,
+      bucket: 'kiln-test', access_key_id: 'S3RVER', secret_access_key: `secret-${hex(8)}` });
+    assert.equal(conn.status, 201, conn.text);
+    const tag = hex(6);
+    const project = await as.post('/projects', { name: `Sync ${tag}`, storage_connection_id: conn.body.id,
+      bucket, base_prefix: `e2e-${tag}/` });
+    assert.equal(project.status, 201, project.text);
+    const cycle = await as.post('/cycles', { project_id: project.body.id, cycle_name: 'Cycle 1', cycle_number: 1,
+      s3_prefix: 'cycle-1/' });
+    assert.equal(cycle.status, 201, cycle.text);
+    return { project: project.body, cycle: cycle.body, prefix: `e2e-${tag}/cycle-1/` };
+  };
+  const newSession = async (as, cycle, dir, extra = {}) => {
+    const res = await as.post('/sync-sessions', { cycle_id: cycle.id, local_directory: dir, ...extra });
+    assert.equal(res.status, 201, res.text);
+    return res.body;
+  };
+  const ended = (s) => !['pending', 'in_progress'].includes(s.state);
+  const waitEnd = (as, id) => eventually(async () => {
+    const s = (await as.get(`/sync-sessions/${id}`)).body;
+    return ended(s) ? s : null;
+  }, { what: `sync session ${id} to end`, timeoutMs: 60000, intervalMs: 50 });
+  const filesOf = async (as, id) => (await as.get(`/sync-sessions/${id}/files?limit=200`)).body.items;
+
+  it('copies a directory, streams progress, and a re-run sends only what changed', async () => {
+    const dir = path.join(root, `tree-${hex(4)}`);
+    const files = {};
+    for (let i = 0; i < 24; ++i) files[`d${i % 3}/sub/f${i}.bin`] = randomBytes(1000 + i * 997);
+    files['top.txt'] = Buffer.from('top level\n');
+    files['with space & ü.txt'] = Buffer.from('odd name\n');
+    writeTree(dir, files);
+    const total = Object.values(files).reduce((n, b) => n + b.length, 0);
+    const { cycle, prefix } = await destination(o.as);
+    const session = await newSession(o.as, cycle, dir, { max_workers: 3, times_to_retry: 1 });
+
+    const stream = sse(`${kiln.url}/api/v1/events`, { authorization: `Bearer ${o.token}` });
+    await stream.opened();
+    const started = await o.as.post(`/sync-sessions/${session.id}/start`);
+    assert.equal(started.status, 202, started.text);
+    assert.equal(started.body.state, 'in_progress');
+    assert.match(started.body.job_id, /^[0-9a-f-]{36}$/);
+    assertProblem(await o.as.post(`/sync-sessions/${session.id}/start`), 409);
+    assertProblem(await o.as.delete(`/sync-sessions/${session.id}`), 409);
+    const jobId = started.body.job_id;
+
+    const progress = () => stream.events.filter((e) => e.event === 'sync.progress' && e.data.session_id === session.id);
+    await stream.until(() => progress().some((e) => e.data.state === 'completed'), 'the completed progress event');
+    await stream.close();
+    const seen = progress().map((e) => e.data);
+    assert.ok(seen.every((d) => d.job_id === jobId && d.files_total === 26 && d.bytes_total === total), JSON.stringify(seen));
+    for (let i = 1; i < seen.length; ++i) assert.ok(seen[i].files_done >= seen[i - 1].files_done, 'counts only grow');
+    const last = seen.at(-1);
+    assert.equal(last.files_done, 26);
+    assert.equal(last.bytes_done, total);
+    assert.ok(last.bytes_per_second > 0);
+    assert.equal(last.eta_s, null, 'no ETA once ended');
+
+    const done = (await o.as.get(`/sync-sessions/${session.id}`)).body;
+    assert.deepEqual([done.state, done.files_total, done.files_done, done.files_skipped, done.files_failed,
+      done.bytes_total, done.bytes_done], ['completed', 26, 26, 0, 0, total, total]);
+    assert.ok(done.finished_at >= done.started_at);
+    const rows = await filesOf(o.as, session.id);
+    assert.equal(rows.length, 26);
+    for (const f of rows) {
+      assert.equal(f.status, 'uploaded', JSON.stringify(f));
+      assert.equal(f.object_key, prefix + f.relative_path);
+      assert.equal(f.sha256, sha256(files[f.relative_path]));
+      assert.equal(f.attempts, 1);
+      assert.deepEqual(await objectBytes(f.object_key), files[f.relative_path], f.relative_path);
+    }
+    const status = await o.as.get(`/uploads/status/${jobId}`);
+    assert.equal(status.status, 200, status.text);
+    assert.deepEqual([status.body.session_id, status.body.status, status.body.progress, status.body.files_done],
+      [session.id, 'completed', 100, 26]);
+    const job = (await o.as.get(`/jobs/${jobId}`)).body;
+    assert.equal(job.state, 'succeeded');
+    assert.equal(job.kind, 'uploads.sync');
+
+    // Again, through the seed's route: everything is skipped.
+    const again = await newSession(o.as, cycle, dir, { max_workers: 2 });
+    const seedStart = await o.as.post('/uploads/start', { session_id: again.id });
+    assert.equal(seedStart.status, 202, seedStart.text);
+    assert.equal(seedStart.body.session_id, again.id);
+    assert.equal(seedStart.body.status, 'in_progress');
+    const rerun = await waitEnd(o.as, again.id);
+    assert.deepEqual([rerun.state, rerun.files_done, rerun.files_skipped, rerun.bytes_done], ['completed', 0, 26, total]);
+    assert.ok((await filesOf(o.as, again.id)).every((f) => f.status === 'skipped'));
+
+    // A same-size edit is sent again, alone.
+    files['d1/sub/f4.bin'] = randomBytes(files['d1/sub/f4.bin'].length);
+    writeTree(dir, { 'd1/sub/f4.bin': files['d1/sub/f4.bin'] });
+    const third = await newSession(o.as, cycle, dir);
+    assert.equal((await o.as.post(`/sync-sessions/${third.id}/start`)).status, 202);
+    const edited = await waitEnd(o.as, third.id);
+    assert.deepEqual([edited.state, edited.files_done, edited.files_skipped], ['completed', 1, 25]);
+    assert.deepEqual(await objectBytes(`${prefix}d1/sub/f4.bin`), files['d1/sub/f4.bin']);
+  });
+
+  it('retries a failing transfer, reports it, and retry-failed copies it once fixed', async () => {
+    const dir = path.join(root, `fail-${hex(4)}`);
+    const files = { 'a.txt': Buffer.from('a'), 'b/b.txt': Buffer.from('bb'), 'c.txt': Buffer.from('ccc') };
+    writeTree(dir, files);
+    // s3rver answers NoSuchBucket to every put: each file fails 1 + times_to_retry times.
+    const { project, cycle, prefix } = await destination(o.as, { bucket: `missing-${hex(4)}` });
+    const session = await newSession(o.as, cycle, dir, { max_workers: 2, times_to_retry: 1 });
+    assert.equal((await o.as.post(`/sync-sessions/${session.id}/start`)).status, 202);
+    const failed = await waitEnd(o.as, session.id);
+    assert.deepEqual([failed.state, failed.files_failed, failed.files_done], ['completed_with_errors', 3, 0]);
+    for (const f of await filesOf(o.as, session.id)) {
+      assert.equal(f.status, 'failed');
+      assert.equal(f.attempts, 2, 'the first try and one retry');
+      assert.match(f.error, /NoSuchBucket|404|bucket/i);
+    }
+    assertProblem(await o.as.post(`/sync-sessions/${session.id}/start`), 409);
+
+    assert.equal((await o.as.patch(`/projects/${project.id}`, { bucket: 'kiln-test' })).status, 200);
+    const retried = await o.as.post(`/sync-sessions/${session.id}/retry-failed`);
+    assert.equal(retried.status, 202, retried.text);
+    assert.notEqual(retried.body.job_id, failed.job_id, 'a new sync job');
+    const fixed = await waitEnd(o.as, session.id);
+    assert.deepEqual([fixed.state, fixed.files_failed, fixed.files_done], ['completed', 0, 3]);
+    for (const f of await filesOf(o.as, session.id)) {
+      assert.equal(f.status, 'uploaded');
+      assert.equal(f.attempts, 3);
+      assert.deepEqual(await objectBytes(prefix + f.relative_path), files[f.relative_path]);
+    }
+    assertProblem(await o.as.post(`/sync-sessions/${session.id}/retry-failed`), 409);
+  });
+
+  it('reports what the scan refuses: a fifo and a symlink leaving the root', async () => {
+    const dir = path.join(root, `odd-${hex(4)}`);
+    writeTree(dir, { 'ok.txt': Buffer.from('fine') });
+    execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+    const outside = path.join(base, `outside-${hex(4)}.txt`);
+    writeFileSync(outside, 'secret');
+    symlinkSync(outside, path.join(dir, 'leak.txt'));
+    const { cycle } = await destination(o.as);
+    const session = await newSession(o.as, cycle, dir);
+    assert.equal((await o.as.post(`/sync-sessions/${session.id}/start`)).status, 202);
+    const s = await waitEnd(o.as, session.id);
+    assert.deepEqual([s.state, s.files_total, s.files_done, s.files_failed], ['completed_with_errors', 3, 1, 2]);
+    const byPath = Object.fromEntries((await filesOf(o.as, session.id)).map((f) => [f.relative_path, f]));
+    assert.match(byPath.pipe.error, /fifo/);
+    assert.match(byPath['leak.txt'].error, /leaves the root/);
+    assert.equal(byPath['ok.txt'].status, 'uploaded');
+  });
+
+  it('cancels a running sync; what was not copied stays pending and a retry finishes it', async () => {
+    const dir = path.join(root, `many-${hex(4)}`);
+    const files = {};
+    for (let i = 0; i < 300; ++i) files[`f${String(i).padStart(3, '0')}.txt`] = Buffer.from(`file ${i} ${hex(8)}\n`);
+    writeTree(dir, files);
+    const { cycle } = await destination(o.as);
+    const session = await newSession(o.as, cycle, dir, { max_workers: 1 });
+    const started = await o.as.post(`/sync-sessions/${session.id}/start`);
+    assert.equal(started.status, 202);
+    await eventually(async () => (await o.as.get(`/sync-sessions/${session.id}`)).body.files_done > 0,
+      { what: 'a first file copied', intervalMs: 10 });
+    const cancelled = await o.as.post(`/sync-sessions/${session.id}/cancel`);
+    assert.equal(cancelled.status, 200, cancelled.text);
+    assert.equal(cancelled.body.state, 'cancelled');
+    await eventually(async () => (await o.as.get(`/jobs/${started.body.job_id}`)).body.state === 'cancelled',
+      { what: 'the sync job to end cancelled' });
+    // The lane stops at its next file: once its job has ended the counters stay still.
+    await eventually(async () => {
+      const jobs = (await o.as.get(`/jobs?batch=${started.body.job_id}&limit=200`)).body.items;
+      return jobs.every((j) => ['succeeded', 'cancelled', 'dead'].includes(j.state));
+    }, { what: 'the lanes to end' });
+    const after = (await o.as.get(`/sync-sessions/${session.id}`)).body;
+    assert.equal(after.state, 'cancelled');
+    assert.ok(after.files_done > 0 && after.files_done < 300, `${after.files_done} copied before the cancel`);
+    const pending = (await filesOf(o.as, session.id)).filter((f) => f.status === 'pending').length;
+    assertProblem(await o.as.post(`/sync-sessions/${session.id}/cancel`), 409);
+
+    assert.equal((await o.as.post(`/sync-sessions/${session.id}/retry-failed`)).status, 202);
+    const finished = await waitEnd(o.as, session.id);
+    assert.equal(finished.state, 'completed');
+    assert.equal(finished.files_done + finished.files_skipped, 300);
+    assert.ok(finished.files_done >= after.files_done + pending - 1, 'the pending ones were copied by the retry');
+  });
+
+  it('keeps sessions to their workspace and roles', async () => {
+    const dir = path.join(root, `own-${hex(4)}`);
+    writeTree(dir, { 'x.txt': Buffer.from('x') });
+    const { cycle } = await destination(o.as);
+    const session = await newSession(o.as, cycle, dir);
+    const stranger = await signUp(c);
+    for (const route of ['start', 'retry-failed', 'cancel']) {
+      assertProblem(await stranger.as.post(`/sync-sessions/${session.id}/${route}`), 404);
+    }
+    assertProblem(await stranger.as.post('/uploads/start', { session_id: session.id }), 404);
+    assert.equal((await o.as.get(`/sync-sessions/${session.id}`)).body.state, 'pending', 'nothing started');
+    const started = await o.as.post('/uploads/start', { session_id: session.id });
+    assert.equal(started.status, 202);
+    assertProblem(await stranger.as.get(`/uploads/status/${started.body.job_id}`), 404);
+    assertProblem(await o.as.get(`/uploads/status/${session.id}`), 404);
+    await waitEnd(o.as, session.id);
+  });
+});

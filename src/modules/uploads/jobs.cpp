@@ -1,0 +1,196 @@
+#include "modules/uploads/jobs.hpp"
+
+#include <fmt/format.h>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
+#include <memory>
+
+#include "core/log.hpp"
+#include "http/client.hpp"
+#include "http/json.hpp"
+#include "modules/uploads/local_directory.hpp"
+#include "modules/uploads/scan.hpp"
+#include "modules/uploads/transfer.hpp"
+#include "storage/factory.hpp"
+
+namespace asio = boost::asio;
+
+namespace kiln::uploads {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A lane reports the session's progress as an event at most this often (and at its last file).
+constexpr auto kEventEvery = std::chrono::milliseconds(250);
+// Lanes hold their lease by heartbeats; the timeout only bounds a lane that hangs.
+constexpr int kLaneTimeoutMs = 24 * 3600 * 1000;
+constexpr int kScanTimeoutMs = 3600 * 1000;
+
+db::TenantScope scope_of(const jobs::Context& ctx) {
+    db::TenantScope s;
+    s.workspace_id = ctx.workspace();
+    return s;
+}
+
+// Where a project's files go: its key prefix, under the workspace's own folder when they go to
+// the server's blob store (which every workspace shares).
+std::string key_prefix(const SyncPlan& plan, const core::Uuid& workspace) {
+    std::string prefix;
+    if (!plan.connection) prefix = "ws/" + workspace.str() + "/uploads/" + plan.project.str() + "/";
+    if (!plan.prefix.empty()) prefix += plan.prefix + "/";
+    return prefix;
+}
+
+class SyncJobs {
+public:
+    explicit SyncJobs(SyncDeps deps)
+        : d_(std::move(deps)), box_(storage::SecretBox::from_base64(d_.storage->master_key)) {}
+
+    asio::awaitable<boost::json::value> scan_files(jobs::Context& ctx, SyncArgs a) {
+        const auto scope = scope_of(ctx);
+        const SyncPlan plan = co_await d_.store->plan(scope, a.session_id);
+        if (plan.job_id != a.sync_job || plan.state != "in_progress") co_return boost::json::object{{"stale", true}};
+        ScannedFiles scanned;
+        if (!plan.scanned && plan.local_directory) scanned = co_await list(plan, ctx.workspace());
+        if (ctx.cancelled()) throw jobs::Cancelled{};
+        // The file list, the lanes' shares and the lanes' start commit with this job's success,
+        // so a scan killed half-way records nothing and its next attempt scans again.
+        for (auto& q : SyncStore::record_scan(ctx.workspace(), a.session_id, a.sync_job, scanned,
+                                              static_cast<unsigned>(a.lanes))) {
+            ctx.commit_with(std::move(q));
+        }
+        boost::json::object out{{"files", scanned.files.size()}, {"refused", scanned.refused.size()}};
+        if (scanned.error) out["error"] = *scanned.error;
+        co_return out;
+    }
+
+    asio::awaitable<boost::json::value> transfer_files(jobs::Context& ctx, SyncArgs a) {
+        const auto scope = scope_of(ctx);
+        const SyncPlan plan = co_await d_.store->plan(scope, a.session_id);
+        if (plan.job_id != a.sync_job || plan.state != "in_progress") co_return boost::json::object{{"stale", true}};
+        const auto files = co_await d_.store->lane_files(scope, a.session_id, static_cast<unsigned>(a.lane));
+        if (files.empty()) co_return boost::json::object{{"files", 0}};
+        const auto executor = co_await asio::this_coro::executor;
+        http::Client client(executor);
+        auto target = co_await open_target(scope, plan, client);
+        std::size_t done = 0;
+        auto last_event = Clock::now() - kEventEvery;
+        for (const auto& f : files) {
+            if (ctx.cancelled()) throw jobs::Cancelled{};
+            std::vector<ScannedFile> one{{.relative = f.key, .absolute = f.source, .size = f.size}};
+            TransferOptions options{.max_workers = 1, .times_to_retry = plan.times_to_retry, .stop_requested = [&ctx] {
+                                        return ctx.cancelled();
+                                    }};
+            auto report = co_await transfer(*target, *d_.blocking, std::move(one), std::move(options));
+            // A cancelled file stays pending (a retry copies it); the lane ends cancelled.
+            if (report.cancelled) throw jobs::Cancelled{};
+            const auto& r = report.files.front();
+            FileOutcome o{.file = f.id,
+                          .status = std::string(to_string(r.status)),
+                          .attempts = r.attempts,
+                          .size = r.size != 0 ? r.size : f.size,
+                          .started = r.started};
+            if (!r.error.empty()) o.error = r.error;
+            if (!r.sha256.empty()) o.sha256 = r.sha256;
+            if (!r.etag.empty()) o.etag = r.etag;
+            ++done;
+            const bool event = done == files.size() || Clock::now() - last_event >= kEventEvery;
+            if (event) last_event = Clock::now();
+            co_await d_.store->file_done(scope, a.session_id, o, event);
+        }
+        co_return boost::json::object{{"files", done}};
+    }
+
+    // The batch parent: every lane has ended. A lane that died (out of attempts) fails the session.
+    asio::awaitable<boost::json::value> settle(jobs::Context& ctx, SyncArgs a) {
+        const auto& batch = ctx.batch();
+        std::optional<std::string> lanes_failed;
+        const auto* dead = batch.is_object() ? batch.as_object().if_contains("dead") : nullptr;
+        if (dead != nullptr && dead->to_number<std::int64_t>() > 0) {
+            lanes_failed = fmt::format("{} of the sync's {} jobs failed; see GET /api/v1/jobs?batch={}",
+                                       dead->to_number<std::int64_t>(),
+                                       batch.as_object().at("total").to_number<std::int64_t>(), ctx.id().str());
+        }
+        co_await d_.store->finish(scope_of(ctx), a.session_id, ctx.id(), lanes_failed);
+        co_return batch;
+    }
+
+private:
+    // Blocking (realpath, directory walk): on the blocking pool. The directory is checked again
+    // as the job reads it: the tree may have changed since the session was created.
+    asio::awaitable<ScannedFiles> list(const SyncPlan& plan, const core::Uuid& workspace) {
+        ScannedFiles out;
+        auto check_fn = [path = *plan.local_directory, roots = d_.import_roots] {
+            return check_local_directory(path, roots);
+        };
+        const auto check = co_await d_.blocking->run(std::move(check_fn));
+        if (!check.resolved) {
+            out.error = "local_directory: " + check.problem.value_or("refused");
+            co_return out;
+        }
+        ScanOptions options{.recursive = plan.use_find, .include = plan.include, .exclude = plan.exclude};
+        auto result = co_await scan(*d_.blocking, *check.resolved, std::move(options));
+        if (result.error) out.error = "local_directory: " + *result.error;
+        if (result.truncated) out.error = "the directory has more files than a sync takes; the first ones are listed";
+        const std::string prefix = key_prefix(plan, workspace);
+        out.files.reserve(result.files.size());
+        for (auto& f : result.files) {
+            out.files.push_back({f.relative, f.absolute.string(), prefix + f.relative, f.size});
+        }
+        for (auto& r : result.refused) out.refused.push_back({std::move(r.relative), std::move(r.reason)});
+        co_return out;
+    }
+
+    asio::awaitable<std::unique_ptr<storage::BlobStore>> open_target(const db::TenantScope& scope, const SyncPlan& plan,
+                                                                     http::Client& client) {
+        if (!plan.connection) co_return storage::make_blob_store(*d_.storage, d_.home, *d_.blocking, client);
+        if (!box_) throw std::runtime_error("this server has no storage.master_key to open the connection's secret");
+        auto access = co_await d_.connections->access(scope, *plan.connection);
+        if (!plan.bucket.empty()) access.bucket = plan.bucket;
+        co_return storage::make_blob_store(access, *box_, d_.storage->connection_hosts, client);
+    }
+
+    SyncDeps d_;
+    std::optional<storage::SecretBox> box_;
+};
+
+jobs::NewJob new_job(const char* kind, const SyncArgs& args, int timeout_ms) {
+    jobs::NewJob j;
+    j.id = core::Uuid::v7();
+    j.kind = kind;
+    j.args_json = boost::json::serialize(http::to_json(args));
+    j.timeout_ms = timeout_ms;
+    return j;
+}
+
+}  // namespace
+
+void add_jobs(jobs::Registry& registry, SyncDeps deps) {
+    auto sync = std::make_shared<SyncJobs>(std::move(deps));
+    registry.add(jobs::typed<SyncArgs>({.name = kSyncKind},
+                                       [sync](jobs::Context& ctx, SyncArgs a) { return sync->settle(ctx, a); }));
+    registry.add(jobs::typed<SyncArgs>({.name = kScanKind, .timeout = std::chrono::milliseconds(kScanTimeoutMs)},
+                                       [sync](jobs::Context& ctx, SyncArgs a) { return sync->scan_files(ctx, a); }));
+    registry.add(
+        jobs::typed<SyncArgs>({.name = kTransferKind, .timeout = std::chrono::milliseconds(kLaneTimeoutMs)},
+                              [sync](jobs::Context& ctx, SyncArgs a) { return sync->transfer_files(ctx, a); }));
+}
+
+std::vector<jobs::NewJob> sync_jobs(const core::Uuid& session, unsigned lanes) {
+    std::vector<jobs::NewJob> out;
+    const core::Uuid parent = core::Uuid::v7();
+    SyncArgs args{.session_id = session, .sync_job = parent, .lanes = lanes};
+    out.push_back(new_job(kSyncKind, args, 300'000));
+    out.back().id = parent;
+    out.push_back(new_job(kScanKind, args, kScanTimeoutMs));
+    for (unsigned i = 0; i < lanes; ++i) {
+        args.lane = i;
+        out.push_back(new_job(kTransferKind, args, kLaneTimeoutMs));
+        out.back().run_at = "infinity";  // until the scan has shared out the files
+    }
+    return out;
+}
+
+}  // namespace kiln::uploads

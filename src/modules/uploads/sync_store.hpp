@@ -1,0 +1,111 @@
+#pragma once
+// The SQL of a sync (docs/uploads.md, "The sync job"): starting, cancelling and retrying a
+// session through the API, and what its jobs read and record. The rules live in the SQL
+// functions of migrations/0016_uploads_sync.sql, so each step is one round trip.
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "audit/store.hpp"
+#include "db/pool.hpp"
+#include "modules/uploads/model.hpp"
+
+namespace kiln::uploads {
+
+// What a sync's jobs need to know of their session.
+struct SyncPlan {
+    core::Uuid session;
+    core::Uuid project;
+    std::optional<core::Uuid> job_id;
+    std::string state;
+    std::optional<std::string> local_directory;
+    std::vector<std::string> include;
+    std::vector<std::string> exclude;
+    bool use_find = true;
+    unsigned max_workers = 1;
+    unsigned times_to_retry = 0;
+    bool scanned = false;
+    std::optional<core::Uuid> connection;  // null: the server's own blob store
+    std::string bucket;                    // "": the connection's
+    std::string prefix;                    // project base_prefix and cycle s3_prefix, joined
+};
+
+// The scan's outcome, as recorded.
+struct ScannedFiles {
+    struct File {
+        std::string relative;
+        std::string source;  // the path read
+        std::string key;
+        std::uint64_t size = 0;
+    };
+    struct Refused {
+        std::string relative;
+        std::string reason;
+    };
+    std::vector<File> files;
+    std::vector<Refused> refused;
+    std::optional<std::string> error;  // the directory itself could not be read
+};
+
+// A file a lane copies.
+struct LaneFile {
+    core::Uuid id;
+    std::string relative;
+    std::string source;
+    std::string key;
+    std::uint64_t size = 0;
+};
+
+// One file's end, as the transfer engine reported it.
+struct FileOutcome {
+    core::Uuid file;
+    std::string status;  // uploaded | skipped | failed
+    unsigned attempts = 0;
+    std::optional<std::string> error;
+    std::optional<std::string> sha256;
+    std::optional<std::string> etag;
+    std::uint64_t size = 0;
+    std::chrono::system_clock::time_point started;
+};
+
+class SyncStore {
+public:
+    explicit SyncStore(db::Pool& pool) : pool_(pool) {}
+
+    // --- requests, in the scope's workspace
+    // Starts (retry: re-runs) the session under the batch whose queries are `enqueue` (its first
+    // query's job is the session's job), in one transaction with the audit event.
+    boost::asio::awaitable<SyncSession> start(const db::TenantScope& scope, const core::Uuid& session,
+                                              const core::Uuid& job, bool retry, std::vector<db::Query> enqueue,
+                                              const audit::Event& e, const audit::Origin& origin);
+    boost::asio::awaitable<SyncSession> cancel(const db::TenantScope& scope, const core::Uuid& session,
+                                               const audit::Event& e, const audit::Origin& origin);
+    // The live session whose sync ran (or runs) as `job`; nullopt when none.
+    boost::asio::awaitable<std::optional<SyncSession>> by_job(const db::TenantScope& scope, const core::Uuid& job);
+
+    // --- the sync's jobs, in the job's workspace
+    // Throws Problem 404 when the session is gone.
+    boost::asio::awaitable<SyncPlan> plan(const db::TenantScope& scope, const core::Uuid& session);
+    // To commit with the scan job's success (Context::commit_with), in order: record the files
+    // once, share them among `lanes`, let the waiting lanes of `job` start.
+    static std::vector<db::Query> record_scan(const core::Uuid& workspace, const core::Uuid& session,
+                                              const core::Uuid& job, const ScannedFiles& scanned, unsigned lanes);
+    // The lane's files still to copy, in path order.
+    boost::asio::awaitable<std::vector<LaneFile>> lane_files(const db::TenantScope& scope, const core::Uuid& session,
+                                                             unsigned lane);
+    // Records one file's end (counted once) and, with `event`, a sync.progress event.
+    boost::asio::awaitable<void> file_done(const db::TenantScope& scope, const core::Uuid& session,
+                                           const FileOutcome& outcome, bool event);
+    // The session's final state, unless it was cancelled or restarted under another job.
+    // `lanes_failed`: why the session fails whatever its files (a lane died).
+    boost::asio::awaitable<void> finish(const db::TenantScope& scope, const core::Uuid& session, const core::Uuid& job,
+                                        const std::optional<std::string>& lanes_failed);
+
+private:
+    db::Pool& pool_;
+};
+
+}  // namespace kiln::uploads
