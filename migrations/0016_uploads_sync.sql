@@ -13,7 +13,10 @@ ALTER TABLE upload_files
     ADD COLUMN lane integer NOT NULL DEFAULT 0 CHECK (lane >= 0),
     -- What is read: the resolved path on the server (a symlink inside the root: its target).
     ADD COLUMN source_path text CHECK (length(source_path) <= 8192),
-    ADD COLUMN etag text CHECK (length(etag) <= 200);
+    ADD COLUMN etag text CHECK (length(etag) <= 200),
+    -- A file uploaded through the API (POST /files, tus) into a session without local_directory.
+    ADD COLUMN file_id uuid,
+    ADD FOREIGN KEY (workspace_id, file_id) REFERENCES files (workspace_id, id);
 CREATE INDEX upload_files_lane ON upload_files (workspace_id, session_id, lane, relative_path)
     WHERE status = 'pending';
 CREATE INDEX upload_sync_sessions_job ON upload_sync_sessions (workspace_id, job_id) WHERE job_id IS NOT NULL;
@@ -102,12 +105,48 @@ BEGIN
 END
 $$;
 
+-- A file uploaded through the API joins a pending session that reads no directory, under
+-- `p_relative` (its name when null); its key is set when the sync starts (the prefixes may
+-- change until then).
+CREATE FUNCTION kiln_upload_session_add_file(p_session uuid, p_row uuid, p_file uuid, p_relative text)
+    RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s upload_sync_sessions%ROWTYPE;
+    f files%ROWTYPE;
+BEGIN
+    SELECT * INTO s FROM upload_sync_sessions
+     WHERE workspace_id = kiln_current_workspace() AND id = p_session AND deleted_at IS NULL
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'No such sync session.' USING ERRCODE = 'KL404';
+    END IF;
+    IF s.state <> 'pending' THEN
+        RAISE EXCEPTION 'Files join a pending sync session only; this one is %.', s.state USING ERRCODE = 'KL409';
+    END IF;
+    IF s.local_directory IS NOT NULL THEN
+        RAISE EXCEPTION 'This sync session reads its files from local_directory.' USING ERRCODE = 'KL409';
+    END IF;
+    SELECT * INTO f FROM files
+     WHERE workspace_id = kiln_current_workspace() AND id = p_file AND status = 'ready' AND deleted_at IS NULL
+       FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'is not a file of this workspace' USING ERRCODE = 'KL422', DETAIL = 'file_id';
+    END IF;
+    INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_key, size_bytes, sha256, file_id)
+    VALUES (s.workspace_id, p_row, s.id, coalesce(p_relative, f.name), coalesce(p_relative, f.name), f.size,
+            f.sha256, f.id);
+END
+$$;
+
 -- The scan's result, recorded once (with the scan job's success): the files to copy, the entries
 -- refused (as failed files), the session's totals; then the files are shared among p_lanes
 -- lanes, biggest first, so that the lanes carry about the same bytes.
 CREATE FUNCTION kiln_upload_sync_scanned(p_session uuid, p_job uuid, p_id uuid[], p_relative text[],
                                          p_source text[], p_key text[], p_size bigint[], p_refused_id uuid[],
-                                         p_refused text[], p_reason text[], p_error text, p_lanes integer) RETURNS void
+                                         p_refused text[], p_reason text[], p_error text, p_lanes integer,
+                                         p_prefix text) RETURNS void
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -128,6 +167,14 @@ BEGIN
         SELECT s.workspace_id, f.id, s.id, left(f.relative, 4096), '-', 'failed', left(f.reason, 2000), now()
           FROM unnest(p_refused_id, p_refused, p_reason) AS f(id, relative, reason)
         ON CONFLICT (workspace_id, session_id, relative_path) DO NOTHING;
+        -- Files uploaded through the API: their keys, from the prefixes as they are now.
+        UPDATE upload_files
+           SET object_key = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN p_prefix || relative_path
+                                 ELSE '-' END,
+               status = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN status ELSE 'failed' END,
+               error = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN error
+                            ELSE 'its key would be over 1024 characters' END
+         WHERE workspace_id = s.workspace_id AND session_id = s.id AND file_id IS NOT NULL;
         UPDATE upload_sync_sessions u
            SET scanned_at = now(), error = p_error,
                files_total = t.files, bytes_total = t.bytes, files_failed = t.failed, updated_at = now()

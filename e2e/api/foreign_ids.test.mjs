@@ -24,6 +24,7 @@ const BODIES = {
   'PATCH /api/v1/cycles/{id}': { cycle_name: 'taken over' },
   'PUT /api/v1/sync-sessions/{id}': { max_workers: 1 },
   'PATCH /api/v1/sync-sessions/{id}': { max_workers: 1 },
+  'POST /api/v1/sync-sessions/{id}/files': { file_id: '0190a2b4-0000-7000-8000-000000000001' },
 };
 
 // tus requests name the protocol version (else 412 before anything else is looked at).

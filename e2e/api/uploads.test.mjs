@@ -207,6 +207,11 @@ describe('uploads', { timeout: 120000 }, () => {
       assert.deepEqual(Object.keys(doc.paths[`/api/v1/${r}`]).sort(), ['get', 'post']);
       assert.deepEqual(Object.keys(doc.paths[`/api/v1/${r}/{id}`]).sort(), ['delete', 'get', 'patch', 'put']);
     }
-    assert.deepEqual(Object.keys(doc.paths['/api/v1/sync-sessions/{id}/files']), ['get']);
+    assert.deepEqual(Object.keys(doc.paths['/api/v1/sync-sessions/{id}/files']).sort(), ['get', 'post']);
+    for (const action of ['start', 'retry-failed', 'cancel']) {
+      assert.deepEqual(Object.keys(doc.paths[`/api/v1/sync-sessions/{id}/${action}`]), ['post']);
+    }
+    assert.deepEqual(Object.keys(doc.paths['/api/v1/uploads/start']), ['post']);
+    assert.deepEqual(Object.keys(doc.paths['/api/v1/uploads/status/{job_id}']), ['get']);
   });
 });

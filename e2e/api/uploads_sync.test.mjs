@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { assertProblem, hex, launchWithAccount, signUp } from './lib/api.mjs';
+import { assertInvalid, assertProblem, hex, launchWithAccount, signUp } from './lib/api.mjs';
 import { eventually } from './lib/kiln.mjs';
 import { sse } from './lib/sse.mjs';
 
@@ -232,6 +232,54 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
     assert.equal(finished.state, 'completed');
     assert.equal(finished.files_done + finished.files_skipped, 300);
     assert.ok(finished.files_done >= after.files_done + pending - 1, 'the pending ones were copied by the retry');
+  });
+
+  it('syncs files uploaded through the API: multipart, and tus resumed from its offset', async () => {
+    const auth = { authorization: `Bearer ${o.token}` };
+    const multipartBytes = randomBytes(70_000);
+    const form = new FormData();
+    form.append('file', new Blob([multipartBytes]), 'photo.bin');
+    const uploaded = await fetch(`${kiln.url}/api/v1/files`, { method: 'POST', headers: auth, body: form });
+    assert.equal(uploaded.status, 201, await uploaded.clone().text());
+    const multipartId = (await uploaded.json()).id;
+
+    // tus: half, then (as a client that lost its connection would) ask the offset and send the rest.
+    const tusBytes = randomBytes(50_001);
+    const tus = { ...auth, 'Tus-Resumable': '1.0.0' };
+    const created = await fetch(`${kiln.url}/api/v1/tus`, { method: 'POST', headers: { ...tus,
+      'Upload-Length': String(tusBytes.length), 'Upload-Metadata': `filename ${Buffer.from('scan.tif').toString('base64')}` } });
+    assert.equal(created.status, 201, await created.text());
+    const at = `${kiln.url}${created.headers.get('location')}`;
+    const patch = (offset, bytes) => fetch(at, { method: 'PATCH', headers: { ...tus,
+      'Content-Type': 'application/offset+octet-stream', 'Upload-Offset': String(offset) }, body: bytes });
+    assert.equal((await patch(0, tusBytes.subarray(0, 20_000))).status, 204);
+    const offset = Number((await fetch(at, { method: 'HEAD', headers: tus })).headers.get('upload-offset'));
+    assert.equal(offset, 20_000);
+    const last = await patch(offset, tusBytes.subarray(offset));
+    assert.equal(last.status, 204, await last.text());
+    const tusId = last.headers.get('kiln-file-id');
+    assert.match(tusId ?? '', /^[0-9a-f-]{36}$/);
+
+    const { cycle, prefix } = await destination(o.as);
+    const session = (await o.as.post('/sync-sessions', { cycle_id: cycle.id })).body;
+    const add = (body) => o.as.post(`/sync-sessions/${session.id}/files`, body);
+    const first = await add({ file_id: multipartId, relative_path: 'photos/photo-1.bin' });
+    assert.equal(first.status, 201, first.text);
+    assert.deepEqual([first.body.file_id, first.body.status, first.body.size_bytes], [multipartId, 'pending', 70_000]);
+    assert.equal((await add({ file_id: tusId })).body.relative_path, 'scan.tif', 'the file\'s name by default');
+    assertProblem(await add({ file_id: multipartId, relative_path: 'photos/photo-1.bin' }), 409);
+    assertInvalid(await add({ file_id: multipartId, relative_path: '../up.bin' }), ['relative_path']);
+    assertInvalid(await add({ file_id: session.id }), ['file_id']);
+    const dirSession = await newSession(o.as, cycle, root);
+    assertProblem(await o.as.post(`/sync-sessions/${dirSession.id}/files`, { file_id: multipartId }), 409);
+
+    assert.equal((await o.as.post(`/sync-sessions/${session.id}/start`)).status, 202);
+    const s = await waitEnd(o.as, session.id);
+    assert.deepEqual([s.state, s.files_total, s.files_done, s.bytes_done], ['completed', 2, 2, 120_001]);
+    assert.deepEqual(await objectBytes(`${prefix}photos/photo-1.bin`), multipartBytes);
+    assert.deepEqual(await objectBytes(`${prefix}scan.tif`), tusBytes);
+    for (const f of await filesOf(o.as, session.id)) assert.equal(f.object_key, prefix + f.relative_path);
+    assertProblem(await add({ file_id: multipartId, relative_path: 'late.bin' }), 409);
   });
 
   it('keeps sessions to their workspace and roles', async () => {

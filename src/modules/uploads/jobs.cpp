@@ -1,9 +1,14 @@
 #include "modules/uploads/jobs.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "core/log.hpp"
@@ -13,6 +18,7 @@
 #include "modules/uploads/scan.hpp"
 #include "modules/uploads/transfer.hpp"
 #include "storage/factory.hpp"
+#include "storage/key.hpp"
 
 namespace asio = boost::asio;
 
@@ -43,6 +49,41 @@ std::string key_prefix(const SyncPlan& plan, const core::Uuid& workspace) {
     return prefix;
 }
 
+// Where a lane writes a blob it stages: a file, written on the blocking pool.
+class FileSink final : public storage::Sink {
+public:
+    FileSink(int fd, core::ThreadPool& pool) : fd_(fd), pool_(pool) {}
+    asio::awaitable<void> write(std::string_view data) override {
+        auto put = [fd = fd_, data] {
+            std::size_t off = 0;
+            while (off < data.size()) {
+                const auto n = ::write(fd, data.data() + off, data.size() - off);
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) throw std::runtime_error(std::string("staging: ") + std::strerror(errno));
+                off += static_cast<std::size_t>(n);
+            }
+        };
+        co_await pool_.run(std::move(put));
+    }
+
+private:
+    int fd_;
+    core::ThreadPool& pool_;
+};
+
+// A blob copied from the server's S3 store into a temporary file for the transfer engine, which
+// reads files; removed with this.
+struct StagedFile {
+    std::filesystem::path path;
+    StagedFile() = default;
+    StagedFile(const StagedFile&) = delete;
+    StagedFile& operator=(const StagedFile&) = delete;
+    ~StagedFile() {
+        std::error_code ec;
+        if (!path.empty()) std::filesystem::remove(path, ec);
+    }
+};
+
 class SyncJobs {
 public:
     explicit SyncJobs(SyncDeps deps)
@@ -57,8 +98,9 @@ public:
         if (ctx.cancelled()) throw jobs::Cancelled{};
         // The file list, the lanes' shares and the lanes' start commit with this job's success,
         // so a scan killed half-way records nothing and its next attempt scans again.
+        const std::string prefix = key_prefix(plan, ctx.workspace());
         for (auto& q : SyncStore::record_scan(ctx.workspace(), a.session_id, a.sync_job, scanned,
-                                              static_cast<unsigned>(a.lanes))) {
+                                              static_cast<unsigned>(a.lanes), prefix)) {
             ctx.commit_with(std::move(q));
         }
         boost::json::object out{{"files", scanned.files.size()}, {"refused", scanned.refused.size()}};
@@ -77,9 +119,38 @@ public:
         auto target = co_await open_target(scope, plan, client);
         std::size_t done = 0;
         auto last_event = Clock::now() - kEventEvery;
+        std::unique_ptr<storage::BlobStore> server;  // the server's own store, once a file needs it
         for (const auto& f : files) {
             if (ctx.cancelled()) throw jobs::Cancelled{};
-            std::vector<ScannedFile> one{{.relative = f.key, .absolute = f.source, .size = f.size}};
+            StagedFile staged;
+            std::string source = f.source;
+            std::optional<std::string> unreadable;
+            if (f.uploaded && !f.blob_key) {
+                unreadable = "the uploaded file was deleted before the sync read it";
+            } else if (f.uploaded && d_.storage->backend != "s3") {
+                source = (storage::local_root(*d_.storage, d_.home) / *f.blob_key).string();
+            } else if (f.uploaded) {
+                if (!server) server = storage::make_blob_store(*d_.storage, d_.home, *d_.blocking, client);
+                std::exception_ptr failure;
+                try {
+                    co_await stage(*server, *f.blob_key, staged);
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+                if (failure) unreadable = "reading the uploaded file: " + describe(failure);
+                source = staged.path.string();
+            }
+            if (unreadable) {
+                const FileOutcome o{.file = f.id,
+                                    .status = "failed",
+                                    .error = unreadable,
+                                    .size = f.size,
+                                    .started = std::chrono::system_clock::now()};
+                ++done;
+                co_await d_.store->file_done(scope, a.session_id, o, true);
+                continue;
+            }
+            std::vector<ScannedFile> one{{.relative = f.key, .absolute = source, .size = f.size}};
             TransferOptions options{.max_workers = 1, .times_to_retry = plan.times_to_retry, .stop_requested = [&ctx] {
                                         return ctx.cancelled();
                                     }};
@@ -118,6 +189,37 @@ public:
     }
 
 private:
+    static std::string describe(const std::exception_ptr& e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            return ex.what();
+        } catch (...) {
+            return "unknown error";
+        }
+    }
+
+    // Copies a blob of the server's store into a new temporary file (`out.path`).
+    asio::awaitable<void> stage(storage::BlobStore& server, const std::string& key, StagedFile& out) {
+        out.path = std::filesystem::temp_directory_path() / ("kiln-sync-" + core::Uuid::v7().str());
+        auto open = [path = out.path] {
+            const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            return std::pair<int, int>{fd, fd < 0 ? errno : 0};  // errno is the pool thread's
+        };
+        const auto opened = co_await d_.blocking->run(std::move(open));
+        const int fd = opened.first;
+        if (fd < 0) throw std::runtime_error(std::string("staging: ") + std::strerror(opened.second));
+        std::exception_ptr failure;
+        try {
+            FileSink sink(fd, *d_.blocking);
+            co_await server.get(key, std::nullopt, sink);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        ::close(fd);
+        if (failure) std::rethrow_exception(failure);
+    }
+
     // Blocking (realpath, directory walk): on the blocking pool. The directory is checked again
     // as the job reads it: the tree may have changed since the session was created.
     asio::awaitable<ScannedFiles> list(const SyncPlan& plan, const core::Uuid& workspace) {
@@ -137,6 +239,10 @@ private:
         const std::string prefix = key_prefix(plan, workspace);
         out.files.reserve(result.files.size());
         for (auto& f : result.files) {
+            if (prefix.size() + f.relative.size() > storage::kMaxKeyBytes) {
+                out.refused.push_back({std::move(f.relative), "its key would be over 1024 bytes"});
+                continue;
+            }
             out.files.push_back({f.relative, f.absolute.string(), prefix + f.relative, f.size});
         }
         for (auto& r : result.refused) out.refused.push_back({std::move(r.relative), std::move(r.reason)});

@@ -201,10 +201,19 @@ struct UploadFile {
     std::optional<std::string> finished_at;
     std::string created_at;
     std::string updated_at;
+    std::optional<core::Uuid> file_id;  // uploaded through the API: the file (GET /files/{id})
 };
 BOOST_DESCRIBE_STRUCT(UploadFile, (),
                       (id, session_id, relative_path, object_key, size_bytes, sha256, status, attempts, error,
-                       started_at, finished_at, created_at, updated_at))
+                       started_at, finished_at, created_at, updated_at, file_id))
+
+// POST /sync-sessions/{id}/files: a file uploaded through the API (POST /files, tus) joins a
+// pending session that reads no directory.
+struct SessionFileInput {
+    core::Uuid file_id;
+    std::optional<std::string> relative_path;  // default: the file's name
+};
+BOOST_DESCRIBE_STRUCT(SessionFileInput, (), (file_id, relative_path))
 
 struct UploadFileList {
     std::vector<UploadFile> items;

@@ -196,6 +196,15 @@ asio::awaitable<http::Response> session_sync(Deps d, http::Request& req, SyncAct
     co_return http::json_response(action == SyncAction::cancel ? 200 : 202, http::to_json(session));
 }
 
+asio::awaitable<http::Response> session_add_file(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    const auto id = req.uuid_param("id", kNoSession);
+    auto body = http::bind_body<SessionFileInput>(req);
+    const auto origin = audit::origin_of(req);
+    auto added = co_await d.uploads->add_file(who, id, std::move(body), origin);
+    co_return http::json_response(201, http::to_json(added));
+}
+
 // The seed's routes: start by session id in the body, status by the job's id.
 asio::awaitable<http::Response> upload_start(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
@@ -364,6 +373,15 @@ void add_session_routes(http::Router& router, Deps d) {
     files.response = http::json_body<UploadFileList>();
     files.handler = [d](http::Request& r) { return session_files(d, r); };
     router.add(std::move(files));
+
+    auto add = route(http::Verb::post, path + "/{id}/files",
+                     "Add a file uploaded through the API (POST /files or tus) to a pending session that has no "
+                     "local_directory (member); 201 with its row");
+    add.request = http::json_body<SessionFileInput>();
+    add.status = 201;
+    add.response = http::json_body<UploadFile>();
+    add.handler = [d](http::Request& r) { return session_add_file(d, r); };
+    router.add(std::move(add));
 
     struct Action {
         const char* suffix;

@@ -9,6 +9,8 @@
 #include "jobs/store.hpp"
 #include "modules/uploads/jobs.hpp"
 #include "modules/uploads/local_directory.hpp"
+#include "storage/key.hpp"
+#include "storage/model.hpp"
 
 namespace asio = boost::asio;
 
@@ -349,6 +351,28 @@ asio::awaitable<SyncSession> Service::cancel_sync(auth::Principal p, core::Uuid 
     const auto scope = auth::scope_of(p, p.workspace, "member");
     const audit::Event e{p.user, "upload_sync_session.cancel", kSession, id.str()};
     co_return co_await sync_.cancel(scope, id, e, origin);
+}
+
+asio::awaitable<UploadFile> Service::add_file(auth::Principal p, core::Uuid session, SessionFileInput r,
+                                              audit::Origin origin) {
+    if (r.relative_path) {
+        core::Validator v;
+        try {
+            storage::validate_key(*r.relative_path);
+        } catch (const storage::InvalidKey& e) {
+            v.add("relative_path", e.what());
+        }
+        v.throw_if_failed();
+    }
+    const auto scope = auth::scope_of(p, p.workspace, "member");
+    const audit::Event e{p.user, "upload_sync_session.add_file", kSession, session.str(),
+                         detail_name("file_id", r.file_id.str())};
+    try {
+        co_return co_await sync_.add_file(scope, session, r.file_id, r.relative_path, e, origin);
+    } catch (const db::Error& failure) {
+        if (failure.sqlstate() != "23505") throw;
+    }
+    throw core::Problem::conflict("The session already has a file at that relative_path.");
 }
 
 asio::awaitable<SyncSession> Service::session_of_job(auth::Principal p, core::Uuid job) {

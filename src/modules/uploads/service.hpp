@@ -58,6 +58,9 @@ public:
     // what a finished one did not (failed files, or all that a cancel left); cancel.
     boost::asio::awaitable<SyncSession> start_sync(auth::Principal p, core::Uuid id, bool retry, audit::Origin origin);
     boost::asio::awaitable<SyncSession> cancel_sync(auth::Principal p, core::Uuid id, audit::Origin origin);
+    // A file uploaded through the API joins a pending session that reads no directory (member).
+    boost::asio::awaitable<UploadFile> add_file(auth::Principal p, core::Uuid session, SessionFileInput r,
+                                                audit::Origin origin);
     // The session whose sync is `job` (404 for any other job id).
     boost::asio::awaitable<SyncSession> session_of_job(auth::Principal p, core::Uuid job);
 

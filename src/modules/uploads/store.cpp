@@ -221,13 +221,14 @@ SyncSession session_at(const db::Result& r, int i) {
 constexpr std::string_view kSessionFound = R"sql(
 SELECT kiln_found(count(*), 'No such sync session.') FROM upload_sync_sessions
  WHERE workspace_id = kiln_current_workspace() AND id = $1 AND deleted_at IS NULL)sql";
-constexpr std::string_view kFileList = R"sql(
-SELECT id, session_id, relative_path, object_key, size_bytes, sha256, status, attempts, error,
-       kiln_rfc3339(started_at), kiln_rfc3339(finished_at), kiln_rfc3339(created_at), kiln_rfc3339(updated_at)
-  FROM upload_files
- WHERE workspace_id = kiln_current_workspace() AND session_id = $1 AND ($2::text IS NULL OR status = $2)
-   AND ($3::uuid IS NULL OR id < $3)
- ORDER BY id DESC LIMIT $4)sql";
+constexpr std::string_view kFileColumns = R"sql(
+id, session_id, relative_path, object_key, size_bytes, sha256, status, attempts, error, kiln_rfc3339(started_at),
+kiln_rfc3339(finished_at), kiln_rfc3339(created_at), kiln_rfc3339(updated_at), file_id)sql";
+const std::string& file_list_sql() {
+    static const std::string s = db::tenant_select(kFileColumns, "upload_files", R"sql(session_id = $1
+   AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3) ORDER BY id DESC LIMIT $4)sql");
+    return s;
+}
 
 UploadFile file_at(const db::Result& r, int i) {
     UploadFile f;
@@ -244,6 +245,7 @@ UploadFile file_at(const db::Result& r, int i) {
     f.finished_at = opt_str(r, i, 10);
     f.created_at = r.str(i, 11);
     f.updated_at = r.str(i, 12);
+    if (!r.is_null(i, 13)) f.file_id = r.uuid(i, 13);
     return f;
 }
 
@@ -400,7 +402,7 @@ asio::awaitable<std::vector<UploadFile>> Store::list_files(const db::TenantScope
                                                            const std::optional<core::Uuid>& before, int limit) {
     std::vector<db::Query> q;
     q.push_back({kSessionFound, db::params(session)});
-    q.push_back({kFileList, db::params(session, status, before, limit)});
+    q.push_back({file_list_sql(), db::params(session, status, before, limit)});
     auto r = co_await db::run(pool_, scope, std::move(q));
     co_return rows_of<UploadFile>(r[1], file_at);
 }
@@ -411,6 +413,14 @@ std::string session_select(std::string_view where) {
 
 SyncSession session_row(const db::Result& r, int i) {
     return session_at(r, i);
+}
+
+std::string file_select(std::string_view where) {
+    return db::tenant_select(kFileColumns, "upload_files", where);
+}
+
+UploadFile file_row(const db::Result& r, int i) {
+    return file_at(r, i);
 }
 
 }  // namespace kiln::uploads

@@ -110,9 +110,11 @@ private:
     db::Pool& pool_;
 };
 
-// For the sync's store: a live-or-deleted session read (`where` after the workspace condition)
+// For the sync's store: a session's or a file's read (`where` after the workspace condition)
 // and its row.
 std::string session_select(std::string_view where);
 SyncSession session_row(const db::Result& r, int i);
+std::string file_select(std::string_view where);
+UploadFile file_row(const db::Result& r, int i);
 
 }  // namespace kiln::uploads

@@ -41,12 +41,20 @@ SELECT s.id, s.project_id, s.job_id, s.state, s.local_directory, to_json(s.inclu
 constexpr std::string_view kAsWorkspace = "SELECT set_config('kiln.workspace_id', $1::text, true)";
 constexpr std::string_view kScanned =
     "SELECT kiln_upload_sync_scanned($1, $2, $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bigint[], "
-    "$8::uuid[], $9::text[], $10::text[], $11, $12)";
+    "$8::uuid[], $9::text[], $10::text[], $11, $12, $13)";
 
 constexpr std::string_view kLaneFiles = R"sql(
-SELECT id, relative_path, coalesce(source_path, ''), object_key, size_bytes FROM upload_files
- WHERE workspace_id = kiln_current_workspace() AND session_id = $1 AND lane = $2 AND status = 'pending'
- ORDER BY relative_path)sql";
+SELECT u.id, u.relative_path, coalesce(u.source_path, ''), u.object_key, u.size_bytes, u.file_id IS NOT NULL,
+       f.storage_key
+  FROM upload_files u
+  LEFT JOIN files f ON f.workspace_id = u.workspace_id AND f.id = u.file_id AND f.deleted_at IS NULL
+ WHERE u.workspace_id = kiln_current_workspace() AND u.session_id = $1 AND u.lane = $2 AND u.status = 'pending'
+ ORDER BY u.relative_path)sql";
+constexpr std::string_view kAddFile = "SELECT kiln_upload_session_add_file($1, $2, $3, $4)";
+const std::string& file_by_id_sql() {
+    static const std::string s = file_select("id = $1");
+    return s;
+}
 constexpr std::string_view kFileDone =
     "SELECT kiln_upload_file_done($1, $2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10)";
 constexpr std::string_view kFinish = "SELECT kiln_upload_sync_finish($1, $2, $3)";
@@ -111,7 +119,8 @@ asio::awaitable<SyncPlan> SyncStore::plan(const db::TenantScope& scope, const co
 }
 
 std::vector<db::Query> SyncStore::record_scan(const core::Uuid& workspace, const core::Uuid& session,
-                                              const core::Uuid& job, const ScannedFiles& scanned, unsigned lanes) {
+                                              const core::Uuid& job, const ScannedFiles& scanned, unsigned lanes,
+                                              const std::string& prefix) {
     std::vector<core::Uuid> ids(scanned.files.size());
     for (auto& id : ids) id = core::Uuid::v7();
     std::vector<core::Uuid> refused_ids(scanned.refused.size());
@@ -130,7 +139,7 @@ std::vector<db::Query> SyncStore::record_scan(const core::Uuid& workspace, const
                     db::array_of(refused_ids, [](const core::Uuid& id) { return std::optional(id.str()); }),
                     db::array_of(scanned.refused, [](const Refused& f) { return std::optional(f.relative); }),
                     db::array_of(scanned.refused, [](const Refused& f) { return std::optional(f.reason); }),
-                    scanned.error, static_cast<int>(lanes))});
+                    scanned.error, static_cast<int>(lanes), prefix)});
     q.push_back(jobs::start_waiting_children(job));
     return q;
 }
@@ -141,9 +150,22 @@ asio::awaitable<std::vector<LaneFile>> SyncStore::lane_files(const db::TenantSco
     std::vector<LaneFile> out;
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
-        out.push_back({r.uuid(i, 0), r.str(i, 1), r.str(i, 2), r.str(i, 3), static_cast<std::uint64_t>(r.int64(i, 4))});
+        out.push_back({r.uuid(i, 0), r.str(i, 1), r.str(i, 2), r.str(i, 3), static_cast<std::uint64_t>(r.int64(i, 4)),
+                       r.boolean(i, 5), r.opt_str(i, 6)});
     }
     co_return out;
+}
+
+asio::awaitable<UploadFile> SyncStore::add_file(const db::TenantScope& scope, const core::Uuid& session,
+                                                const core::Uuid& file, const std::optional<std::string>& relative,
+                                                const audit::Event& e, const audit::Origin& origin) {
+    const auto id = core::Uuid::v7();
+    std::vector<db::Query> q;
+    q.push_back({kAddFile, db::params(session, id, file, relative)});
+    q.push_back(audit::record(e, origin));
+    q.push_back({file_by_id_sql(), db::params(id)});
+    auto r = co_await db::run(pool_, scope, std::move(q));
+    co_return file_row(r.back(), 0);
 }
 
 asio::awaitable<void> SyncStore::file_done(const db::TenantScope& scope, const core::Uuid& session,

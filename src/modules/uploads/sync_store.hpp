@@ -50,13 +50,16 @@ struct ScannedFiles {
     std::optional<std::string> error;  // the directory itself could not be read
 };
 
-// A file a lane copies.
+// A file a lane copies: from the server's disk (`source`), or one uploaded through the API
+// (`uploaded`), read from the server's blob store under `blob_key` (none: the file was deleted).
 struct LaneFile {
     core::Uuid id;
     std::string relative;
     std::string source;
     std::string key;
     std::uint64_t size = 0;
+    bool uploaded = false;
+    std::optional<std::string> blob_key;
 };
 
 // One file's end, as the transfer engine reported it.
@@ -91,8 +94,16 @@ public:
     boost::asio::awaitable<SyncPlan> plan(const db::TenantScope& scope, const core::Uuid& session);
     // To commit with the scan job's success (Context::commit_with), in order: record the files
     // once, share them among `lanes`, let the waiting lanes of `job` start.
+    // `prefix`: the keys' start, for the files uploaded through the API.
     static std::vector<db::Query> record_scan(const core::Uuid& workspace, const core::Uuid& session,
-                                              const core::Uuid& job, const ScannedFiles& scanned, unsigned lanes);
+                                              const core::Uuid& job, const ScannedFiles& scanned, unsigned lanes,
+                                              const std::string& prefix);
+    // A file uploaded through the API joins a pending session without local_directory, as
+    // `relative` (its name when absent): 409 for another session, 422 file_id for a file that is
+    // not a ready file of the workspace, 23505 when the relative path is taken.
+    boost::asio::awaitable<UploadFile> add_file(const db::TenantScope& scope, const core::Uuid& session,
+                                                const core::Uuid& file, const std::optional<std::string>& relative,
+                                                const audit::Event& e, const audit::Origin& origin);
     // The lane's files still to copy, in path order.
     boost::asio::awaitable<std::vector<LaneFile>> lane_files(const db::TenantScope& scope, const core::Uuid& session,
                                                              unsigned lane);
