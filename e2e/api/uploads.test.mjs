@@ -176,6 +176,8 @@ describe('uploads', { timeout: 120000 }, () => {
     assert.equal((await viewer.as.get(`/projects/${project.id}`)).status, 200);
     assert.equal((await viewer.as.get(`/cycles/${cycle.id}`)).status, 200);
     assertProblem(await viewer.as.post('/sync-sessions', { cycle_id: cycle.id }), 403);
+    // Not 422 "not inside one of the import roots": a viewer learns nothing about server paths.
+    assertProblem(await viewer.as.post('/sync-sessions', { cycle_id: cycle.id, local_directory: '/etc' }), 403);
     for (const who of [viewer, member]) {
       assertProblem(await who.as.post('/projects', { name: `x ${hex(4)}` }), 403);
       assertProblem(await who.as.patch(`/projects/${project.id}`, { name: 'taken' }), 403);

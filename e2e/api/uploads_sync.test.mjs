@@ -298,5 +298,12 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
     assertProblem(await stranger.as.get(`/uploads/status/${started.body.job_id}`), 404);
     assertProblem(await o.as.get(`/uploads/status/${session.id}`), 404);
     await waitEnd(o.as, session.id);
+
+    // An inactive project's sessions do not start.
+    const paused = await destination(o.as);
+    const waiting = await newSession(o.as, paused.cycle, dir);
+    assert.equal((await o.as.patch(`/projects/${paused.project.id}`, { is_active: false })).status, 200);
+    assertProblem(await o.as.post(`/sync-sessions/${waiting.id}/start`), 409);
+    assert.equal((await o.as.get(`/sync-sessions/${waiting.id}`)).body.state, 'pending');
   });
 });

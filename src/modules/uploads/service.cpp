@@ -247,7 +247,13 @@ asio::awaitable<void> Service::remove_cycle(auth::Principal p, core::Uuid id, au
 
 // ---- sync sessions ----
 
-asio::awaitable<SessionChanges> Service::session_changes(SyncSessionReplace r, bool partial, core::Validator& v) {
+asio::awaitable<SessionChanges> Service::session_changes(const auth::Principal& p, SyncSessionReplace r, bool partial,
+                                                         core::Validator& v) {
+    // The file system is looked at only for a caller who may change sessions (the token's role;
+    // the statement checks it live again): a viewer cannot probe what exists inside the roots.
+    if (r.local_directory && p.role == "viewer") {
+        throw core::Problem::forbidden("Your role in this workspace (viewer) does not allow this.");
+    }
     validate(r, v);
     SessionChanges c;
     c.set_local_directory = !partial || r.local_directory.has_value();
@@ -273,7 +279,7 @@ asio::awaitable<SyncSession> Service::create_session(auth::Principal p, SyncSess
     SyncSessionReplace body{
         std::move(r.local_directory),  r.max_workers, r.times_to_retry, std::move(r.include_patterns),
         std::move(r.exclude_patterns), r.use_find};
-    const auto c = co_await session_changes(std::move(body), false, v);
+    const auto c = co_await session_changes(p, std::move(body), false, v);
     v.throw_if_failed();
     const auto id = core::Uuid::v7();
     const auto scope = auth::scope_of(p, p.workspace, "member");
@@ -305,7 +311,7 @@ asio::awaitable<SyncSession> Service::get_session(auth::Principal p, core::Uuid 
 asio::awaitable<SyncSession> Service::update_session(auth::Principal p, core::Uuid id, SyncSessionReplace r,
                                                      bool partial, audit::Origin origin) {
     core::Validator v;
-    const auto c = co_await session_changes(std::move(r), partial, v);
+    const auto c = co_await session_changes(p, std::move(r), partial, v);
     v.throw_if_failed();
     const auto scope = auth::scope_of(p, p.workspace, "member");
     const audit::Event e{p.user, "upload_sync_session.update", kSession, id.str(),

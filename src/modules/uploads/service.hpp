@@ -73,7 +73,8 @@ private:
                                              audit::Origin origin);
     // The session changes of `r`, its local_directory checked against the import roots (on the
     // CPU pool) and replaced by the path it resolves to; every bad field goes to `v`.
-    boost::asio::awaitable<SessionChanges> session_changes(SyncSessionReplace r, bool partial, core::Validator& v);
+    boost::asio::awaitable<SessionChanges> session_changes(const auth::Principal& p, SyncSessionReplace r, bool partial,
+                                                           core::Validator& v);
 
     Store& store_;
     SyncStore& sync_;
