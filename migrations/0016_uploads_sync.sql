@@ -55,6 +55,23 @@ BEGIN
 END
 $$;
 
+-- The live session, locked against other changes of its state; KL404 when it is not there.
+CREATE FUNCTION kiln_upload_session_lock(p_session uuid) RETURNS upload_sync_sessions
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s upload_sync_sessions%ROWTYPE;
+BEGIN
+    SELECT * INTO s FROM upload_sync_sessions
+     WHERE workspace_id = kiln_current_workspace() AND id = p_session AND deleted_at IS NULL
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'No such sync session.' USING ERRCODE = 'KL404';
+    END IF;
+    RETURN s;
+END
+$$;
+
 -- Starts (p_retry false: a pending session) or re-runs (true: the files not copied of a
 -- session that ended) a sync under the job p_job, enqueued in the same transaction.
 CREATE FUNCTION kiln_upload_sync_start(p_session uuid, p_job uuid, p_retry boolean) RETURNS void
@@ -65,12 +82,7 @@ DECLARE
     active boolean;
     left_over bigint;
 BEGIN
-    SELECT * INTO s FROM upload_sync_sessions
-     WHERE workspace_id = kiln_current_workspace() AND id = p_session AND deleted_at IS NULL
-       FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'No such sync session.' USING ERRCODE = 'KL404';
-    END IF;
+    s := kiln_upload_session_lock(p_session);
     IF NOT p_retry AND s.state <> 'pending' THEN
         RAISE EXCEPTION 'Only a pending sync session can be started; this one is %. Retry its failed files instead.',
             s.state USING ERRCODE = 'KL409';
@@ -116,12 +128,7 @@ DECLARE
     s upload_sync_sessions%ROWTYPE;
     f files%ROWTYPE;
 BEGIN
-    SELECT * INTO s FROM upload_sync_sessions
-     WHERE workspace_id = kiln_current_workspace() AND id = p_session AND deleted_at IS NULL
-       FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'No such sync session.' USING ERRCODE = 'KL404';
-    END IF;
+    s := kiln_upload_session_lock(p_session);
     IF s.state <> 'pending' THEN
         RAISE EXCEPTION 'Files join a pending sync session only; this one is %.', s.state USING ERRCODE = 'KL409';
     END IF;
@@ -193,32 +200,41 @@ BEGIN
 END
 $$;
 
--- One file's outcome, counted once on its session (a lane that lost its lease and the one that
--- took over may both report a file: the first report wins).
-CREATE FUNCTION kiln_upload_file_done(p_session uuid, p_file uuid, p_status text, p_attempts integer,
-                                      p_error text, p_sha256 text, p_etag text, p_size bigint,
-                                      p_started timestamptz, p_event boolean) RETURNS void
+-- Files' outcomes, each counted once on its session (a lane that lost its lease and the one that
+-- took over may both report a file: the first report wins). A lane reports a few at a time.
+CREATE FUNCTION kiln_upload_files_done(p_session uuid, p_file uuid[], p_status text[], p_attempts integer[],
+                                       p_error text[], p_sha256 text[], p_etag text[], p_size bigint[],
+                                       p_started timestamptz[], p_event boolean) RETURNS void
     LANGUAGE plpgsql
     AS $$
 DECLARE
-    old_size bigint;
+    c record;
 BEGIN
-    UPDATE upload_files f
-       SET status = p_status, attempts = f.attempts + p_attempts, error = left(p_error, 2000),
-           sha256 = coalesce(p_sha256, f.sha256), etag = left(p_etag, 200), size_bytes = p_size,
-           started_at = p_started, finished_at = now(), updated_at = now()
-      FROM (SELECT size_bytes FROM upload_files
-             WHERE workspace_id = kiln_current_workspace() AND id = p_file AND status = 'pending' FOR UPDATE) o
-     WHERE f.workspace_id = kiln_current_workspace() AND f.id = p_file
-    RETURNING o.size_bytes INTO old_size;
-    IF FOUND THEN
+    WITH o AS (
+        SELECT * FROM unnest(p_file, p_status, p_attempts, p_error, p_sha256, p_etag, p_size, p_started)
+                   AS o(id, status, attempts, error, sha256, etag, size, started)),
+    old AS (
+        SELECT u.id, u.size_bytes FROM upload_files u JOIN o ON o.id = u.id
+         WHERE u.workspace_id = kiln_current_workspace() AND u.session_id = p_session AND u.status = 'pending'
+           FOR UPDATE OF u),
+    done AS (
+        UPDATE upload_files f
+           SET status = o.status, attempts = f.attempts + o.attempts, error = left(o.error, 2000),
+               sha256 = coalesce(o.sha256, f.sha256), etag = left(o.etag, 200), size_bytes = o.size,
+               started_at = o.started, finished_at = now(), updated_at = now()
+          FROM o JOIN old ON old.id = o.id
+         WHERE f.workspace_id = kiln_current_workspace() AND f.id = o.id
+        RETURNING o.status, o.size, old.size_bytes AS old_size)
+    SELECT count(*) AS n, count(*) FILTER (WHERE status = 'uploaded') AS uploaded,
+           count(*) FILTER (WHERE status = 'skipped') AS skipped, count(*) FILTER (WHERE status = 'failed') AS failed,
+           coalesce(sum(size - old_size), 0) AS grew,
+           coalesce(sum(size) FILTER (WHERE status <> 'failed'), 0) AS bytes
+      INTO c FROM done;
+    IF c.n > 0 THEN
         UPDATE upload_sync_sessions
-           SET files_done = files_done + (p_status = 'uploaded')::integer,
-               files_skipped = files_skipped + (p_status = 'skipped')::integer,
-               files_failed = files_failed + (p_status = 'failed')::integer,
-               bytes_total = bytes_total + p_size - old_size,
-               bytes_done = bytes_done + CASE WHEN p_status = 'failed' THEN 0 ELSE p_size END,
-               updated_at = now()
+           SET files_done = files_done + c.uploaded, files_skipped = files_skipped + c.skipped,
+               files_failed = files_failed + c.failed, bytes_total = bytes_total + c.grew,
+               bytes_done = bytes_done + c.bytes, updated_at = now()
          WHERE workspace_id = kiln_current_workspace() AND id = p_session;
     END IF;
     IF p_event THEN
@@ -255,12 +271,7 @@ DECLARE
     s upload_sync_sessions%ROWTYPE;
     job_state text;
 BEGIN
-    SELECT * INTO s FROM upload_sync_sessions
-     WHERE workspace_id = kiln_current_workspace() AND id = p_session AND deleted_at IS NULL
-       FOR NO KEY UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'No such sync session.' USING ERRCODE = 'KL404';
-    END IF;
+    s := kiln_upload_session_lock(p_session);
     IF s.state NOT IN ('pending', 'in_progress') THEN
         RAISE EXCEPTION 'The sync session has ended (%).', s.state USING ERRCODE = 'KL409';
     END IF;

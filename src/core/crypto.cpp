@@ -1,8 +1,10 @@
 #include "core/crypto.hpp"
 
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace kiln::core {
@@ -20,22 +22,42 @@ std::string random_token(std::size_t bytes) {
 }
 
 Digest sha256(std::string_view data) {
-    Digest d{};
-    crypto_hash_sha256(d.data(), reinterpret_cast<const unsigned char*>(data.data()), data.size());
-    return d;
+    Sha256 sha;
+    sha.update(data);
+    return sha.finish();
 }
 
-Sha256::Sha256() {
-    crypto_hash_sha256_init(&state_);
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+    if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
+        EVP_MD_CTX_free(ctx_);
+        throw std::runtime_error("SHA-256: cannot initialise OpenSSL's digest");
+    }
 }
 
+Sha256::~Sha256() {
+    EVP_MD_CTX_free(ctx_);
+}
+
+Sha256::Sha256(Sha256&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
+
+Sha256& Sha256::operator=(Sha256&& other) noexcept {
+    std::swap(ctx_, other.ctx_);
+    return *this;
+}
+
+// OpenSSL's SHA-256 fails only on a context that was not initialised (a moved-from one).
 void Sha256::update(std::string_view data) {
-    crypto_hash_sha256_update(&state_, reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    if (ctx_ == nullptr || EVP_DigestUpdate(ctx_, data.data(), data.size()) != 1) {
+        throw std::logic_error("SHA-256: update on a finished or moved-from digest");
+    }
 }
 
 Digest Sha256::finish() {
     Digest d{};
-    crypto_hash_sha256_final(&state_, d.data());
+    unsigned int n = 0;
+    if (ctx_ == nullptr || EVP_DigestFinal_ex(ctx_, d.data(), &n) != 1 || n != d.size()) {
+        throw std::logic_error("SHA-256: finish on a finished or moved-from digest");
+    }
     return d;
 }
 

@@ -1,12 +1,14 @@
 #pragma once
-// Thin wrappers over libsodium for what tokens need: randomness, hashes, MACs, base64url.
-#include <sodium/crypto_hash_sha256.h>
-
+// Thin wrappers over libsodium for what tokens need: randomness, hashes, MACs, base64url; and
+// over OpenSSL's libcrypto for SHA-256 of bulk data (files, blobs), where its SHA-NI/AVX2 code is
+// ~8x faster than libsodium's portable one (bench/uploads: 1.7 GB/s against 0.2 GB/s).
 #include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of every includer
 
 namespace kiln::core {
 
@@ -18,15 +20,20 @@ void init_crypto();
 // `bytes` random bytes from the OS CSPRNG, base64url without padding.
 std::string random_token(std::size_t bytes);
 Digest sha256(std::string_view data);
-// SHA-256 over data that arrives in pieces (a streamed upload).
+// SHA-256 over data that arrives in pieces (a streamed upload). Movable, not copyable.
 class Sha256 {
 public:
     Sha256();
+    ~Sha256();
+    Sha256(Sha256&& other) noexcept;
+    Sha256& operator=(Sha256&& other) noexcept;
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
     void update(std::string_view data);
     Digest finish();
 
 private:
-    crypto_hash_sha256_state state_{};
+    ::evp_md_ctx_st* ctx_;
 };
 Digest hmac_sha256(std::string_view key, std::string_view data);
 std::string to_hex(const Digest& d);

@@ -86,4 +86,14 @@ void Validator::throw_if_failed() {
     if (!errors_.empty()) throw Problem::validation(std::move(errors_));
 }
 
+std::string describe(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown error";
+    }
+}
+
 }  // namespace kiln::core

@@ -1,5 +1,6 @@
 #pragma once
 // Problem is how a request is aborted: the router turns it into RFC 9457 problem+json.
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -72,5 +73,9 @@ public:
 private:
     std::vector<FieldError> errors_;
 };
+
+// A caught exception's message for a log line or a recorded error ("unknown error" when it is
+// not a std::exception).
+std::string describe(const std::exception_ptr& e);
 
 }  // namespace kiln::core

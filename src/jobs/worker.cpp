@@ -14,6 +14,7 @@
 #include <set>
 
 #include "core/log.hpp"
+#include "core/problem.hpp"
 
 namespace asio = boost::asio;
 
@@ -26,16 +27,6 @@ constexpr std::string_view kCancelChannel = "kiln_job_cancel";
 // The session advisory lock the leader holds ("kiln" + 1; kiln_job_leader() in migration 0008
 // looks for it in pg_locks as classid 107, objid 1768713729).
 constexpr std::int64_t kLeaderLock = 0x6b696c6e01;
-
-std::string describe(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        return ex.what();
-    } catch (...) {
-        return "unknown error";
-    }
-}
 
 std::string hostname() {
     std::array<char, 256> buf{};
@@ -66,7 +57,7 @@ Worker::Worker(Store& store, const Registry& registry, const core::JobsConfig& c
 void Worker::spawn(asio::awaitable<void> task, const char* what) {
     ++tasks_;
     auto done = [this, what](std::exception_ptr e) {
-        if (e) core::log::error(what, {{"error", describe(e)}});
+        if (e) core::log::error(what, {{"error", core::describe(e)}});
         finished();
     };
     asio::co_spawn(ex_, std::move(task), done);
@@ -162,7 +153,7 @@ asio::awaitable<void> Worker::claim_loop() {
                 failure = std::current_exception();
             }
             if (failure) {
-                core::log::warn("job claim failed; retrying", {{"error", describe(failure)}});
+                core::log::warn("job claim failed; retrying", {{"error", core::describe(failure)}});
                 co_await pause(*wake_timer_, std::chrono::milliseconds(config_.poll_interval_ms));
                 continue;
             }
@@ -242,7 +233,7 @@ asio::awaitable<void> Worker::run(Claimed job, bool refill) {
         settle_failure = std::current_exception();
     }
     if (settle_failure)
-        core::log::warn("job outcome not recorded", {{"job", job.id.str()}, {"error", describe(settle_failure)}});
+        core::log::warn("job outcome not recorded", {{"job", job.id.str()}, {"error", core::describe(settle_failure)}});
     const auto it = running_.find(job.lease);
     if (it != running_.end() && !it->second.completing) {
         const bool refill_after = it->second.refill;
@@ -280,7 +271,7 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
         count(r.kind, r.started, ok ? "cancelled" : "lost");
         co_return;
     }
-    const auto message = describe(failure);
+    const auto message = core::describe(failure);
     const auto state = co_await store_.fail(r.lease, message, backoff(r.context->attempt()));
     count(r.kind, r.started, state ? *state : "lost");
     core::log::info(
@@ -325,7 +316,7 @@ asio::awaitable<void> Worker::complete_loop() {
         }
         if (failure) {
             // Their leases expire and they run again: at least once, never lost.
-            core::log::warn("job outcomes not recorded", {{"jobs", batch.size()}, {"error", describe(failure)}});
+            core::log::warn("job outcomes not recorded", {{"jobs", batch.size()}, {"error", core::describe(failure)}});
         }
         const std::set<core::Uuid> ok(recorded.begin(), recorded.end());
         bool refill = false;
@@ -354,7 +345,7 @@ asio::awaitable<void> Worker::heartbeat_loop() {
             failure = std::current_exception();
         }
         if (failure) {
-            core::log::warn("job heartbeat failed", {{"error", describe(failure)}});
+            core::log::warn("job heartbeat failed", {{"error", core::describe(failure)}});
         } else {
             std::map<core::Uuid, bool> by_token(live.begin(), live.end());
             for (const auto& l : held) {
@@ -386,7 +377,7 @@ asio::awaitable<void> Worker::maintain_loop() {
         } catch (...) {
             failure = std::current_exception();
         }
-        if (failure) core::log::warn("job maintenance failed", {{"error", describe(failure)}});
+        if (failure) core::log::warn("job maintenance failed", {{"error", core::describe(failure)}});
         if (moved > 0) wake();
         co_await pause(*maintain_timer_, std::chrono::milliseconds(config_.poll_interval_ms));
     }
@@ -447,7 +438,7 @@ asio::awaitable<void> Worker::lead(db::Listener& lock) {
         } catch (...) {
             failure = std::current_exception();
         }
-        if (failure) core::log::warn("job schedules not fired", {{"error", describe(failure)}});
+        if (failure) core::log::warn("job schedules not fired", {{"error", core::describe(failure)}});
         const auto waited = co_await lock.wait_for(std::chrono::milliseconds(config_.poll_interval_ms));
         if (waited == db::Listener::Waited::closed || stopping_) co_return;
     }
@@ -477,7 +468,7 @@ asio::awaitable<void> Worker::stop() {
         } catch (...) {
             failure = std::current_exception();
         }
-        if (failure) core::log::warn("job leases not released; they will expire", {{"error", describe(failure)}});
+        if (failure) core::log::warn("job leases not released; they will expire", {{"error", core::describe(failure)}});
         core::log::info("jobs handed back at shutdown", {{"jobs", held.size()}});
     }
     heartbeats_done_ = true;

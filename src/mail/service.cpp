@@ -1,24 +1,11 @@
 #include "mail/service.hpp"
 
 #include "core/log.hpp"
+#include "core/problem.hpp"
 
 namespace asio = boost::asio;
 
 namespace kiln::mail {
-
-namespace {
-
-std::string message_of(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-        return ex.what();
-    } catch (...) {
-        return "unknown error";
-    }
-}
-
-}  // namespace
 
 asio::awaitable<std::size_t> Service::deliver_due() {
     // The lease outlasts a delivery's own deadline, so no second sender takes a message that
@@ -38,7 +25,7 @@ asio::awaitable<std::size_t> Service::deliver_due() {
             core::log::info("mail sent", {{"mail_id", m.id.str()}, {"attempt", m.attempts}});
             continue;
         }
-        const auto error = message_of(failure);
+        const auto error = core::describe(failure);
         const bool give_up = m.attempts >= static_cast<int>(config_.max_attempts);
         const auto retry_in = backoff(m.attempts, std::chrono::milliseconds(config_.retry_base_ms));
         co_await store_.mark_failed(m.id, error, give_up, retry_in);

@@ -84,6 +84,38 @@ struct StagedFile {
     }
 };
 
+// A lane's file outcomes, recorded a few at a time (one statement for up to kBatch files, or
+// what came in kEventEvery), each flush with a sync.progress event. Outcomes not yet flushed when
+// the lane dies are found again by its next attempt: the files are still pending, and the store
+// already holds their bytes, so they are skipped.
+class Outcomes {
+public:
+    Outcomes(SyncStore& store, db::TenantScope scope, core::Uuid session)
+        : store_(store), scope_(std::move(scope)), session_(session) {}
+
+    asio::awaitable<void> add(FileOutcome o) {
+        batch_.push_back(std::move(o));
+        if (batch_.size() >= kBatch || Clock::now() - last_ >= kEventEvery) co_await flush();
+    }
+    asio::awaitable<void> flush() {
+        if (batch_.empty()) co_return;
+        co_await store_.files_done(scope_, session_, batch_, true);
+        recorded_ += batch_.size();
+        batch_.clear();
+        last_ = Clock::now();
+    }
+    std::size_t recorded() const noexcept { return recorded_; }
+
+private:
+    static constexpr std::size_t kBatch = 32;
+    SyncStore& store_;
+    db::TenantScope scope_;
+    core::Uuid session_;
+    std::vector<FileOutcome> batch_;
+    Clock::time_point last_ = Clock::now();
+    std::size_t recorded_ = 0;
+};
+
 class SyncJobs {
 public:
     explicit SyncJobs(SyncDeps deps)
@@ -117,37 +149,21 @@ public:
         const auto executor = co_await asio::this_coro::executor;
         http::Client client(executor);
         auto target = co_await open_target(scope, plan, client);
-        std::size_t done = 0;
-        auto last_event = Clock::now() - kEventEvery;
+        Outcomes out(*d_.store, scope, a.session_id);
         std::unique_ptr<storage::BlobStore> server;  // the server's own store, once a file needs it
         for (const auto& f : files) {
-            if (ctx.cancelled()) throw jobs::Cancelled{};
+            if (ctx.cancelled()) break;
             StagedFile staged;
             std::string source = f.source;
             std::optional<std::string> unreadable;
-            if (f.uploaded && !f.blob_key) {
-                unreadable = "the uploaded file was deleted before the sync read it";
-            } else if (f.uploaded && d_.storage->backend != "s3") {
-                source = (storage::local_root(*d_.storage, d_.home) / *f.blob_key).string();
-            } else if (f.uploaded) {
-                if (!server) server = storage::make_blob_store(*d_.storage, d_.home, *d_.blocking, client);
-                std::exception_ptr failure;
-                try {
-                    co_await stage(*server, *f.blob_key, staged);
-                } catch (...) {
-                    failure = std::current_exception();
-                }
-                if (failure) unreadable = "reading the uploaded file: " + describe(failure);
-                source = staged.path.string();
-            }
+            if (f.uploaded) unreadable = co_await uploaded_source(f, client, server, staged, source);
             if (unreadable) {
-                const FileOutcome o{.file = f.id,
-                                    .status = "failed",
-                                    .error = unreadable,
-                                    .size = f.size,
-                                    .started = std::chrono::system_clock::now()};
-                ++done;
-                co_await d_.store->file_done(scope, a.session_id, o, true);
+                FileOutcome failed{.file = f.id,
+                                   .status = "failed",
+                                   .error = unreadable,
+                                   .size = f.size,
+                                   .started = std::chrono::system_clock::now()};
+                co_await out.add(std::move(failed));
                 continue;
             }
             std::vector<ScannedFile> one{{.relative = f.key, .absolute = source, .size = f.size}};
@@ -155,8 +171,7 @@ public:
                                         return ctx.cancelled();
                                     }};
             auto report = co_await transfer(*target, *d_.blocking, std::move(one), std::move(options));
-            // A cancelled file stays pending (a retry copies it); the lane ends cancelled.
-            if (report.cancelled) throw jobs::Cancelled{};
+            if (report.cancelled) break;  // the file stays pending: a retry copies it
             const auto& r = report.files.front();
             FileOutcome o{.file = f.id,
                           .status = std::string(to_string(r.status)),
@@ -166,12 +181,11 @@ public:
             if (!r.error.empty()) o.error = r.error;
             if (!r.sha256.empty()) o.sha256 = r.sha256;
             if (!r.etag.empty()) o.etag = r.etag;
-            ++done;
-            const bool event = done == files.size() || Clock::now() - last_event >= kEventEvery;
-            if (event) last_event = Clock::now();
-            co_await d_.store->file_done(scope, a.session_id, o, event);
+            co_await out.add(std::move(o));
         }
-        co_return boost::json::object{{"files", done}};
+        co_await out.flush();
+        if (ctx.cancelled()) throw jobs::Cancelled{};
+        co_return boost::json::object{{"files", out.recorded()}};
     }
 
     // The batch parent: every lane has ended. A lane that died (out of attempts) fails the session.
@@ -189,14 +203,26 @@ public:
     }
 
 private:
-    static std::string describe(const std::exception_ptr& e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            return ex.what();
-        } catch (...) {
-            return "unknown error";
+    // Where a lane reads a file uploaded through the API (`source`): the blob's own file on a
+    // local store, else a staged copy; the reason it cannot be read, if so.
+    asio::awaitable<std::optional<std::string>> uploaded_source(const LaneFile& f, http::Client& client,
+                                                                std::unique_ptr<storage::BlobStore>& server,
+                                                                StagedFile& staged, std::string& source) {
+        if (!f.blob_key) co_return "the uploaded file was deleted before the sync read it";
+        if (d_.storage->backend != "s3") {
+            source = (storage::local_root(*d_.storage, d_.home) / *f.blob_key).string();
+            co_return std::nullopt;
         }
+        if (!server) server = storage::make_blob_store(*d_.storage, d_.home, *d_.blocking, client);
+        std::exception_ptr failure;
+        try {
+            co_await stage(*server, *f.blob_key, staged);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) co_return "reading the uploaded file: " + core::describe(failure);
+        source = staged.path.string();
+        co_return std::nullopt;
     }
 
     // Copies a blob of the server's store into a new temporary file (`out.path`).

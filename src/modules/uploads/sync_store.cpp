@@ -55,8 +55,9 @@ const std::string& file_by_id_sql() {
     static const std::string s = file_select("id = $1");
     return s;
 }
-constexpr std::string_view kFileDone =
-    "SELECT kiln_upload_file_done($1, $2, $3, $4, $5, $6, $7, $8, $9::timestamptz, $10)";
+constexpr std::string_view kFilesDone =
+    "SELECT kiln_upload_files_done($1, $2::uuid[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], "
+    "$8::bigint[], $9::timestamptz[], $10)";
 constexpr std::string_view kFinish = "SELECT kiln_upload_sync_finish($1, $2, $3)";
 
 std::vector<std::string> strings_in(std::string_view json_text) {
@@ -168,11 +169,19 @@ asio::awaitable<UploadFile> SyncStore::add_file(const db::TenantScope& scope, co
     co_return file_row(r.back(), 0);
 }
 
-asio::awaitable<void> SyncStore::file_done(const db::TenantScope& scope, const core::Uuid& session,
-                                           const FileOutcome& o, bool event) {
-    co_await db::run(pool_, scope, kFileDone,
-                     db::params(session, o.file, o.status, static_cast<int>(o.attempts), o.error, o.sha256, o.etag,
-                                static_cast<std::int64_t>(o.size), o.started, event));
+asio::awaitable<void> SyncStore::files_done(const db::TenantScope& scope, const core::Uuid& session,
+                                            const std::vector<FileOutcome>& done, bool event) {
+    using O = FileOutcome;
+    co_await db::run(
+        pool_, scope, kFilesDone,
+        db::params(session, db::array_of(done, [](const O& o) { return std::optional(o.file.str()); }),
+                   db::array_of(done, [](const O& o) { return std::optional(o.status); }),
+                   db::array_of(done, [](const O& o) { return std::optional(std::to_string(o.attempts)); }),
+                   db::array_of(done, [](const O& o) { return o.error; }),
+                   db::array_of(done, [](const O& o) { return o.sha256; }),
+                   db::array_of(done, [](const O& o) { return o.etag; }),
+                   db::array_of(done, [](const O& o) { return std::optional(std::to_string(o.size)); }),
+                   db::array_of(done, [](const O& o) { return db::to_param(o.started); }), event));
 }
 
 asio::awaitable<void> SyncStore::finish(const db::TenantScope& scope, const core::Uuid& session, const core::Uuid& job,

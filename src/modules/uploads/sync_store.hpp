@@ -107,9 +107,9 @@ public:
     // The lane's files still to copy, in path order.
     boost::asio::awaitable<std::vector<LaneFile>> lane_files(const db::TenantScope& scope, const core::Uuid& session,
                                                              unsigned lane);
-    // Records one file's end (counted once) and, with `event`, a sync.progress event.
-    boost::asio::awaitable<void> file_done(const db::TenantScope& scope, const core::Uuid& session,
-                                           const FileOutcome& outcome, bool event);
+    // Records files' ends (each counted once) and, with `event`, a sync.progress event.
+    boost::asio::awaitable<void> files_done(const db::TenantScope& scope, const core::Uuid& session,
+                                            const std::vector<FileOutcome>& done, bool event);
     // The session's final state, unless it was cancelled or restarted under another job.
     // `lanes_failed`: why the session fails whatever its files (a lane died).
     boost::asio::awaitable<void> finish(const db::TenantScope& scope, const core::Uuid& session, const core::Uuid& job,
