@@ -162,6 +162,57 @@ struct SyncSessionList {
 };
 BOOST_DESCRIBE_STRUCT(SyncSessionList, (), (items, next_cursor))
 
+// GET /sync-sessions/stats: the live sessions a filter selects, summed up for a dashboard
+// (docs/uploads.md, "Statistics"). Counters come from the sessions, not from their files.
+struct SessionStatsStates {
+    std::int64_t total = 0;
+    std::int64_t pending = 0;
+    std::int64_t in_progress = 0;
+    std::int64_t completed = 0;
+    std::int64_t completed_with_errors = 0;
+    std::int64_t failed = 0;
+    std::int64_t cancelled = 0;
+};
+BOOST_DESCRIBE_STRUCT(SessionStatsStates, (),
+                      (total, pending, in_progress, completed, completed_with_errors, failed, cancelled))
+
+struct SessionStatsFiles {
+    std::int64_t total = 0;
+    std::int64_t done = 0;  // uploaded
+    std::int64_t skipped = 0;
+    std::int64_t failed = 0;
+};
+BOOST_DESCRIBE_STRUCT(SessionStatsFiles, (), (total, done, skipped, failed))
+
+struct SessionStatsBytes {
+    std::int64_t total = 0;
+    std::int64_t done = 0;
+};
+BOOST_DESCRIBE_STRUCT(SessionStatsBytes, (), (total, done))
+
+struct SessionStatsProject {
+    core::Uuid project_id;
+    std::string name;
+    std::int64_t sessions = 0;
+    std::int64_t files_done = 0;
+    std::int64_t bytes_done = 0;
+};
+BOOST_DESCRIBE_STRUCT(SessionStatsProject, (), (project_id, name, sessions, files_done, bytes_done))
+
+struct SessionStats {
+    SessionStatsStates sessions;
+    SessionStatsFiles files;
+    SessionStatsBytes bytes;
+    // Null while nothing has been measured (no file finished, no session finished with both times).
+    std::optional<double> success_rate;  // (done + skipped) / (done + skipped + failed)
+    std::optional<double> throughput_bytes_per_second;
+    std::optional<double> average_duration_s;
+    std::vector<SessionStatsProject> by_project;  // most sessions first, at most 100
+};
+BOOST_DESCRIBE_STRUCT(SessionStats, (),
+                      (sessions, files, bytes, success_rate, throughput_bytes_per_second, average_duration_s,
+                       by_project))
+
 struct SyncSessionInput {
     core::Uuid cycle_id;
     std::optional<std::string> local_directory;

@@ -146,6 +146,14 @@ asio::awaitable<http::Response> session_list(Deps d, http::Request& req) {
     co_return http::json_response(200, http::to_json(list));
 }
 
+asio::awaitable<http::Response> session_stats(Deps d, http::Request& req) {
+    const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
+    SessionStatsQuery q{req.query_param("project_id"), req.query_param("cycle_id"), req.query_param("since"),
+                        req.query_param("until")};
+    auto stats = co_await d.uploads->session_stats(who, std::move(q));
+    co_return http::json_response(200, http::to_json(stats));
+}
+
 asio::awaitable<http::Response> session_get(Deps d, http::Request& req) {
     const auto who = co_await d.auth->authenticate(req.header_value("Authorization"));
     const auto id = req.uuid_param("id", kNoSession);
@@ -231,6 +239,14 @@ constexpr const char* kSessionNote =
     "local_directory is a directory on the server: it must resolve (symbolic links followed) inside one of "
     "uploads.import_roots, and is stored as the path it resolves to. Without import roots (the default) any "
     "local_directory is refused (422); leave it out to upload the files through the API.";
+
+constexpr const char* kStatsNote =
+    "Sums the live sessions the filters select (since inclusive, until exclusive, RFC 3339 on created_at). "
+    "files and bytes add up the sessions' counters; success_rate is (done + skipped) / (done + skipped + failed) "
+    "files; throughput_bytes_per_second and average_duration_s count the finished sessions (completed, "
+    "completed_with_errors, failed, cancelled) that have both started_at and finished_at. The three are null when "
+    "there is nothing to measure. by_project: at most 100 projects, most sessions first. An id that is not one of "
+    "this workspace's matches nothing: the answer is zeros.";
 
 http::Route route(http::Verb method, std::string path, std::string summary) {
     http::Route r;
@@ -323,6 +339,18 @@ void add_cycle_routes(http::Router& router, Deps d) {
     del.response = http::Body{"application/json", std::nullopt};
     del.handler = [d](http::Request& r) { return cycle_delete(d, r); };
     router.add(std::move(del));
+}
+
+// Added before the other session routes: routes match in the order they were added, and
+// /sync-sessions/{id} would take "stats" for an id.
+void add_session_stats_route(http::Router& router, Deps d) {
+    auto stats = route(http::Verb::get, "/api/v1/sync-sessions/stats",
+                       "Sync sessions summed up: counts by state, files, bytes, success rate, throughput, average "
+                       "duration, the busiest projects (?project_id=, ?cycle_id=, ?since=, ?until=)");
+    stats.response = http::json_body<SessionStats>();
+    stats.handler = [d](http::Request& r) { return session_stats(d, r); };
+    stats.description = kStatsNote;
+    router.add(std::move(stats));
 }
 
 void add_session_routes(http::Router& router, Deps d) {
@@ -427,6 +455,7 @@ void add_routes(http::Router& router, const auth::Service& auth, Service& servic
     const Deps d{&auth, &service};
     add_project_routes(router, d);
     add_cycle_routes(router, d);
+    add_session_stats_route(router, d);
     add_session_routes(router, d);
     add_upload_routes(router, d);
 }

@@ -5,6 +5,7 @@
 
 #include "auth/scope.hpp"
 #include "core/page.hpp"
+#include "core/time.hpp"
 #include "db/error.hpp"
 #include "jobs/store.hpp"
 #include "modules/uploads/jobs.hpp"
@@ -301,6 +302,21 @@ asio::awaitable<SyncSessionList> Service::list_sessions(auth::Principal p, ListQ
     const auto scope = auth::scope_of(p, p.workspace, "viewer");
     auto rows = co_await store_.list_sessions(scope, f, page.before, page.limit + 1);
     co_return core::paged<SyncSessionList>(std::move(rows), page);
+}
+
+asio::awaitable<SessionStats> Service::session_stats(auth::Principal p, SessionStatsQuery q) {
+    core::Validator v;
+    SessionStatsFilter f;
+    f.project_id = id_param(q.project_id, "project_id", v);
+    f.cycle_id = id_param(q.cycle_id, "cycle_id", v);
+    constexpr const char* kNotATime = "must be an RFC 3339 date-time (2026-12-01T09:00:00Z)";
+    if (q.since && !core::is_rfc3339(*q.since)) v.add("since", kNotATime);
+    if (q.until && !core::is_rfc3339(*q.until)) v.add("until", kNotATime);
+    f.since = std::move(q.since);
+    f.until = std::move(q.until);
+    v.throw_if_failed();
+    const auto scope = auth::scope_of(p, p.workspace, "viewer");
+    co_return co_await store_.session_stats(scope, f);
 }
 
 asio::awaitable<SyncSession> Service::get_session(auth::Principal p, core::Uuid id) {

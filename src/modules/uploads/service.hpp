@@ -23,6 +23,14 @@ struct ListQuery {
     std::optional<std::string> state;  // sessions: a state; files: a status
 };
 
+// GET /sync-sessions/stats's query parameters as they came.
+struct SessionStatsQuery {
+    std::optional<std::string> project_id;
+    std::optional<std::string> cycle_id;
+    std::optional<std::string> since;
+    std::optional<std::string> until;
+};
+
 class Service {
 public:
     // `import_roots`: uploads.import_roots (empty: no server path is accepted).
@@ -46,6 +54,8 @@ public:
 
     boost::asio::awaitable<SyncSession> create_session(auth::Principal p, SyncSessionInput r, audit::Origin origin);
     boost::asio::awaitable<SyncSessionList> list_sessions(auth::Principal p, ListQuery q);
+    // Viewers may read; a malformed parameter is its 422 entry, another workspace's id matches nothing.
+    boost::asio::awaitable<SessionStats> session_stats(auth::Principal p, SessionStatsQuery q);
     boost::asio::awaitable<SyncSession> get_session(auth::Principal p, core::Uuid id);
     // PUT: absent fields take their defaults; PATCH (`partial`): absent fields stay.
     boost::asio::awaitable<SyncSession> update_session(auth::Principal p, core::Uuid id, SyncSessionReplace r,

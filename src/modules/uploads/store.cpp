@@ -1,6 +1,8 @@
 #include "modules/uploads/store.hpp"
 
 #include <boost/json/parse.hpp>
+#include <charconv>
+#include <stdexcept>
 
 #include "db/sql.hpp"
 #include "db/transaction.hpp"
@@ -216,6 +218,79 @@ SyncSession session_at(const db::Result& r, int i) {
     return s;
 }
 
+// ---- statistics of sync sessions ----
+
+// One pass over the selected sessions (the CTE is read twice, so PostgreSQL materializes it).
+// `run_s` is a finished session's duration when it has both times in order: throughput and the
+// average duration count only those. The per-project list travels as one JSON text column so
+// that the whole answer stays one statement.
+constexpr std::string_view kSessionStats = R"sql(
+WITH s AS (
+    SELECT project_id, state, files_total, files_done, files_failed, files_skipped, bytes_total, bytes_done,
+           CASE WHEN state IN ('completed', 'completed_with_errors', 'failed', 'cancelled')
+                     AND started_at IS NOT NULL AND finished_at >= started_at
+                THEN extract(epoch FROM finished_at - started_at)::float8 END AS run_s
+      FROM upload_sync_sessions
+     WHERE workspace_id = kiln_current_workspace() AND deleted_at IS NULL
+       AND ($1::uuid IS NULL OR project_id = $1) AND ($2::uuid IS NULL OR cycle_id = $2)
+       AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)
+       AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz)),
+top AS (
+    SELECT s.project_id, p.name, count(*) AS sessions, sum(s.files_done)::bigint AS files_done,
+           sum(s.bytes_done)::bigint AS bytes_done
+      FROM s JOIN upload_projects p ON p.workspace_id = kiln_current_workspace() AND p.id = s.project_id
+     GROUP BY s.project_id, p.name
+     ORDER BY sessions DESC, p.name, s.project_id
+     LIMIT 100)
+SELECT count(*),
+       count(*) FILTER (WHERE state = 'pending'),
+       count(*) FILTER (WHERE state = 'in_progress'),
+       count(*) FILTER (WHERE state = 'completed'),
+       count(*) FILTER (WHERE state = 'completed_with_errors'),
+       count(*) FILTER (WHERE state = 'failed'),
+       count(*) FILTER (WHERE state = 'cancelled'),
+       coalesce(sum(files_total), 0)::bigint, coalesce(sum(files_done), 0)::bigint,
+       coalesce(sum(files_skipped), 0)::bigint, coalesce(sum(files_failed), 0)::bigint,
+       coalesce(sum(bytes_total), 0)::bigint, coalesce(sum(bytes_done), 0)::bigint,
+       sum(files_done + files_skipped)::float8 / nullif(sum(files_done + files_skipped + files_failed), 0)::float8,
+       (sum(bytes_done) FILTER (WHERE run_s IS NOT NULL))::float8 / nullif(sum(run_s), 0),
+       avg(run_s),
+       (SELECT coalesce(json_agg(json_build_object('project_id', project_id, 'name', name, 'sessions', sessions,
+                                                   'files_done', files_done, 'bytes_done', bytes_done)
+                                 ORDER BY sessions DESC, name, project_id), '[]')::text
+          FROM top)
+  FROM s)sql";
+
+std::optional<double> opt_double(const db::Result& r, int i, int col) {
+    if (r.is_null(i, col)) return std::nullopt;
+    const auto t = r.text(i, col);
+    double v = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc{} || end != t.data() + t.size()) throw std::runtime_error("column is not a number");
+    return v;
+}
+
+SessionStats session_stats_at(const db::Result& r) {
+    SessionStats s;
+    s.sessions = {r.int64(0, 0), r.int64(0, 1), r.int64(0, 2), r.int64(0, 3),
+                  r.int64(0, 4), r.int64(0, 5), r.int64(0, 6)};
+    s.files = {r.int64(0, 7), r.int64(0, 8), r.int64(0, 9), r.int64(0, 10)};
+    s.bytes = {r.int64(0, 11), r.int64(0, 12)};
+    s.success_rate = opt_double(r, 0, 13);
+    s.throughput_bytes_per_second = opt_double(r, 0, 14);
+    s.average_duration_s = opt_double(r, 0, 15);
+    const auto projects = boost::json::parse(r.text(0, 16));
+    for (const auto& el : projects.as_array()) {
+        const auto& o = el.as_object();
+        const auto id = core::Uuid::parse(o.at("project_id").as_string());
+        if (!id) throw std::runtime_error("project_id is not a uuid");
+        s.by_project.push_back({*id, std::string(o.at("name").as_string()), o.at("sessions").to_number<std::int64_t>(),
+                                o.at("files_done").to_number<std::int64_t>(),
+                                o.at("bytes_done").to_number<std::int64_t>()});
+    }
+    return s;
+}
+
 // ---- files of a session ----
 
 constexpr std::string_view kSessionFound = R"sql(
@@ -366,6 +441,11 @@ asio::awaitable<std::vector<SyncSession>> Store::list_sessions(const db::TenantS
     auto r = co_await db::run(pool_, scope, session_list_sql(),
                               db::params(f.cycle_id, f.project_id, f.state, before, limit));
     co_return rows_of<SyncSession>(r, session_at);
+}
+
+asio::awaitable<SessionStats> Store::session_stats(const db::TenantScope& scope, const SessionStatsFilter& f) {
+    auto r = co_await db::run(pool_, scope, kSessionStats, db::params(f.project_id, f.cycle_id, f.since, f.until));
+    co_return session_stats_at(r);
 }
 
 asio::awaitable<SyncSession> Store::get_session(const db::TenantScope& scope, const core::Uuid& id) {

@@ -54,6 +54,15 @@ struct SessionFilter {
     std::optional<std::string> state;
 };
 
+// Which sessions the statistics sum: all live ones of the workspace, narrowed by each given
+// field (`since` inclusive, `until` exclusive, both RFC 3339 on created_at).
+struct SessionStatsFilter {
+    std::optional<core::Uuid> project_id;
+    std::optional<core::Uuid> cycle_id;
+    std::optional<std::string> since;
+    std::optional<std::string> until;
+};
+
 // A second live project with the same name: db::Error 23505 on upload_projects_name; a second
 // live cycle with the same number in a project: 23505 on upload_cycles_number.
 class Store {
@@ -92,6 +101,8 @@ public:
                                                        const audit::Event& e, const audit::Origin& origin);
     boost::asio::awaitable<std::vector<SyncSession>> list_sessions(const db::TenantScope& scope, const SessionFilter& f,
                                                                    const std::optional<core::Uuid>& before, int limit);
+    // One statement; an id that is not the workspace's matches nothing (zeros, not 404).
+    boost::asio::awaitable<SessionStats> session_stats(const db::TenantScope& scope, const SessionStatsFilter& f);
     boost::asio::awaitable<SyncSession> get_session(const db::TenantScope& scope, const core::Uuid& id);
     // 409 unless the session is still pending.
     boost::asio::awaitable<SyncSession> update_session(const db::TenantScope& scope, const core::Uuid& id,
