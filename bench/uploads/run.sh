@@ -301,21 +301,23 @@ kiln_sync() { # NAME CYCLE DIR WORKERS [rss]
 #
 # Local: kiln's store writes each blob to a temporary file, fsyncs it, renames it into place and
 # fsyncs its directory (src/storage/local.cpp), so the reference makes its copies durable too:
-# `cp -r`, then one `sync FILE…` (GNU sync: fsync each argument) of every file and directory it
-# made. (kiln fsyncs the directory once per file, the reference once per directory: that, and
-# the renames, are kiln's extra work for never showing a half-written blob.)
+# `cp -r`, then `sync FILE…` (GNU sync: fsync each argument) of every file and directory it made,
+# in as many processes at once as kiln has lanes (concurrent fsyncs share journal commits, which
+# kiln's lanes get too). (kiln fsyncs the directory once per file, the reference once per
+# directory: that, and the renames, are kiln's extra work for never showing a half-written blob.)
 # S3: curl PUTs of the same bytes to the same s3rver, unsigned (s3rver checks no signature; kiln
 # signs SigV4), one curl process with BENCH_UPLOADS_WORKERS transfers at a time for the tree;
 # one request for the big file, and (info) a multipart upload in kiln's 8 MiB parts.
 
 declare -A r_secs=() r_s3=()
-ref_cp() { # NAME SOURCE_DIR
-    local t0 t1 out=$copies/$1
+ref_cp() { # NAME SOURCE_DIR PARALLEL
+    local t0 t1 out=$copies/$1 per
+    per=$((($(find "$2" | wc -l) + $3 - 1) / $3))
     flush
     cpu_snap "$tmp/cpu-ref-$1-before.txt"
     t0=$(now_s)
     cp -r "$2" "$out" || die "cp -r failed"
-    find "$out" -print0 | xargs -0 sync || die "sync of the copies failed"
+    find "$out" -print0 | xargs -0 -P "$3" -n "$per" sync || die "sync of the copies failed"
     t1=$(now_s)
     r_secs[$1]=$(calc "sprintf(\"%.3f\", $t1 - $t0)")
     echo "cp $1: ${r_secs[$1]} s" >&2
@@ -395,9 +397,9 @@ ref_curl_one() { # NAME FILE
 
 say "11 uploads: $small_files small files ($(mib_of "$small_bytes") MiB), local store"
 make_cycle local small
-ref_cp small-local-before "$src/small"
+ref_cp small-local-before "$src/small" "$workers"
 kiln_sync small-local "$cycle" "$src/small" "$workers"
-ref_cp small-local-after "$src/small"
+ref_cp small-local-after "$src/small" "$workers"
 kiln_sync small-local-rerun "$cycle" "$src/small" "$workers"
 
 say "11 uploads: $small_files small files, s3rver"
@@ -409,10 +411,10 @@ kiln_sync small-s3-rerun "$cycle" "$src/small" "$workers"
 
 say "11 uploads: one $big_mb MiB file, local store"
 make_cycle local big
-ref_cp big-local-before "$src/big"
+ref_cp big-local-before "$src/big" 1
 kiln_sync big-local "$cycle" "$src/big" 1 rss
 rm -rf "${blobs:?}/ws"
-ref_cp big-local-after "$src/big"
+ref_cp big-local-after "$src/big" 1
 
 say "11 uploads: one $big_mb MiB file, s3rver"
 make_cycle s3 big
@@ -575,8 +577,9 @@ big file ${r_s3[big-s3-before]} before, ${r_s3[big-s3-after]} after; multipart $
   20 ms) shows the session ended: the scan job, the lanes' transfers (per file: a HEAD, the PUT, a HEAD to verify,
   one statement recording it) and the settle job. The re-run: a second session on the same cycle (same keys), in
   which every file's HEAD finds the same size and SHA-256, so the file is read and hashed but not sent.
-- Local reference: \`cp -r <tree> <dir>\` on the same file system, then \`find <dir> -print0 | xargs -0 sync\` (GNU
-  \`sync FILE…\` fsyncs each file and directory). kiln's local store writes each blob to a temporary file, fsyncs it,
+- Local reference: \`cp -r <tree> <dir>\` on the same file system, then \`find <dir> -print0 | xargs -0 -P $workers sync\`
+  for the tree (GNU \`sync FILE…\` fsyncs each file and directory; as many at once as kiln's lanes, so that
+  concurrent fsyncs share journal commits on both sides), \`cp\` + \`sync\` of the file and its directory for the big file. kiln's local store writes each blob to a temporary file, fsyncs it,
   renames it into place and fsyncs the directory (\`src/storage/local.cpp\`), so both make every file durable; kiln
   also does a directory fsync per file (the reference one per directory) and a rename, the price of never showing a
   half-written blob.
