@@ -222,8 +222,8 @@ cpu_snap() { # OUT
 }
 
 # ---------------------------------------------------------------------------------------------
-# kiln: one sync session, timed from the start request until GET shows it ended (polled every
-# 20 ms), with the session's own started_at → finished_at beside it. During it, optionally, kiln's
+# kiln: one sync session, timed from the start request until its last sync.progress event arrives
+# on the workspace's event stream, with the session's own started_at → finished_at beside it. During it, optionally, kiln's
 # VmRSS every BENCH_UPLOADS_RSS_MS.
 
 declare -A k_secs=() k_session_secs=() k_state=() k_done=() k_skipped=() k_failed=() k_cpu=() k_pg=() k_s3=()
@@ -239,11 +239,22 @@ rss_sampler() { # PID INTERVAL_S: prints VmRSS (kB) until the process goes or th
 }
 
 kiln_sync() { # NAME CYCLE DIR WORKERS [rss]
-    local name=$1 session t0 t1 reply state sampler="" deadline
+    local name=$1 session t0 t1 reply state="" sampler="" deadline ev ev_pid line rc
     [[ -z $crash ]] || return 0
     session=$(api POST /sync-sessions "{\"cycle_id\":\"$2\",\"local_directory\":\"$3\",\"max_workers\":$4,
         \"times_to_retry\":1}" | json_field id)
     [[ -n $session ]] || die "no session id"
+    # The end is the session's last sync.progress event (the settle job writes it with the final
+    # state), read from the workspace's event stream as it arrives: no polling beside the run.
+    exec {ev}< <(exec curl -sN -H "Authorization: Bearer $token" -D "$tmp/events-$name.headers" \
+        "$base_url/api/v1/events" 2>"$tmp/events-$name.err")
+    ev_pid=$!
+    pids+=("$ev_pid")
+    for ((i = 0; i < 200; i++)); do
+        [[ -s $tmp/events-$name.headers ]] && break
+        sleep 0.05
+    done
+    grep -q '^HTTP/[0-9.]* 200' "$tmp/events-$name.headers" || die "GET /api/v1/events did not answer 200"
     flush
     cpu_snap "$tmp/cpu-$name-before.txt"
     if [[ ${5:-} == rss ]]; then
@@ -253,19 +264,25 @@ kiln_sync() { # NAME CYCLE DIR WORKERS [rss]
         sleep "$(calc "$rss_ms / 1000")"
     fi
     deadline=$((SECONDS + 600 + big_mb))
+    local of_session="\"session_id\": ?\"$session\"" state_re='"state": ?"([a-z_]+)"'
     t0=$(now_s)
     api POST "/sync-sessions/$session/start" >/dev/null
     while :; do
-        reply=$(curl -s -H "Authorization: Bearer $token" "$base_url/api/v1/sync-sessions/$session" || true)
-        state=$(json_field state <<<"$reply")
-        [[ $state == pending || $state == in_progress ]] || break
+        rc=0
+        IFS= read -r -t 1 -u "$ev" line || rc=$?
+        if ((rc == 0)); then
+            [[ $line == data:* && $line =~ $of_session && $line =~ $state_re ]] || continue
+            state=${BASH_REMATCH[1]}
+            [[ $state == pending || $state == in_progress ]] || break
+            continue
+        fi
         if ! alive "$kiln_pid"; then
             exit_reason "$kiln_pid"
             crash="$reason during the run $name"
             break
         fi
+        ((rc > 128)) || die "the event stream ended during the run $name: $(cat "$tmp/events-$name.err")"
         ((SECONDS < deadline)) || die "the session $name did not end within $((600 + big_mb)) s"
-        sleep 0.02
     done
     t1=$(now_s)
     if [[ -n $sampler ]]; then
@@ -273,9 +290,14 @@ kiln_sync() { # NAME CYCLE DIR WORKERS [rss]
         stop_pid "$sampler"
         forget_pid "$sampler"
     fi
+    exec {ev}<&-
+    stop_pid "$ev_pid"
+    forget_pid "$ev_pid"
     [[ -z $crash ]] || return 0
     cpu_snap "$tmp/cpu-$name-after.txt"
+    reply=$(api GET "/sync-sessions/$session")
     echo "$reply" >"$tmp/session-$name.json"
+    state=$(json_field state <<<"$reply")
     k_secs[$name]=$(calc "sprintf(\"%.3f\", $t1 - $t0)")
     k_state[$name]=$state
     k_done[$name]=$(json_num files_done <<<"$reply")
@@ -573,8 +595,8 @@ big file ${r_s3[big-s3-before]} before, ${r_s3[big-s3-after]} after; multipart $
 - kiln: per workload a new project (the server's local store, or a storage connection to s3rver) with a new key
   prefix, so nothing is skipped, and a cycle; then \`POST /api/v1/sync-sessions\` with the tree as
   \`local_directory\`, \`max_workers\` $workers for the small tree (1 for the big file: one file, one lane),
-  \`times_to_retry\` 1. Timed from \`POST /sync-sessions/{id}/start\` until \`GET /sync-sessions/{id}\` (polled every
-  20 ms) shows the session ended: the scan job, the lanes' transfers (per file: a HEAD, the PUT, a HEAD to verify,
+  \`times_to_retry\` 1. Timed from \`POST /sync-sessions/{id}/start\` until the session's final \`sync.progress\` event
+  (written by the settle job with the final state) arrives on \`GET /api/v1/events\`, opened before the start: the scan job, the lanes' transfers (per file: a HEAD, the PUT, a HEAD to verify,
   one statement recording it) and the settle job. The re-run: a second session on the same cycle (same keys), in
   which every file's HEAD finds the same size and SHA-256, so the file is read and hashed but not sent.
 - Local reference: \`cp -r <tree> <dir>\` on the same file system, then \`find <dir> -print0 | xargs -0 -P $workers sync\`
