@@ -238,14 +238,35 @@ rss_sampler() { # PID INTERVAL_S: prints VmRSS (kB) until the process goes or th
     done
 }
 
+# watch_events SESSION DEADLINE_S < the event stream: waits for the session's last sync.progress event
+# (the settle job writes it with the final state) and prints "STATE EPOCH_SECONDS" as it arrives.
+# Exit status 1 when the stream ended first (kiln gone), 3 when DEADLINE_S passed. Runs in the
+# background: the main shell only waits for it, so a signal reaches the EXIT trap at once.
+watch_events() {
+    local line rc of_session="\"session_id\": ?\"$1\"" state_re='"state": ?"([a-z_]+)"'
+    while :; do
+        rc=0
+        IFS= read -r -t 5 line || rc=$?
+        if ((rc > 128)); then
+            ((SECONDS < $2)) || return 3
+            continue
+        fi
+        ((rc == 0)) || return 1
+        [[ $line == data:* && $line =~ $of_session && $line =~ $state_re ]] || continue
+        case ${BASH_REMATCH[1]} in pending | in_progress) continue ;; esac
+        echo "${BASH_REMATCH[1]} $EPOCHREALTIME"
+        return 0
+    done
+}
+
 kiln_sync() { # NAME CYCLE DIR WORKERS [rss]
-    local name=$1 session t0 t1 reply state="" sampler="" deadline ev ev_pid line rc
+    local name=$1 session t0 t1 reply state="" sampler="" ev ev_pid watcher wrc=0
     [[ -z $crash ]] || return 0
     session=$(api POST /sync-sessions "{\"cycle_id\":\"$2\",\"local_directory\":\"$3\",\"max_workers\":$4,
         \"times_to_retry\":1}" | json_field id)
     [[ -n $session ]] || die "no session id"
-    # The end is the session's last sync.progress event (the settle job writes it with the final
-    # state), read from the workspace's event stream as it arrives: no polling beside the run.
+    # The end: the session's final sync.progress event on the workspace's event stream, stamped as
+    # it arrives (no polling beside the run).
     exec {ev}< <(exec curl -sN -H "Authorization: Bearer $token" -D "$tmp/events-$name.headers" \
         "$base_url/api/v1/events" 2>"$tmp/events-$name.err")
     ev_pid=$!
@@ -255,6 +276,9 @@ kiln_sync() { # NAME CYCLE DIR WORKERS [rss]
         sleep 0.05
     done
     grep -q '^HTTP/[0-9.]* 200' "$tmp/events-$name.headers" || die "GET /api/v1/events did not answer 200"
+    watch_events "$session" $((SECONDS + 600 + big_mb)) <&"$ev" >"$tmp/end-$name.txt" &
+    watcher=$!
+    pids+=("$watcher")
     flush
     cpu_snap "$tmp/cpu-$name-before.txt"
     if [[ ${5:-} == rss ]]; then
@@ -263,28 +287,21 @@ kiln_sync() { # NAME CYCLE DIR WORKERS [rss]
         pids+=("$sampler")
         sleep "$(calc "$rss_ms / 1000")"
     fi
-    deadline=$((SECONDS + 600 + big_mb))
-    local of_session="\"session_id\": ?\"$session\"" state_re='"state": ?"([a-z_]+)"'
-    t0=$(now_s)
+    t0=$EPOCHREALTIME
     api POST "/sync-sessions/$session/start" >/dev/null
-    while :; do
-        rc=0
-        IFS= read -r -t 1 -u "$ev" line || rc=$?
-        if ((rc == 0)); then
-            [[ $line == data:* && $line =~ $of_session && $line =~ $state_re ]] || continue
-            state=${BASH_REMATCH[1]}
-            [[ $state == pending || $state == in_progress ]] || break
-            continue
-        fi
+    wait "$watcher" || wrc=$?
+    forget_pid "$watcher"
+    if ((wrc != 0)); then
         if ! alive "$kiln_pid"; then
             exit_reason "$kiln_pid"
             crash="$reason during the run $name"
-            break
+        elif ((wrc == 3)); then
+            die "the session $name did not end within $((600 + big_mb)) s"
+        else
+            die "the event stream ended during the run $name: $(cat "$tmp/events-$name.err")"
         fi
-        ((rc > 128)) || die "the event stream ended during the run $name: $(cat "$tmp/events-$name.err")"
-        ((SECONDS < deadline)) || die "the session $name did not end within $((600 + big_mb)) s"
-    done
-    t1=$(now_s)
+    fi
+    read -r _ t1 <"$tmp/end-$name.txt" || t1=$EPOCHREALTIME
     if [[ -n $sampler ]]; then
         sleep "$(calc "$rss_ms / 1000")"
         stop_pid "$sampler"
