@@ -44,10 +44,12 @@ protected:
     void SetUp() override {
         StoreTest::SetUp();
         for (auto* p : {&admin_, &viewer_, &outsider_}) seed_member(p->user, p->workspace, p->session, p->role);
-        service_ = std::make_unique<Service>(*store_, blocking_, std::vector<std::string>{});
+        sync_store_ = std::make_unique<SyncStore>(*pool_);
+        service_ = std::make_unique<Service>(*store_, *sync_store_, blocking_, std::vector<std::string>{});
     }
     void TearDown() override {
         service_.reset();
+        sync_store_.reset();
         StoreTest::TearDown();
     }
 
@@ -89,6 +91,7 @@ protected:
     Person admin_{.workspace = kWorkspace, .role = "admin"};
     Person viewer_{.workspace = kWorkspace, .role = "viewer"};
     Person outsider_{.workspace = kOtherWorkspace, .role = "owner"};
+    std::unique_ptr<SyncStore> sync_store_;
     std::unique_ptr<Service> service_;
 };
 
