@@ -91,7 +91,7 @@ struct StagedFile {
 class Outcomes {
 public:
     Outcomes(SyncStore& store, db::TenantScope scope, core::Uuid session)
-        : store_(store), scope_(std::move(scope)), session_(session) {}
+        : store_(store), scope_(scope), session_(session) {}
 
     asio::awaitable<void> add(FileOutcome o) {
         batch_.push_back(std::move(o));
