@@ -33,13 +33,19 @@ public:
     virtual ~BlobStore() = default;
     // Stores the source's bytes under `key`, replacing any blob there; readers see the old blob or
     // the whole new one, never part of it. With `size`, a source that ends early or runs long fails.
-    virtual boost::asio::awaitable<PutResult> put(std::string key, Source& source,
-                                                  std::optional<std::uint64_t> size) = 0;
+    // With `sha256` (64 lowercase hex, std::invalid_argument otherwise), the caller's SHA-256 of the
+    // bytes: recorded for head() whatever the size, and bytes hashing otherwise fail the put
+    // (StorageError) with nothing stored.
+    virtual boost::asio::awaitable<PutResult> put(std::string key, Source& source, std::optional<std::uint64_t> size,
+                                                  std::optional<std::string> sha256) = 0;
     // Throws BlobNotFound, RangeNotSatisfiable.
     virtual boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) = 0;
     virtual boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) = 0;
     // Removing a missing key is not an error (as in S3).
     virtual boost::asio::awaitable<void> remove(std::string key) = 0;
+    // Objects of at least this many bytes have a SHA-256 in head() only when put() was given one
+    // (S3: a multipart upload's metadata goes out before its bytes); none: put() always records it.
+    virtual std::optional<std::uint64_t> sha256_declared_from() const = 0;
     // A URL that fetches the blob without credentials until `ttl` passes; only stores that can sign one.
     virtual std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const = 0;
 };

@@ -158,7 +158,7 @@ asio::awaitable<ConnectionTestResult> ConnectionService::test(auth::Principal p,
         S3BlobStore store(std::move(options), client);
         const std::string key = std::string(kProbePrefix) + core::Uuid::v7().str();
         BytesSource body(kProbeBody);
-        co_await store.put(key, body, kProbeBody.size());
+        co_await store.put(key, body, kProbeBody.size(), std::nullopt);
         const auto seen = co_await store.head(key);
         co_await store.remove(key);
         if (!seen || seen->size != kProbeBody.size()) {

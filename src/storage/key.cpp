@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "storage/model.hpp"
 
 namespace kiln::storage {
@@ -23,6 +26,15 @@ void validate_key(std::string_view key) {
         if (segment.empty()) refuse("it has an empty segment ('//' or a trailing '/')");
         if (segment == "." || segment == "..") refuse("it has a '.' or '..' segment");
         start = end + 1;
+    }
+}
+
+void validate_sha256_hex(std::string_view hex) {
+    constexpr std::size_t kHexDigits = 64;
+    const bool hex_digits =
+        std::all_of(hex.begin(), hex.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    if (hex.size() != kHexDigits || !hex_digits) {
+        throw std::invalid_argument(fmt::format("not a SHA-256 in lowercase hex: '{}'", hex));
     }
 }
 

@@ -11,4 +11,7 @@ constexpr std::size_t kMaxKeyBytes = 1024;  // S3's limit
 // local root (never outside it) and the same object in S3.
 void validate_key(std::string_view key);
 
+// Throws std::invalid_argument unless `hex` is a SHA-256 as put() takes it: 64 lowercase hex digits.
+void validate_sha256_hex(std::string_view hex);
+
 }  // namespace kiln::storage

@@ -96,8 +96,10 @@ std::filesystem::path LocalBlobStore::path_of(const std::string& key) const {
     return root_ / key;
 }
 
-asio::awaitable<PutResult> LocalBlobStore::put(std::string key, Source& source, std::optional<std::uint64_t> size) {
+asio::awaitable<PutResult> LocalBlobStore::put(std::string key, Source& source, std::optional<std::uint64_t> size,
+                                               std::optional<std::string> sha256) {
     const auto target = path_of(key);
+    if (sha256) validate_sha256_hex(*sha256);
     const auto dir = target.parent_path();
     const auto temp = dir / (".kiln-tmp-" + core::random_token(12));
     auto open_temp = [dir, temp] {
@@ -112,6 +114,7 @@ asio::awaitable<PutResult> LocalBlobStore::put(std::string key, Source& source, 
 
     core::Sha256 sha;
     std::uint64_t total = 0;
+    std::string hex;
     std::exception_ptr failure;
     try {
         std::vector<char> buffer(kChunk);
@@ -127,10 +130,13 @@ asio::awaitable<PutResult> LocalBlobStore::put(std::string key, Source& source, 
         if (size && total != *size) {
             throw StorageError(fmt::format("the source ended after {} of {} bytes", total, *size));
         }
+        hex = core::to_hex(sha.finish());
+        if (sha256 && hex != *sha256) {
+            throw StorageError(fmt::format("the bytes hash to {}, not to the declared SHA-256 {}", hex, *sha256));
+        }
     } catch (...) {
         failure = std::current_exception();
     }
-    const auto hex = core::to_hex(sha.finish());
     auto finish = [fd, temp, target, dir, hex, failed = failure != nullptr] {
         if (!failed) {
             // Best effort: filesystems without user xattrs only lose head()'s sha256.

@@ -13,10 +13,12 @@ class LocalBlobStore final : public BlobStore {
 public:
     LocalBlobStore(std::filesystem::path root, core::ThreadPool& blocking);
 
-    boost::asio::awaitable<PutResult> put(std::string key, Source& source, std::optional<std::uint64_t> size) override;
+    boost::asio::awaitable<PutResult> put(std::string key, Source& source, std::optional<std::uint64_t> size,
+                                          std::optional<std::string> sha256) override;
     boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) override;
     boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) override;
     boost::asio::awaitable<void> remove(std::string key) override;
+    std::optional<std::uint64_t> sha256_declared_from() const override { return std::nullopt; }
     std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override;
 
     const std::filesystem::path& root() const noexcept { return root_; }

@@ -76,6 +76,12 @@ asio::awaitable<std::size_t> fill(Source& source, std::span<char> buffer, core::
     co_return filled;
 }
 
+void check_declared(const std::string& hex, const std::optional<std::string>& declared) {
+    if (declared && hex != *declared) {
+        throw StorageError(fmt::format("the bytes hash to {}, not to the declared SHA-256 {}", hex, *declared));
+    }
+}
+
 // Hands the response body to the caller's sink and counts it: once bytes went out, no retry.
 class CountingSink final : public http::BodySink {
 public:
@@ -152,8 +158,10 @@ asio::awaitable<http::ClientResponse> S3BlobStore::send(Call call) {
     }
 }
 
-asio::awaitable<PutResult> S3BlobStore::put(std::string key, Source& source, std::optional<std::uint64_t> size) {
+asio::awaitable<PutResult> S3BlobStore::put(std::string key, Source& source, std::optional<std::uint64_t> size,
+                                            std::optional<std::string> sha256) {
     validate_key(key);
+    if (sha256) validate_sha256_hex(*sha256);
     // With a known small size, one byte of room shows a source that runs long.
     const std::uint64_t room = size && *size < options_.part_size ? *size + 1 : options_.part_size;
     std::vector<char> part(static_cast<std::size_t>(room));
@@ -161,10 +169,11 @@ asio::awaitable<PutResult> S3BlobStore::put(std::string key, Source& source, std
     const std::size_t n = co_await fill(source, part, sha);
     if (size && n > *size) throw StorageError(fmt::format("the source holds more than {} bytes", *size));
     if (n == part.size() && !(size && *size < options_.part_size)) {
-        co_return co_await put_multipart(key, source, size, part, n, sha);
+        co_return co_await put_multipart(key, source, size, sha256, part, n, sha);
     }
     if (size && n != *size) throw StorageError(fmt::format("the source ended after {} of {} bytes", n, *size));
     const auto hex = core::to_hex(sha.finish());
+    check_declared(hex, sha256);
     Call call{.method = "PUT",
               .key = key,
               .query = {},
@@ -178,8 +187,9 @@ asio::awaitable<PutResult> S3BlobStore::put(std::string key, Source& source, std
 }
 
 asio::awaitable<PutResult> S3BlobStore::put_multipart(const std::string& key, Source& source,
-                                                      std::optional<std::uint64_t> size, std::vector<char>& part,
-                                                      std::size_t filled, core::Sha256& sha) {
+                                                      std::optional<std::uint64_t> size,
+                                                      const std::optional<std::string>& declared,
+                                                      std::vector<char>& part, std::size_t filled, core::Sha256& sha) {
     Call create{.method = "POST",
                 .key = key,
                 .query = "uploads=",
@@ -187,6 +197,8 @@ asio::awaitable<PutResult> S3BlobStore::put_multipart(const std::string& key, So
                 .signed_payload = true,
                 .headers = {{"Content-Type", "application/octet-stream"}},
                 .sink = nullptr};
+    // Metadata is fixed when the upload is created: only a SHA-256 known before the bytes can be in it.
+    if (declared) create.headers.emplace_back(kShaHeader, *declared);
     const auto created = co_await send(std::move(create));
     if (!ok(created)) raise(created, "CreateMultipartUpload", key);
     const auto upload_id = xml_value(created.body, "UploadId");
@@ -196,6 +208,7 @@ asio::awaitable<PutResult> S3BlobStore::put_multipart(const std::string& key, So
     std::uint64_t total = filled;
     std::vector<std::string> etags;
     std::string etag;
+    std::string hex;
     std::exception_ptr failure;
     try {
         std::size_t n = filled;
@@ -220,6 +233,9 @@ asio::awaitable<PutResult> S3BlobStore::put_multipart(const std::string& key, So
         if (size && total != *size) {
             throw StorageError(fmt::format("the source ended after {} of {} bytes", total, *size));
         }
+        // Before completing: a wrong declared SHA-256 must never become the object's metadata.
+        hex = core::to_hex(sha.finish());
+        check_declared(hex, declared);
         std::string xml = "<CompleteMultipartUpload>";
         for (std::size_t i = 0; i < etags.size(); ++i) {
             xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", i + 1, etags[i]);
@@ -254,7 +270,7 @@ asio::awaitable<PutResult> S3BlobStore::put_multipart(const std::string& key, So
         }
         std::rethrow_exception(failure);
     }
-    co_return PutResult{.size = total, .sha256 = core::to_hex(sha.finish()), .etag = etag};
+    co_return PutResult{.size = total, .sha256 = hex, .etag = etag};
 }
 
 asio::awaitable<void> S3BlobStore::get(std::string key, std::optional<ByteRange> range, Sink& sink) {

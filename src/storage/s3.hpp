@@ -32,10 +32,15 @@ public:
     // The client's io_context is the one every call must be made from.
     S3BlobStore(S3Options options, http::Client& client);
 
-    boost::asio::awaitable<PutResult> put(std::string key, Source& source, std::optional<std::uint64_t> size) override;
+    // A declared SHA-256 goes out as x-amz-meta-sha256 on both paths (with CreateMultipartUpload
+    // for large objects) and is checked against the bytes before the object is committed.
+    boost::asio::awaitable<PutResult> put(std::string key, Source& source, std::optional<std::uint64_t> size,
+                                          std::optional<std::string> sha256) override;
     boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) override;
     boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) override;
     boost::asio::awaitable<void> remove(std::string key) override;
+    // Objects of the part size and larger go up in parts.
+    std::optional<std::uint64_t> sha256_declared_from() const override { return options_.part_size; }
     std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override;
 
     const S3Location& location() const noexcept { return location_; }
@@ -59,7 +64,8 @@ private:
     // Continues a put whose first part (`filled` bytes of `part`) is read; the references belong
     // to put()'s frame, which awaits this.
     boost::asio::awaitable<PutResult> put_multipart(const std::string& key, Source& source,
-                                                    std::optional<std::uint64_t> size, std::vector<char>& part,
+                                                    std::optional<std::uint64_t> size,
+                                                    const std::optional<std::string>& declared, std::vector<char>& part,
                                                     std::size_t filled, core::Sha256& sha);
     std::chrono::milliseconds backoff(unsigned attempt) const;
 

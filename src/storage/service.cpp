@@ -96,7 +96,7 @@ asio::awaitable<Upload> FileService::begin_upload(const auth::Principal& p) {
 asio::awaitable<Stored> FileService::put(const Upload& upload, Source& source) {
     auto& blobs = blobs_.at(co_await asio::this_coro::executor);
     LimitedSource limited(source, upload.max_file_bytes);
-    const auto result = co_await blobs.put(upload.key, limited, std::nullopt);
+    const auto result = co_await blobs.put(upload.key, limited, std::nullopt, std::nullopt);
     auto detect = [head = limited.head()] { return sniff(head); };
     Stored out;
     out.size = static_cast<std::int64_t>(result.size);

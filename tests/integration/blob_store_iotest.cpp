@@ -166,7 +166,7 @@ protected:
     }
     PutResult put(BlobStore& store, const std::string& key, std::uint64_t size, std::optional<std::uint64_t> declared) {
         PatternSource source(size);
-        return run(store.put(key, source, declared));
+        return run(store.put(key, source, declared, std::nullopt));
     }
     std::string get(BlobStore& store, const std::string& key, std::optional<ByteRange> range = std::nullopt) {
         StringSink sink;
@@ -258,7 +258,7 @@ TEST_F(BlobStoreTest, LocalStoreNeverShowsAPartialBlob) {
     const auto key = prefix_ + "doc.bin";
     put(*local_, key, 2000, 2000);
     PatternSource failing(3 * kMiB, kMiB);
-    EXPECT_THROW(run(local_->put(key, failing, std::nullopt)), std::runtime_error);
+    EXPECT_THROW(run(local_->put(key, failing, std::nullopt, std::nullopt)), std::runtime_error);
     // The old blob is intact and no temporary file is left behind.
     EXPECT_EQ(get(*local_, key), PatternSource::bytes(2000));
     std::vector<std::string> names;
@@ -287,6 +287,67 @@ TEST_F(BlobStoreTest, LargeObjectsGoUpInParts) {
     EXPECT_EQ(proxy.count("?uploads="), 1U);
     EXPECT_EQ(proxy.count("partNumber="), 3U);  // 5 + 5 + 2 MiB
     EXPECT_EQ(proxy.count("POST /kiln-test/" + prefix_ + "big.bin?uploadId="), 1U);
+}
+
+TEST_F(BlobStoreTest, ADeclaredSha256IsRecordedForMultipartObjects) {
+    const std::uint64_t size = 11 * kMiB + 1;
+    const auto sha = core::to_hex(core::sha256(PatternSource::bytes(size)));
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::pass);
+    S3BlobStore recorded(options(proxy.endpoint(), true), client_);
+    EXPECT_EQ(recorded.sha256_declared_from(), 5 * kMiB);
+    EXPECT_EQ(local_->sha256_declared_from(), std::nullopt);
+    for (auto* store : {static_cast<S3BlobStore*>(&recorded), s3_vhost_.get()}) {
+        const auto key = prefix_ + "declared.bin";
+        // Undeclared, a multipart object has no SHA-256 in its metadata (known only at the end).
+        put(*store, key, size, size);
+        EXPECT_EQ(run(store->head(key))->sha256, std::nullopt);
+        PatternSource source(size);
+        const auto r = run(store->put(key, source, size, sha));
+        EXPECT_EQ(r.sha256, sha);
+        const auto info = run(store->head(key));
+        ASSERT_TRUE(info.has_value());
+        EXPECT_EQ(info->size, size);
+        EXPECT_EQ(info->sha256, sha);
+        HashSink sink;  // not a string: the memory test below measures this process's peak RSS
+        run(store->get(key, std::nullopt, sink));
+        EXPECT_EQ(core::to_hex(sink.sha.finish()), sha);
+    }
+    EXPECT_EQ(proxy.count("?uploads="), 2U);  // both went up in parts
+}
+
+TEST_F(BlobStoreTest, AWrongDeclaredSha256StoresNothing) {
+    const auto wrong = core::to_hex(core::sha256("other bytes"));
+    for (const auto& [name, store] : stores()) {
+        SCOPED_TRACE(name);
+        // Replacing a blob: it stays as it was.
+        const auto key = prefix_ + "kept.bin";
+        put(*store, key, 1000, 1000);
+        PatternSource small(2000);
+        EXPECT_THROW(run(store->put(key, small, 2000, wrong)), StorageError);
+        EXPECT_EQ(get(*store, key), PatternSource::bytes(1000));
+        // A new key: nothing appears, above the part size too.
+        for (const std::uint64_t size : {std::uint64_t{2000}, 6 * kMiB}) {
+            PatternSource source(size);
+            EXPECT_THROW(run(store->put(prefix_ + "new.bin", source, size, wrong)), StorageError);
+            EXPECT_FALSE(run(store->head(prefix_ + "new.bin")).has_value());
+        }
+        PatternSource any(10);
+        EXPECT_THROW(run(store->put(prefix_ + "bad.bin", any, 10, "ABC")), std::invalid_argument);
+        EXPECT_THROW(run(store->put(prefix_ + "bad.bin", any, 10, std::string(64, 'G'))), std::invalid_argument);
+    }
+    // The local store left no temporary file.
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(root_ / prefix_)) names.push_back(e.path().filename());
+    EXPECT_EQ(names, std::vector<std::string>{"kept.bin"});
+    // S3: the multipart upload was aborted, never completed.
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::pass);
+    S3BlobStore recorded(options(proxy.endpoint(), true), client_);
+    PatternSource source(6 * kMiB);
+    EXPECT_THROW(run(recorded.put(prefix_ + "aborted.bin", source, 6 * kMiB, wrong)), StorageError);
+    EXPECT_EQ(proxy.count("partNumber="), 2U);
+    EXPECT_EQ(proxy.count("DELETE /kiln-test/" + prefix_ + "aborted.bin?uploadId="), 1U);
+    EXPECT_EQ(proxy.count("POST /kiln-test/" + prefix_ + "aborted.bin?uploadId="), 0U);
+    EXPECT_FALSE(run(s3_->head(prefix_ + "aborted.bin")).has_value());
 }
 
 TEST_F(BlobStoreTest, AThrottledPartIsRetried) {

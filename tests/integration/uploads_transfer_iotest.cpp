@@ -96,14 +96,14 @@ public:
     GatedStore(storage::BlobStore& inner, asio::any_io_executor ex) : inner_(inner), gate_(ex) {
         gate_.expires_at(asio::steady_timer::time_point::max());
     }
-    asio::awaitable<storage::PutResult> put(std::string key, storage::Source& source,
-                                            std::optional<std::uint64_t> size) override {
+    asio::awaitable<storage::PutResult> put(std::string key, storage::Source& source, std::optional<std::uint64_t> size,
+                                            std::optional<std::string> sha256) override {
         max_puts_in_flight = std::max(max_puts_in_flight, ++puts_in_flight);
         while (!open_) co_await gate_.async_wait(asio::as_tuple(asio::use_awaitable));
         std::exception_ptr failure;
         storage::PutResult r;
         try {
-            r = co_await inner_.put(std::move(key), source, size);
+            r = co_await inner_.put(std::move(key), source, size, std::move(sha256));
         } catch (...) {
             failure = std::current_exception();
         }
@@ -119,6 +119,7 @@ public:
         return inner_.head(std::move(key));
     }
     asio::awaitable<void> remove(std::string key) override { return inner_.remove(std::move(key)); }
+    std::optional<std::uint64_t> sha256_declared_from() const override { return inner_.sha256_declared_from(); }
     std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override {
         return inner_.presign_get(key, ttl);
     }
@@ -141,10 +142,10 @@ private:
 class TouchingStore final : public storage::BlobStore {
 public:
     TouchingStore(storage::BlobStore& inner, std::function<void()> touch) : inner_(inner), touch_(std::move(touch)) {}
-    asio::awaitable<storage::PutResult> put(std::string key, storage::Source& source,
-                                            std::optional<std::uint64_t> size) override {
+    asio::awaitable<storage::PutResult> put(std::string key, storage::Source& source, std::optional<std::uint64_t> size,
+                                            std::optional<std::string> sha256) override {
         Touching wrapped(source, touch_);
-        co_return co_await inner_.put(std::move(key), wrapped, size);
+        co_return co_await inner_.put(std::move(key), wrapped, size, std::move(sha256));
     }
     asio::awaitable<void> get(std::string key, std::optional<storage::ByteRange> range, storage::Sink& sink) override {
         return inner_.get(std::move(key), range, sink);
@@ -153,6 +154,7 @@ public:
         return inner_.head(std::move(key));
     }
     asio::awaitable<void> remove(std::string key) override { return inner_.remove(std::move(key)); }
+    std::optional<std::uint64_t> sha256_declared_from() const override { return inner_.sha256_declared_from(); }
     std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override {
         return inner_.presign_get(key, ttl);
     }
@@ -405,6 +407,44 @@ TEST_F(TransferTest, CopiesATreeThenSkipsItThenResendsOnlyWhatChanged) {
         EXPECT_EQ(object(*store, prefix_ + "b.jpg"), changed);
         write_file(src_ / "b.jpg", pattern(70'000, 2));
     }
+}
+
+TEST_F(TransferTest, LargeFilesOnS3AreSkippedNextRunAndSameSizeEditsResent) {
+    if (!need_s3()) GTEST_SKIP() << "KILN_TEST_S3_ENDPOINT is not set: run through scripts/test";
+    // Above the 5 MiB part size: multipart uploads, whose metadata is sent before the bytes.
+    const std::uint64_t size = 6 * kMiB + 11;
+    write_file(src_ / "big.bin", pattern(size, 1));
+    write_file(src_ / "small.txt", pattern(1000, 2));
+    testing::FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_),
+                              testing::FaultProxy::Mode::pass);
+    storage::S3BlobStore through(s3_options(proxy.endpoint()), client_);
+    const auto files = scan_tree().files;
+    const auto first = transfer_to(through, files);
+    EXPECT_EQ(first.totals.files_uploaded, 2U);
+    EXPECT_EQ(first.totals.bytes_sent, size + 1000);
+    EXPECT_EQ(proxy.count("?uploads="), 1U);
+    const auto info = run(s3_->head(prefix_ + "big.bin"));
+    ASSERT_TRUE(info.has_value());
+    EXPECT_EQ(info->sha256, core::to_hex(core::sha256(pattern(size, 1))));
+
+    const auto requests = proxy.count(" /kiln-test/");
+    const auto second = transfer_to(through, files);
+    EXPECT_EQ(second.totals.files_skipped, 2U);
+    EXPECT_EQ(second.totals.bytes_sent, 0U);
+    EXPECT_EQ(result_for(second, "big.bin").status, FileStatus::skipped) << result_for(second, "big.bin").error;
+    EXPECT_EQ(proxy.count(" /kiln-test/"), requests + 2);  // two HEADs, nothing else
+    EXPECT_EQ(proxy.count("?uploads="), 1U);
+
+    // Same size, other bytes: hashed, found different, sent again in parts.
+    const auto changed = pattern(size, 77);
+    write_file(src_ / "big.bin", changed);
+    const auto third = transfer_to(through, scan_tree().files);
+    EXPECT_EQ(result_for(third, "big.bin").status, FileStatus::uploaded) << result_for(third, "big.bin").error;
+    EXPECT_EQ(result_for(third, "small.txt").status, FileStatus::skipped);
+    EXPECT_EQ(third.totals.bytes_sent, size);
+    EXPECT_EQ(proxy.count("?uploads="), 2U);
+    EXPECT_EQ(run(s3_->head(prefix_ + "big.bin"))->sha256, core::to_hex(core::sha256(changed)));
+    EXPECT_EQ(object(*s3_, prefix_ + "big.bin"), changed);
 }
 
 TEST_F(TransferTest, AKeyTheStoreRefusesFailsThatFileAlone) {

@@ -212,22 +212,28 @@ asio::awaitable<void> check_unchanged(Run& run, OpenedFile before) {
         fmt::format("verification failed: {} sent {}, the store reports {}", what, sent, reported));
 }
 
-// One try: skip when the store has the same size and SHA-256, otherwise put and verify.
+// One try: skip when the store has the same size and SHA-256, otherwise put and verify. A file
+// the store would keep without a SHA-256 unless told one (S3 multipart) is hashed first and put
+// with it, so the next run can skip it.
 asio::awaitable<void> attempt_with(Run& run, FileResult& result, OpenedFile file) {
     result.size = file.size;
     const auto existing = co_await run.store.head(result.key);
-    if (existing && existing->size == file.size && existing->sha256) {
-        const std::string local = co_await hash_file(run, file);
+    const bool comparable = existing && existing->size == file.size && existing->sha256;
+    const auto declared_from = run.store.sha256_declared_from();
+    const bool must_declare = declared_from && file.size >= *declared_from;
+    std::optional<std::string> local;
+    if (comparable || must_declare) {
+        local = co_await hash_file(run, file);
         co_await check_unchanged(run, file);
-        if (local == *existing->sha256) {
+        if (comparable && *local == *existing->sha256) {
             result.status = FileStatus::skipped;
-            result.sha256 = local;
+            result.sha256 = *local;
             result.etag = existing->etag;
             co_return;
         }
     }
     FileSource source(run, file);
-    const storage::PutResult put = co_await run.store.put(result.key, source, file.size);
+    const storage::PutResult put = co_await run.store.put(result.key, source, file.size, local);
     co_await check_unchanged(run, file);
     const std::string sent = source.hex();
     if (put.size != file.size) mismatch("size", std::to_string(file.size), std::to_string(put.size));

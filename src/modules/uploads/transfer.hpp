@@ -2,6 +2,8 @@
 // Copies scanned files into a BlobStore under a key prefix: up to max_workers files at a time,
 // each streamed from disk with its SHA-256 computed on the way, skipped when the store already
 // holds the same bytes, verified after the put, retried with backoff, cancellable, with progress.
+// Files the store would keep without a SHA-256 unless told one (BlobStore::sha256_declared_from:
+// S3 multipart) are hashed before the put and declared, so the next run can skip them.
 // The caller's executor must be single-threaded (an I/O thread's io_context) or a strand: the
 // workers share the run's counters without locks. File reads run on the blocking pool.
 #include <boost/asio/awaitable.hpp>
