@@ -109,11 +109,13 @@ protected:
             seed_member(p->user, p->workspace, p->session, p->role);
         root_ = fs::temp_directory_path() / ("kiln-uploads-" + core::Uuid::v7().str());
         fs::create_directories(root_ / "batch");
+        sync_store_ = std::make_unique<SyncStore>(*pool_);
         service_ =
             std::make_unique<Service>(*store_, *sync_store_, blocking_, std::vector<std::string>{root_.string()});
     }
     void TearDown() override {
         service_.reset();
+        sync_store_.reset();
         fs::remove_all(root_);
         StoreTest::TearDown();
     }
