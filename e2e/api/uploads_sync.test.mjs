@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { assertInvalid, assertProblem, hex, launchWithAccount, signUp } from './lib/api.mjs';
@@ -52,8 +53,8 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
   });
 
   // A project on s3rver (its bucket `bucket`), a cycle, and what their keys start with.
-  const destination = async (as, { bucket = '' } = {}) => {
-    const conn = await as.post('/storage-connections', { name: `s3rver ${hex(4)}`, endpoint: s3Endpoint,
+  const destination = async (as, { bucket = '', endpoint = s3Endpoint } = {}) => {
+    const conn = await as.post('/storage-connections', { name: `s3rver ${hex(4)}`, endpoint,
       bucket: 'kiln-test', access_key_id: 'S3RVER', secret_access_key: `secret-${hex(8)}` });
     assert.equal(conn.status, 201, conn.text);
     const tag = hex(6);
@@ -76,6 +77,53 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
     return ended(s) ? s : null;
   }, { what: `sync session ${id} to end`, timeoutMs: 60000, intervalMs: 50 });
   const filesOf = async (as, id) => (await as.get(`/sync-sessions/${id}/files?limit=200`)).body.items;
+
+  it('lists a new prefix once and sends each new file in one request; a re-run only looks', async () => {
+    // A proxy in front of s3rver records what kiln asks (the signature covers the Host header,
+    // which goes through unchanged).
+    const seen = [];
+    const upstream = new URL(s3Endpoint);
+    const proxy = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
+        headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      });
+      up.on('error', (e) => res.destroy(e));
+      req.pipe(up);
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const dir = path.join(root, `listed-${hex(4)}`);
+      const files = {};
+      for (let i = 0; i < 12; ++i) files[`d${i % 2}/f${i}.bin`] = randomBytes(2000 + i * 311);
+      writeTree(dir, files);
+      const { cycle, prefix } = await destination(o.as, { endpoint: `http://127.0.0.1:${proxy.address().port}` });
+      const count = (what) => seen.filter((line) => line.startsWith(what)).length;
+      const listings = () => seen.filter((line) => line.includes('max-keys=')).length;
+
+      const first = await newSession(o.as, cycle, dir, { max_workers: 3 });
+      assert.equal((await o.as.post(`/sync-sessions/${first.id}/start`)).status, 202);
+      const done = await waitEnd(o.as, first.id);
+      assert.deepEqual([done.state, done.files_done, done.files_skipped], ['completed', 12, 0]);
+      assert.equal(listings(), 1, seen.join('\n'));
+      assert.equal(count(`HEAD /kiln-test/${prefix}`), 0, 'no key looked up: the listing had none');
+      assert.equal(count(`PUT /kiln-test/${prefix}`), 12, 'one PUT per file, nothing read back');
+      for (const [rel, bytes] of Object.entries(files)) assert.deepEqual(await objectBytes(prefix + rel), bytes, rel);
+
+      const again = await newSession(o.as, cycle, dir, { max_workers: 3 });
+      assert.equal((await o.as.post(`/sync-sessions/${again.id}/start`)).status, 202);
+      const rerun = await waitEnd(o.as, again.id);
+      assert.deepEqual([rerun.state, rerun.files_done, rerun.files_skipped], ['completed', 0, 12]);
+      assert.equal(listings(), 2);
+      assert.equal(count(`HEAD /kiln-test/${prefix}`), 12, 'each listed key looked up for its SHA-256');
+      assert.equal(count(`PUT /kiln-test/${prefix}`), 12, 'nothing sent again');
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
 
   it('copies a directory, streams progress, and a re-run sends only what changed', async () => {
     const dir = path.join(root, `tree-${hex(4)}`);

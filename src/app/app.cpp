@@ -112,6 +112,7 @@ db::PoolOptions pool_options(const core::Config& c) {
 Services::Services(const core::Config& c)
     : config(c),
       cpu(or_cores(c.cpu_threads)),
+      disk(c.file_threads),
       db(pool_options(c), cpu),
       events(c.server.stream_queue),
       passwords(cpu, {c.auth.argon2_memory_kib, c.auth.argon2_passes}),
@@ -130,16 +131,16 @@ Services::Services(const core::Config& c)
       jobs_store(db),
       jobs(jobs_store, job_kinds, c.jobs),
       job_metrics(metrics),
-      blobs(c.storage, kiln_home(), cpu),
+      blobs(c.storage, kiln_home(), disk),
       file_store(db),
       files(file_store, blobs, cpu),
       tus_store(db),
-      tus(tus_store, files, cpu, c.storage, kiln_home()),
+      tus(tus_store, files, disk, c.storage, kiln_home()),
       connection_store(db),
       connections(connection_store, c.storage),
       upload_store(db),
       sync_store(db),
-      uploads(upload_store, sync_store, cpu, c.uploads.import_roots),
+      uploads(upload_store, sync_store, disk, c.uploads.import_roots),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     storage::add_jobs(job_kinds, tus, c.storage);
@@ -147,7 +148,7 @@ Services::Services(const core::Config& c)
                                   .connections = &connection_store,
                                   .storage = &c.storage,
                                   .home = kiln_home(),
-                                  .blocking = &cpu,
+                                  .blocking = &disk,
                                   .import_roots = c.uploads.import_roots});
     if (c.jobs.diagnostic_kinds) jobs::add_diagnostic_kinds(job_kinds);
     events.register_metrics(metrics);
@@ -234,6 +235,7 @@ int serve(const core::Config& config) {
                                   {"port", server.port()},
                                   {"io_threads", io.size()},
                                   {"cpu_threads", services.cpu.threads()},
+                                  {"file_threads", services.disk.threads()},
                                   {"config", config.source},
                                   {"version", KILN_VERSION}});
     core::log::flush();

@@ -43,7 +43,8 @@ struct Services {
     explicit Services(const core::Config& config);
 
     const core::Config& config;
-    core::ThreadPool cpu;
+    core::ThreadPool cpu;   // CPU-bound work and blocking libpq calls
+    core::ThreadPool disk;  // blocking file I/O (blob store, sync reads, tus staging): file_threads
     db::Pool db;
     http::Metrics metrics;
     http::EventHub events;  // live job events for stream subscribers (fed by jobs::EventRelay)

@@ -132,6 +132,8 @@ const std::vector<Field>& fields() {
     static const std::vector<Field> all = {
         Field{"cpu_threads",
               [](Config& c, const std::string& k, const Raw& r) { parse_int(k, r, c.cpu_threads, 0, 256); }},
+        Field{"file_threads",
+              [](Config& c, const std::string& k, const Raw& r) { parse_int(k, r, c.file_threads, 1, 1024); }},
         field("server.host", &Config::server, &ServerConfig::host),
         int_field("server.port", &Config::server, &ServerConfig::port, 0, kU16),
         int_field("server.io_threads", &Config::server, &ServerConfig::io_threads, 0, 256),

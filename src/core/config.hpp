@@ -187,8 +187,9 @@ struct Config {
     StorageConfig storage;
     UploadsConfig uploads;
     LogConfig log;
-    unsigned cpu_threads = 0;  // 0: one per core
-    std::string source;        // where the config came from, for messages
+    unsigned cpu_threads = 0;    // 0: one per core
+    unsigned file_threads = 16;  // blocking file I/O: mostly waiting on the disk, so more than cores
+    std::string source;          // where the config came from, for messages
 
     using Env = std::function<std::optional<std::string>(const std::string&)>;
     // Loads `path` (if non-empty) and applies overrides from `env`; throws ConfigError naming the key.

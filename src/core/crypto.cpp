@@ -71,6 +71,22 @@ Digest hmac_sha256(std::string_view key, std::string_view data) {
     return d;
 }
 
+std::string md5_hex(std::string_view data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> d{};
+    unsigned int n = 0;
+    if (EVP_Digest(data.data(), data.size(), d.data(), &n, EVP_md5(), nullptr) != 1) {
+        throw std::runtime_error("MD5 failed");
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(std::size_t{n} * 2);
+    for (unsigned int i = 0; i < n; ++i) {
+        out.push_back(kHex[d[i] >> 4U]);
+        out.push_back(kHex[d[i] & 0x0fU]);
+    }
+    return out;
+}
+
 std::string to_hex(const Digest& d) {
     std::string out(d.size() * 2 + 1, '\0');
     sodium_bin2hex(out.data(), out.size(), d.data(), d.size());

@@ -13,9 +13,11 @@
 #include <boost/system/system_error.hpp>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 namespace asio = boost::asio;
 
@@ -25,6 +27,9 @@ namespace {
 
 // A sink is handed the body in chunks of about this size; the transfer pauses past it.
 constexpr std::size_t kSinkChunk = std::size_t{256} * 1024;
+// A BodySource is read this much at a time, one chunk ahead of the one being sent.
+constexpr std::size_t kSourceChunk = std::size_t{1} << 20U;
+constexpr std::size_t kUploadBuffer = std::size_t{512} * 1024;
 
 [[noreturn]] void throw_aborted() {
     throw boost::system::system_error(asio::error::operation_aborted);
@@ -97,6 +102,9 @@ struct Transfer {
     }
     bool to_sink() const { return request.sink != nullptr && status >= 200 && status < 300; }
 
+    std::size_t read_source(char* data, std::size_t n);
+    bool wants_source() const { return request.source != nullptr && !upload.back_ready && !upload.ended && !done; }
+
     static std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user);
     static std::size_t on_read(char* data, std::size_t size, std::size_t count, void* user);
     static std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user);
@@ -110,6 +118,17 @@ struct Transfer {
     long status = 0;      // of the response being received (interim ones included)
     std::string pending;  // for the sink, not yet written
     bool paused = false;  // the write callback refused data until the sink catches up
+    // The body from a BodySource: curl sends `front` while perform() reads the next chunk into `back`.
+    struct Upload {
+        std::vector<char> front;
+        std::vector<char> back;
+        std::size_t at = 0;        // sent of front
+        std::size_t end = 0;       // filled of front
+        std::size_t back_end = 0;  // filled of back
+        bool back_ready = false;
+        bool ended = false;   // the source said 0
+        bool paused = false;  // the read callback had nothing to give
+    } upload;
     bool attached = false;
     bool done = false;
     bool aborted = false;
@@ -144,6 +163,7 @@ std::size_t Transfer::on_write(char* data, std::size_t size, std::size_t count, 
 
 std::size_t Transfer::on_read(char* data, std::size_t size, std::size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
+    if (t->request.source != nullptr) return t->read_source(data, size * count);
     if (!t->request.body) return 0;
     try {
         return t->request.body(std::span<char>(data, size * count));
@@ -151,6 +171,27 @@ std::size_t Transfer::on_read(char* data, std::size_t size, std::size_t count, v
         t->error = std::current_exception();
         return CURL_READFUNC_ABORT;
     }
+}
+
+std::size_t Transfer::read_source(char* data, std::size_t n) {
+    auto& u = upload;
+    if (u.at == u.end && u.back_ready) {
+        std::swap(u.front, u.back);
+        u.at = 0;
+        u.end = u.back_end;
+        u.back_ready = false;
+        signal();  // perform() reads the next chunk
+    }
+    if (u.at < u.end) {
+        const std::size_t k = std::min(n, u.end - u.at);
+        std::memcpy(data, u.front.data() + u.at, k);
+        u.at += k;
+        return k;
+    }
+    if (u.ended) return 0;
+    u.paused = true;
+    signal();
+    return CURL_READFUNC_PAUSE;  // perform() unpauses once the next chunk is read
 }
 
 std::size_t Transfer::on_header(char* data, std::size_t size, std::size_t count, void* user) {
@@ -221,13 +262,17 @@ void Transfer::configure() {
     }
 
     const auto& m = request.method;
+    const bool has_body = request.body || request.source != nullptr;
+    // A streamed body goes out in bigger writes than curl's 64 KiB default: fewer callbacks and
+    // send()s per MiB.
+    if (request.source != nullptr) curl_easy_setopt(easy, CURLOPT_UPLOAD_BUFFERSIZE, static_cast<long>(kUploadBuffer));
     const auto size = request.body_size ? static_cast<curl_off_t>(*request.body_size) : curl_off_t{-1};
     if (m == "HEAD") {
         curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
     } else if (m == "PUT") {
         curl_easy_setopt(easy, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, request.body ? size : curl_off_t{0});
-    } else if (request.body) {
+        curl_easy_setopt(easy, CURLOPT_INFILESIZE_LARGE, has_body ? size : curl_off_t{0});
+    } else if (has_body) {
         curl_easy_setopt(easy, CURLOPT_POST, 1L);
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, size);
         if (m != "POST") curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, m.c_str());
@@ -411,8 +456,27 @@ asio::awaitable<ClientResponse> Client::perform(ClientRequest request) {
     if (impl->multi == nullptr) throw_aborted();
     Transfer t(impl.get(), std::move(request));
     t.configure();
+    if (t.request.source != nullptr) {
+        t.upload.front.resize(kSourceChunk);
+        t.upload.back.resize(kSourceChunk);
+    }
     impl->attach(&t);
     for (;;) {
+        if (t.wants_source()) {
+            auto& u = t.upload;
+            const std::size_t n = co_await t.request.source->read(u.back);
+            u.back_end = n;
+            if (n == 0) {
+                u.ended = true;
+            } else {
+                u.back_ready = true;
+            }
+            if (u.paused && t.attached) {
+                u.paused = false;
+                curl_easy_pause(t.easy, CURLPAUSE_CONT);  // may call on_read at once
+            }
+            continue;
+        }
         if (!t.pending.empty() && (t.pending.size() >= kSinkChunk || t.done)) {
             std::string chunk;
             chunk.swap(t.pending);

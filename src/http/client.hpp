@@ -26,6 +26,15 @@ public:
     virtual boost::asio::awaitable<void> write(std::string_view data) = 0;
 };
 
+// Supplies a request body while it is sent. The transfer pauses while read() is awaited, so a
+// source that reads a file on a thread pool slows the upload down instead of blocking the thread.
+class BodySource {
+public:
+    virtual ~BodySource() = default;
+    // Fills the span or part of it; 0 at the end.
+    virtual boost::asio::awaitable<std::size_t> read(std::span<char> buffer) = 0;
+};
+
 struct ClientRequest {
     std::string method = "GET";
     std::string url;  // already encoded; sent as given
@@ -34,6 +43,9 @@ struct ClientRequest {
     // the end. Runs on the client's thread inside libcurl, so it must not block.
     std::function<std::size_t(std::span<char>)> body;
     std::optional<std::uint64_t> body_size;  // known: Content-Length; unknown: chunked
+    // Instead of `body`: a body read ahead while the previous chunk is on the wire (two chunks
+    // in memory); an exception from it ends the transfer and is rethrown by perform().
+    BodySource* source = nullptr;
     // Without a sink the body is collected into ClientResponse::body, up to max_body bytes.
     BodySink* sink = nullptr;
     std::size_t max_body = std::size_t{1} << 20;

@@ -3,10 +3,12 @@
 // S3-compatible object storage (production). Every call streams: no whole object in memory.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/model.hpp"
 
@@ -17,6 +19,13 @@ class Source {
 public:
     virtual ~Source() = default;
     virtual boost::asio::awaitable<std::size_t> read(std::span<char> buffer) = 0;
+    // A source that is a file may instead copy its next bytes (at most `max`) into the file `fd` at
+    // `offset` in the kernel (copy_file_range): the bytes read() would have given next. Returns how
+    // many it copied (0 at the end), or nullopt when it cannot; the store then reads.
+    virtual boost::asio::awaitable<std::optional<std::size_t>> copy_to(int /*fd*/, std::uint64_t /*offset*/,
+                                                                       std::size_t /*max*/) {
+        co_return std::nullopt;
+    }
 };
 
 // Where get() writes to, chunk by chunk; the next chunk waits for write() to finish.
@@ -41,6 +50,11 @@ public:
     // Throws BlobNotFound, RangeNotSatisfiable.
     virtual boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) = 0;
     virtual boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) = 0;
+    // The keys under `prefix` when the store lists them cheaply and there are at most `max_keys`;
+    // none otherwise (a local store, where head() is a stat; S3 refusing the listing, e.g. 403 to
+    // a policy without s3:ListBucket; more keys). Lets a caller skip head() for keys not there.
+    virtual boost::asio::awaitable<std::optional<std::vector<std::string>>> list(std::string prefix,
+                                                                                 std::size_t max_keys) = 0;
     // Removing a missing key is not an error (as in S3).
     virtual boost::asio::awaitable<void> remove(std::string key) = 0;
     // Objects of at least this many bytes have a SHA-256 in head() only when put() was given one

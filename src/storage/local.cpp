@@ -7,11 +7,22 @@
 #include <unistd.h>
 
 #include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "core/crypto.hpp"
+#include "storage/dir_sync.hpp"
 #include "storage/key.hpp"
 
 namespace asio = boost::asio;
@@ -20,7 +31,9 @@ namespace kiln::storage {
 
 namespace {
 
-constexpr std::size_t kChunk = std::size_t{512} * 1024;
+constexpr std::size_t kReadChunk = std::size_t{512} * 1024;  // get()
+// put(): two buffers of this, one filling while the other is written.
+constexpr std::size_t kChunk = std::size_t{1} << 20U;
 // The SHA-256 recorded at put(), so head() can report it without reading the file.
 constexpr const char* kShaAttribute = "user.kiln.sha256";
 constexpr std::size_t kShaHexLength = 64;
@@ -86,6 +99,171 @@ OpenFile open_for_read(const std::filesystem::path& path) {
     return f;
 }
 
+// Starts writeback every this many bytes, so the final fsync finds little left to write and the
+// disk works while the rest is read and hashed.
+constexpr std::uint64_t kWriteBehind = std::uint64_t{8} << 20U;
+
+DirSyncs& dir_syncs() {
+    static DirSyncs syncs(fsync_dir);
+    return syncs;
+}
+
+// A blob being written: its temporary file exists from the first append. Used by one hop at a
+// time (the put awaits each before the next starts).
+struct Pending {
+    std::filesystem::path target;
+    std::filesystem::path dir;
+    std::filesystem::path temp;
+    std::optional<std::string> declared;
+    int fd = -1;
+    std::uint64_t written = 0;
+    std::uint64_t flushed = 0;  // writeback started up to here
+    core::Sha256 sha;
+
+    void open() {
+        fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) return;
+        if (errno != ENOENT) fail_errno("creating a blob");
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        if (ec) throw StorageError(fmt::format("creating {}: {}", dir.string(), ec.message()));
+        fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) fail_errno("creating a blob");
+    }
+
+    void append(const char* data, std::size_t n) {
+        if (fd < 0) open();
+        if (n == 0) return;
+        sha.update({data, n});
+        write_all(fd, data, n);
+        wrote(n);
+    }
+
+    // Bytes the source copied in at `from`: read back (from the page cache) and hashed, so the
+    // SHA-256 is of what the file holds.
+    void hash_back(std::uint64_t from, std::size_t n, char* scratch) {
+        std::size_t got = 0;
+        while (got < n) {
+            const auto r = ::pread(fd, scratch + got, n - got, static_cast<off_t>(from + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) fail_errno("reading a blob back");
+            if (r == 0) throw StorageError("the blob being written is shorter than what was copied into it");
+            got += static_cast<std::size_t>(r);
+        }
+        sha.update({scratch, n});
+        wrote(n);
+    }
+
+    void wrote(std::size_t n) {
+        written += n;
+        if (written - flushed >= kWriteBehind) {
+            // Best effort: only a head start for the fsync, which still covers everything.
+            ::sync_file_range(fd, static_cast<off_t>(flushed), static_cast<off_t>(written - flushed),
+                              SYNC_FILE_RANGE_WRITE);
+            flushed = written;
+        }
+    }
+
+    // Hashes, checks the declared SHA-256, makes the file durable and puts it in place.
+    std::string finish() {
+        auto hex = core::to_hex(sha.finish());
+        if (declared && hex != *declared) {
+            throw StorageError(fmt::format("the bytes hash to {}, not to the declared SHA-256 {}", hex, *declared));
+        }
+        // Best effort: filesystems without user xattrs only lose head()'s sha256.
+        ::fsetxattr(fd, kShaAttribute, hex.data(), hex.size(), 0);
+        if (::fsync(fd) != 0) fail_errno("syncing a blob");
+        const int rc = ::close(std::exchange(fd, -1));
+        if (rc != 0) fail_errno("closing a blob");
+        if (::rename(temp.c_str(), target.c_str()) != 0) fail_errno("placing a blob");
+        dir_syncs().after_rename(dir);
+        return hex;
+    }
+
+    // After a failure: the temporary file goes (a failed rename left it; a later failure finds
+    // nothing to remove).
+    void discard() {
+        if (fd >= 0) ::close(std::exchange(fd, -1));
+        ::unlink(temp.c_str());
+    }
+};
+
+// Page-aligned, so the kernel copies whole pages from it (and O_DIRECT could use it).
+class Buffer {
+public:
+    static constexpr std::size_t kAlign = 4096;
+    Buffer() = default;
+    explicit Buffer(std::size_t size)
+        : data_(static_cast<char*>(std::aligned_alloc(kAlign, (size + kAlign - 1) / kAlign * kAlign))), size_(size) {
+        if (data_ == nullptr) throw std::bad_alloc();
+    }
+    char* data() const noexcept { return data_.get(); }
+    std::span<char> span() const noexcept { return {data_.get(), size_}; }
+    bool empty() const noexcept { return size_ == 0; }
+
+private:
+    struct Free {
+        void operator()(char* p) const noexcept { std::free(p); }  // NOLINT(cppcoreguidelines-no-malloc)
+    };
+    std::unique_ptr<char, Free> data_;
+    std::size_t size_ = 0;
+};
+
+// Runs both to their end, then throws the first one's failure, if any. Not the && of Asio's
+// awaitable operators: that cancels one when the other fails, and a pool job cancelled before
+// it starts throws on the pool's thread, which ends the process.
+template <typename T>
+asio::awaitable<T> together(asio::awaitable<void> first, asio::awaitable<T> second) {
+    const auto ex = co_await asio::this_coro::executor;
+    auto group = asio::experimental::make_parallel_group(asio::co_spawn(ex, std::move(first), asio::deferred),
+                                                         asio::co_spawn(ex, std::move(second), asio::deferred));
+    auto results = co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    if (std::get<1>(results)) std::rethrow_exception(std::get<1>(results));
+    if (std::get<2>(results)) std::rethrow_exception(std::get<2>(results));
+    co_return std::move(std::get<3>(results));
+}
+
+struct Filled {
+    std::size_t bytes = 0;
+    bool end = false;  // the source said so
+};
+
+// Reads until `buffer` is full or the source ends: sources hand out pieces (a socket's), the disk
+// gets whole buffers.
+asio::awaitable<Filled> fill(Source& source, std::span<char> buffer) {
+    Filled out;
+    while (out.bytes < buffer.size()) {
+        const std::size_t n = co_await source.read(buffer.subspan(out.bytes));
+        if (n == 0) {
+            out.end = true;
+            break;
+        }
+        out.bytes += n;
+    }
+    co_return out;
+}
+
+// The source copies its bytes into the temporary file in the kernel (Source::copy_to: no trip
+// through a user-space buffer, the same work as `cp`), and each piece is read back and hashed
+// while the next is copied. False when the source cannot copy (nothing was).
+asio::awaitable<bool> copy_in(core::ThreadPool& pool, Source& source, Pending& blob, std::optional<std::uint64_t> size,
+                              std::uint64_t& total) {
+    std::optional<std::size_t> n = co_await source.copy_to(blob.fd, 0, kChunk);
+    if (!n) co_return false;
+    Buffer scratch(kChunk);
+    while (*n > 0) {
+        const std::uint64_t from = total;
+        total += *n;
+        if (size && total > *size) throw StorageError(fmt::format("the source holds more than {} bytes", *size));
+        auto hash = [&blob, data = scratch.data(), from, len = *n] { blob.hash_back(from, len, data); };
+        auto hashing = pool.run(std::move(hash));
+        auto copying = source.copy_to(blob.fd, total, kChunk);
+        n = co_await together(std::move(hashing), std::move(copying));
+        if (!n) throw StorageError("the source stopped copying part way");
+    }
+    co_return true;
+}
+
 }  // namespace
 
 LocalBlobStore::LocalBlobStore(std::filesystem::path root, core::ThreadPool& blocking)
@@ -98,71 +276,65 @@ std::filesystem::path LocalBlobStore::path_of(const std::string& key) const {
 
 asio::awaitable<PutResult> LocalBlobStore::put(std::string key, Source& source, std::optional<std::uint64_t> size,
                                                std::optional<std::string> sha256) {
-    const auto target = path_of(key);
     if (sha256) validate_sha256_hex(*sha256);
-    const auto dir = target.parent_path();
-    const auto temp = dir / (".kiln-tmp-" + core::random_token(12));
-    auto open_temp = [dir, temp] {
-        std::error_code ec;
-        std::filesystem::create_directories(dir, ec);
-        if (ec) throw StorageError(fmt::format("creating {}: {}", dir.string(), ec.message()));
-        const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) fail_errno("creating a blob");
-        return fd;
-    };
-    const int fd = co_await blocking_.run(std::move(open_temp));
-
-    core::Sha256 sha;
+    Pending blob;
+    blob.target = path_of(key);
+    blob.dir = blob.target.parent_path();
+    blob.temp = blob.dir / (".kiln-tmp-" + core::random_token(12));
+    blob.declared = std::move(sha256);
     std::uint64_t total = 0;
     std::string hex;
     std::exception_ptr failure;
     try {
-        std::vector<char> buffer(kChunk);
-        for (;;) {
-            const std::size_t n = co_await source.read(buffer);
-            if (n == 0) break;
-            total += n;
-            if (size && total > *size) throw StorageError(fmt::format("the source holds more than {} bytes", *size));
-            sha.update({buffer.data(), n});
-            auto write = [fd, data = buffer.data(), n] { write_all(fd, data, n); };
-            co_await blocking_.run(std::move(write));
+        bool copied = false;
+        if (size && *size >= kChunk) {
+            auto open = [&blob] { blob.open(); };
+            co_await blocking_.run(std::move(open));
+            copied = co_await copy_in(blocking_, source, blob, size, total);
+        }
+        // Otherwise through buffers. One byte over the declared size, so a source that runs long
+        // shows in the same read.
+        const std::size_t capacity = size && *size < kChunk ? static_cast<std::size_t>(*size) + 1 : kChunk;
+        Buffer current;
+        std::size_t last = 0;  // bytes in `current` not yet written
+        if (!copied) {
+            current = Buffer(capacity);
+            Buffer next;
+            Filled filled = co_await fill(source, current.span());
+            for (;;) {
+                total += filled.bytes;
+                if (size && total > *size) {
+                    throw StorageError(fmt::format("the source holds more than {} bytes", *size));
+                }
+                if (filled.end) break;
+                // The bytes in hand go out while the source fills the other buffer.
+                if (next.empty()) next = Buffer(capacity);
+                auto write = [&blob, data = current.data(), n = filled.bytes] { blob.append(data, n); };
+                auto writing = blocking_.run(std::move(write));
+                auto reading = fill(source, next.span());
+                filled = co_await together(std::move(writing), std::move(reading));
+                std::swap(current, next);
+            }
+            last = filled.bytes;
         }
         if (size && total != *size) {
             throw StorageError(fmt::format("the source ended after {} of {} bytes", total, *size));
         }
-        hex = core::to_hex(sha.finish());
-        if (sha256 && hex != *sha256) {
-            throw StorageError(fmt::format("the bytes hash to {}, not to the declared SHA-256 {}", hex, *sha256));
-        }
+        // The last bytes, the fsync and the rename: a blob that fits in one buffer costs one hop.
+        auto finish = [&blob, data = current.data(), n = last] {
+            blob.append(data, n);
+            return blob.finish();
+        };
+        hex = co_await blocking_.run(std::move(finish));
     } catch (...) {
         failure = std::current_exception();
     }
-    auto finish = [fd, temp, target, dir, hex, failed = failure != nullptr] {
-        if (!failed) {
-            // Best effort: filesystems without user xattrs only lose head()'s sha256.
-            ::fsetxattr(fd, kShaAttribute, hex.data(), hex.size(), 0);
-            if (::fsync(fd) != 0) {
-                ::close(fd);
-                ::unlink(temp.c_str());
-                fail_errno("syncing a blob");
-            }
-        }
-        ::close(fd);
-        if (failed) {
-            ::unlink(temp.c_str());
-            return;
-        }
-        if (::rename(temp.c_str(), target.c_str()) != 0) {
-            const int saved = errno;
-            ::unlink(temp.c_str());
-            errno = saved;
-            fail_errno("placing a blob");
-        }
-        fsync_dir(dir);
-    };
-    co_await blocking_.run(std::move(finish));
-    if (failure) std::rethrow_exception(failure);
-    co_return PutResult{.size = total, .sha256 = hex, .etag = "\"" + hex + "\""};
+    if (failure) {
+        auto discard = [&blob] { blob.discard(); };
+        co_await blocking_.run(std::move(discard));
+        std::rethrow_exception(failure);
+    }
+    co_return PutResult{.size = total, .sha256 = hex, .etag = "\"" + hex + "\"", .checked = true};
 }
 
 asio::awaitable<void> LocalBlobStore::get(std::string key, std::optional<ByteRange> range, Sink& sink) {
@@ -181,7 +353,7 @@ asio::awaitable<void> LocalBlobStore::get(std::string key, std::optional<ByteRan
             offset = range->first;
             if (range->last) end = std::min(end, *range->last + 1);
         }
-        std::vector<char> buffer(kChunk);
+        std::vector<char> buffer(kReadChunk);
         while (offset < end) {
             const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - offset));
             auto read = [fd = file.fd, data = buffer.data(), want, offset] {
@@ -222,6 +394,11 @@ asio::awaitable<void> LocalBlobStore::remove(std::string key) {
         if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) fail_errno("removing a blob");
     };
     co_await blocking_.run(std::move(unlink));
+}
+
+asio::awaitable<std::optional<std::vector<std::string>>> LocalBlobStore::list(std::string /*prefix*/,
+                                                                              std::size_t /*max_keys*/) {
+    co_return std::nullopt;
 }
 
 std::optional<std::string> LocalBlobStore::presign_get(const std::string& /*key*/, std::chrono::seconds /*ttl*/) const {

@@ -18,6 +18,9 @@ public:
     boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) override;
     boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) override;
     boost::asio::awaitable<void> remove(std::string key) override;
+    // None: head() is one stat here, cheaper than walking the tree.
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> list(std::string prefix,
+                                                                         std::size_t max_keys) override;
     std::optional<std::uint64_t> sha256_declared_from() const override { return std::nullopt; }
     std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override;
 

@@ -15,6 +15,9 @@ struct PutResult {
     std::uint64_t size = 0;
     std::string sha256;  // hex, of the bytes stored
     std::string etag;    // as the store reports it (S3: quoted, MD5 or multipart form)
+    // The bytes the store holds are known to be the ones sent (local: written here; S3: an MD5
+    // ETag equal to the MD5 of what was sent), so reading the object back would prove nothing more.
+    bool checked = false;
 };
 
 struct BlobInfo {

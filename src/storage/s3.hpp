@@ -20,7 +20,12 @@ struct S3Options {
     bool path_style = true;  // endpoint/bucket/key; false: bucket.endpoint/key
     // Objects larger than this go up in parts of this size (S3: at least 5 MiB, at most 10,000 parts).
     std::uint64_t part_size = std::uint64_t{8} << 20U;
-    unsigned max_attempts = 4;  // per request
+    // Objects of a known size and SHA-256 (put() told both) up to this size go up in one PUT,
+    // streamed and signed with that SHA-256 (S3 checks it): one request, and no assembly of parts
+    // at the other end. S3's limit for one PUT is 5 GiB; a failed PUT is sent again whole.
+    std::uint64_t max_single_put = std::uint64_t{5} << 30U;
+    std::size_t list_page = 1000;  // keys per ListObjectsV2 page (S3's maximum)
+    unsigned max_attempts = 4;     // per request
     std::chrono::milliseconds retry_base{200};
     std::chrono::milliseconds retry_max{10000};
     std::chrono::milliseconds connect_timeout{10000};
@@ -39,6 +44,9 @@ public:
     boost::asio::awaitable<void> get(std::string key, std::optional<ByteRange> range, Sink& sink) override;
     boost::asio::awaitable<std::optional<BlobInfo>> head(std::string key) override;
     boost::asio::awaitable<void> remove(std::string key) override;
+    // ListObjects, list_page keys a page; none when S3 refuses it or there are more than max_keys.
+    boost::asio::awaitable<std::optional<std::vector<std::string>>> list(std::string prefix,
+                                                                         std::size_t max_keys) override;
     // Objects of the part size and larger go up in parts.
     std::optional<std::uint64_t> sha256_declared_from() const override { return options_.part_size; }
     std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override;
@@ -51,12 +59,15 @@ public:
         std::string key;    // "" addresses the bucket
         std::string query;  // canonical (see S3Location::url)
         std::string_view payload;
-        bool signed_payload = true;  // false: UNSIGNED-PAYLOAD (object data: hashing it twice costs CPU)
+        bool signed_payload = true;          // false: UNSIGNED-PAYLOAD (object data: hashing it twice costs CPU)
+        std::string payload_sha256;          // hex, when known: signed as is (S3 checks it against what arrives)
+        http::BodySource* source = nullptr;  // instead of `payload`, sent once (no retry): source_size bytes
+        std::uint64_t source_size = 0;
         std::vector<std::pair<std::string, std::string>> headers;
         http::BodySink* sink = nullptr;
         const std::uint64_t* sink_written = nullptr;  // bytes the sink took: none, and a failure may be retried
     };
-    // Sends with retries (transport errors, 429, 5xx; not once a sink has received bytes) and
+    // Sends with retries (transport errors, 429, 5xx; not once a sink has received bytes, nor a source's body) and
     // returns the last response; throws StorageError when the last attempt failed below HTTP.
     boost::asio::awaitable<http::ClientResponse> send(Call call);
 
@@ -67,6 +78,8 @@ private:
                                                     std::optional<std::uint64_t> size,
                                                     const std::optional<std::string>& declared, std::vector<char>& part,
                                                     std::size_t filled, core::Sha256& sha);
+    boost::asio::awaitable<PutResult> put_streamed(const std::string& key, Source& source, std::uint64_t size,
+                                                   const std::string& sha256);
     std::chrono::milliseconds backoff(unsigned attempt) const;
 
     S3Options options_;

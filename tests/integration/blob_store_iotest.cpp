@@ -2,11 +2,13 @@
 // script starts (KILN_TEST_S3_ENDPOINT) for S3BlobStore, path-style and virtual-host style. A small
 // proxy in front of s3rver (support/fault_proxy.hpp) injects the failures S3 has (503 SlowDown,
 // 500s) and stalls.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -61,10 +63,54 @@ public:
         for (std::uint64_t i = 0; i < size; ++i) s[i] = byte_at(i);
         return s;
     }
+    // The SHA-256 of bytes(size), without holding them all (the memory test measures RSS).
+    static std::string sha256_of(std::uint64_t size) {
+        core::Sha256 sha;
+        std::string chunk;
+        for (std::uint64_t at = 0; at < size; at += chunk.size()) {
+            chunk.resize(static_cast<std::size_t>(std::min<std::uint64_t>(kMiB, size - at)));
+            for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = byte_at(at + i);
+            sha.update(chunk);
+        }
+        return core::to_hex(sha.finish());
+    }
 
 private:
     std::uint64_t size_;
     std::uint64_t fail_after_;
+    std::uint64_t offset_ = 0;
+};
+
+// A file that copies itself into the store's file in the kernel (Source::copy_to), as the sync
+// job's sources do; read() only counts that it was (not) used.
+class FileCopySource final : public Source {
+public:
+    FileCopySource(const std::filesystem::path& path, std::uint64_t size)
+        : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), size_(size) {}
+    FileCopySource(const FileCopySource&) = delete;
+    FileCopySource& operator=(const FileCopySource&) = delete;
+    ~FileCopySource() override { ::close(fd_); }
+    asio::awaitable<std::size_t> read(std::span<char> /*buffer*/) override {
+        ++reads;
+        co_return 0;
+    }
+    asio::awaitable<std::optional<std::size_t>> copy_to(int fd, std::uint64_t at, std::size_t max) override {
+        ++copies;
+        auto in = static_cast<loff_t>(offset_);
+        auto out = static_cast<loff_t>(at);
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(max, size_ - offset_));
+        if (want == 0) co_return 0;
+        const auto n = ::copy_file_range(fd_, &in, fd, &out, want, 0);
+        if (n < 0) throw std::runtime_error("copy_file_range failed");
+        offset_ += static_cast<std::uint64_t>(n);
+        co_return static_cast<std::size_t>(n);
+    }
+    int reads = 0;
+    int copies = 0;
+
+private:
+    int fd_;
+    std::uint64_t size_;  // what it hands out (the file may hold more)
     std::uint64_t offset_ = 0;
 };
 
@@ -266,6 +312,56 @@ TEST_F(BlobStoreTest, LocalStoreNeverShowsAPartialBlob) {
     EXPECT_EQ(names, std::vector<std::string>{"doc.bin"});
 }
 
+// Puts landing in one directory at once share its fsyncs (storage::DirSyncs): every one of them
+// still ends with its blob in place, and none waits forever on another's.
+TEST_F(BlobStoreTest, ConcurrentLocalPutsIntoOneDirectoryAllLand) {
+    constexpr int kPuts = 24;
+    std::vector<std::unique_ptr<PatternSource>> sources;
+    std::vector<std::future<PutResult>> done;
+    for (int i = 0; i < kPuts; ++i) {
+        const std::uint64_t size = 1000 + static_cast<std::uint64_t>(i) * 700;
+        sources.push_back(std::make_unique<PatternSource>(size));
+        done.push_back(
+            asio::co_spawn(io_, local_->put(fmt::format("{}same/f{}", prefix_, i), *sources.back(), size, std::nullopt),
+                           asio::use_future));
+    }
+    io_.restart();
+    const auto all_ready = [&] {
+        return std::ranges::all_of(
+            done, [](auto& f) { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; });
+    };
+    while (!all_ready() && io_.run_one() > 0) {
+    }
+    for (int i = 0; i < kPuts; ++i) {
+        const std::uint64_t size = 1000 + static_cast<std::uint64_t>(i) * 700;
+        EXPECT_EQ(done[i].get().size, size);
+        EXPECT_EQ(get(*local_, fmt::format("{}same/f{}", prefix_, i)), PatternSource::bytes(size));
+    }
+    std::size_t entries = 0;
+    for (const auto& e : std::filesystem::directory_iterator(root_ / prefix_ / "same")) entries += e.is_regular_file();
+    EXPECT_EQ(entries, static_cast<std::size_t>(kPuts));  // no temporary file left
+}
+
+TEST_F(BlobStoreTest, LocalStoreLetsAFileSourceCopyInTheKernel) {
+    const std::uint64_t size = 3 * kMiB + 5;
+    const auto expected = PatternSource::bytes(size);
+    const auto file = root_.parent_path() / ("kiln-copy-src-" + core::Uuid::v7().str());
+    std::ofstream(file, std::ios::binary) << expected;
+    FileCopySource source(file, size);
+    const auto r = run(local_->put(prefix_ + "copied.bin", source, size, std::nullopt));
+    EXPECT_EQ(r.size, size);
+    EXPECT_EQ(r.sha256, core::to_hex(core::sha256(expected)));  // hashed from what the blob holds
+    EXPECT_EQ(source.reads, 0);
+    EXPECT_EQ(source.copies, 5);  // four pieces of at most 1 MiB, then the end
+    EXPECT_EQ(get(*local_, prefix_ + "copied.bin"), expected);
+    EXPECT_EQ(run(local_->head(prefix_ + "copied.bin"))->sha256, r.sha256);
+    // A file that holds more than the declared size fails the put; nothing is stored.
+    FileCopySource longer(file, size);
+    EXPECT_THROW(run(local_->put(prefix_ + "long.bin", longer, size - 2 * kMiB, std::nullopt)), StorageError);
+    EXPECT_FALSE(run(local_->head(prefix_ + "long.bin")).has_value());
+    std::filesystem::remove(file);
+}
+
 TEST_F(BlobStoreTest, LargeObjectsGoUpInParts) {
     const std::uint64_t size = 12 * kMiB + 7;
     const auto sha = core::to_hex(core::sha256(PatternSource::bytes(size)));
@@ -293,7 +389,9 @@ TEST_F(BlobStoreTest, ADeclaredSha256IsRecordedForMultipartObjects) {
     const std::uint64_t size = 11 * kMiB + 1;
     const auto sha = core::to_hex(core::sha256(PatternSource::bytes(size)));
     FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::pass);
-    S3BlobStore recorded(options(proxy.endpoint(), true), client_);
+    auto in_parts = options(proxy.endpoint(), true);
+    in_parts.max_single_put = 0;  // the virtual-host store sends the declared one as one PUT
+    S3BlobStore recorded(in_parts, client_);
     EXPECT_EQ(recorded.sha256_declared_from(), 5 * kMiB);
     EXPECT_EQ(local_->sha256_declared_from(), std::nullopt);
     for (auto* store : {static_cast<S3BlobStore*>(&recorded), s3_vhost_.get()}) {
@@ -339,15 +437,89 @@ TEST_F(BlobStoreTest, AWrongDeclaredSha256StoresNothing) {
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(root_ / prefix_)) names.push_back(e.path().filename());
     EXPECT_EQ(names, std::vector<std::string>{"kept.bin"});
-    // S3: the multipart upload was aborted, never completed.
     FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::pass);
-    S3BlobStore recorded(options(proxy.endpoint(), true), client_);
+    // S3, one PUT signed with the declared SHA-256: S3 itself refuses the body; s3rver does not
+    // check, so the store removes what it took.
+    S3BlobStore one_put(options(proxy.endpoint(), true), client_);
+    PatternSource streamed(6 * kMiB);
+    EXPECT_THROW(run(one_put.put(prefix_ + "refused.bin", streamed, 6 * kMiB, wrong)), StorageError);
+    EXPECT_EQ(proxy.count("PUT /kiln-test/" + prefix_ + "refused.bin"), 1U);
+    EXPECT_EQ(proxy.count("DELETE /kiln-test/" + prefix_ + "refused.bin"), 1U);
+    EXPECT_FALSE(run(s3_->head(prefix_ + "refused.bin")).has_value());
+    // S3 in parts: the multipart upload was aborted, never completed.
+    auto in_parts = options(proxy.endpoint(), true);
+    in_parts.max_single_put = 0;
+    S3BlobStore recorded(in_parts, client_);
     PatternSource source(6 * kMiB);
     EXPECT_THROW(run(recorded.put(prefix_ + "aborted.bin", source, 6 * kMiB, wrong)), StorageError);
     EXPECT_EQ(proxy.count("partNumber="), 2U);
     EXPECT_EQ(proxy.count("DELETE /kiln-test/" + prefix_ + "aborted.bin?uploadId="), 1U);
     EXPECT_EQ(proxy.count("POST /kiln-test/" + prefix_ + "aborted.bin?uploadId="), 0U);
     EXPECT_FALSE(run(s3_->head(prefix_ + "aborted.bin")).has_value());
+}
+
+TEST_F(BlobStoreTest, AKnownSha256SendsALargeObjectAsOneSignedPut) {
+    const std::uint64_t size = 11 * kMiB + 1;
+    const auto sha = PatternSource::sha256_of(size);
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::pass);
+    S3BlobStore recorded(options(proxy.endpoint(), true), client_);
+    for (auto* store : {static_cast<S3BlobStore*>(&recorded), s3_vhost_.get()}) {
+        const auto key = prefix_ + "one.bin";
+        PatternSource source(size);
+        const auto r = run(store->put(key, source, size, sha));
+        EXPECT_EQ(r.size, size);
+        EXPECT_EQ(r.sha256, sha);
+        EXPECT_FALSE(r.etag.empty());
+        const auto info = run(store->head(key));
+        ASSERT_TRUE(info.has_value());
+        EXPECT_EQ(info->size, size);
+        EXPECT_EQ(info->sha256, sha);
+        HashSink sink;
+        run(store->get(key, std::nullopt, sink));
+        EXPECT_EQ(core::to_hex(sink.sha.finish()), sha);
+    }
+    EXPECT_EQ(proxy.count("PUT /kiln-test/" + prefix_ + "one.bin"), 1U);
+    EXPECT_EQ(proxy.count("?uploads="), 0U);
+    EXPECT_EQ(proxy.count("partNumber="), 0U);
+
+    // The source failing part way, or ending early: the PUT is cut off, the old object stays.
+    const auto key = prefix_ + "kept.bin";
+    put(recorded, key, 1000, 1000);
+    PatternSource failing(size, 7 * kMiB);
+    EXPECT_THROW(run(recorded.put(key, failing, size, sha)), std::runtime_error);
+    PatternSource short_one(size - 1);
+    EXPECT_THROW(run(recorded.put(key, short_one, size, sha)), StorageError);
+    EXPECT_EQ(get(*s3_, key), PatternSource::bytes(1000));
+}
+
+TEST_F(BlobStoreTest, S3ListsTheKeysUnderAPrefixPageByPage) {
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::pass);
+    auto small_pages = options(proxy.endpoint(), true);
+    small_pages.list_page = 2;
+    S3BlobStore paged(small_pages, client_);
+    const std::vector<std::string> keys = {prefix_ + "l/a", prefix_ + "l/b & c", prefix_ + "l/sub/d",
+                                           prefix_ + "l/sub/e", prefix_ + "l/z"};
+    for (const auto& key : keys) put(*s3_, key, 10, 10);
+    put(*s3_, prefix_ + "l2/other", 10, 10);  // shares the characters, not the prefix "l/"
+    EXPECT_EQ(run(paged.list(prefix_ + "l/", 10)), keys);
+    EXPECT_EQ(proxy.count("max-keys="), 3U);  // 2 + 2 + 1
+    EXPECT_EQ(proxy.count("marker="), 2U);
+    EXPECT_EQ(run(s3_vhost_->list(prefix_ + "l/", 10)), keys);
+    EXPECT_EQ(run(s3_->list(prefix_ + "none/", 10)), std::vector<std::string>{});
+    // More keys than the caller would read: none, and no further page asked for.
+    EXPECT_EQ(run(paged.list(prefix_ + "l/", 3)), std::nullopt);
+    EXPECT_EQ(proxy.count("max-keys="), 5U);
+    // The local store does not list (head() is a stat there).
+    EXPECT_EQ(run(local_->list(prefix_, 10)), std::nullopt);
+    // A store refusing to list (a policy without s3:ListBucket): none, not an error.
+    FaultProxy refusing(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_),
+                        [](const std::string& line) -> FaultProxy::Action {
+                            if (line.find("max-keys=") != std::string::npos)
+                                return {.status = 403, .stall = false, .drop_bytes = 0};
+                            return {};
+                        });
+    S3BlobStore denied(options(refusing.endpoint(), true), client_);
+    EXPECT_EQ(run(denied.list(prefix_ + "l/", 10)), std::nullopt);
 }
 
 TEST_F(BlobStoreTest, AThrottledPartIsRetried) {
@@ -411,6 +583,9 @@ TEST_F(BlobStoreTest, StreamingLargeObjectsKeepsMemoryBounded) {
         run(store->get(key, std::nullopt, sink));
         EXPECT_EQ(sink.size, size);
         EXPECT_EQ(core::to_hex(sink.sha.finish()), r.sha256);
+        // With the SHA-256 known first (S3: one streamed PUT instead of parts).
+        PatternSource again(size);
+        EXPECT_EQ(run(store->put(key, again, size, r.sha256)).sha256, r.sha256);
         run(store->remove(key));
     }
 #if defined(__SANITIZE_ADDRESS__)

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/model.hpp"
 #include "core/config.hpp"
 #include "core/problem.hpp"
 #include "core/thread_pool.hpp"
@@ -15,6 +16,15 @@
 #include "support/run.hpp"
 
 namespace kiln::testing {
+
+// A member of a workspace as a service call sees them (seed them with StoreTest::seed_member).
+struct Person {
+    core::Uuid user = core::Uuid::v7();
+    core::Uuid session = core::Uuid::v7();
+    core::Uuid workspace;
+    const char* role = "";
+    auth::Principal principal() const { return {user, workspace, session, role}; }
+};
 
 // A blocking libpq connection for setup and inspection (never used by code under test).
 class AdminConnection {

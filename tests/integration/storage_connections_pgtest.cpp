@@ -13,6 +13,7 @@ namespace kiln::storage {
 namespace {
 
 using kiln::testing::AdminConnection;
+using kiln::testing::Person;
 using kiln::testing::status_of;
 
 const auto kWorkspace = *core::Uuid::parse("0190a2b4-0000-7000-8000-00000000a000");
@@ -20,14 +21,6 @@ const auto kOtherWorkspace = *core::Uuid::parse("0190a2b4-0000-7000-8000-0000000
 constexpr std::string_view kKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const std::string kSecret = "kiln-plaintext-secret-5f3e0c9a";
 const audit::Origin kOrigin{"127.0.0.1", "pgtest"};
-
-struct Person {
-    core::Uuid user = core::Uuid::v7();
-    core::Uuid session = core::Uuid::v7();
-    core::Uuid workspace;
-    const char* role = "";
-    auth::Principal principal() const { return {user, workspace, session, role}; }
-};
 
 class StorageConnectionsTest : public kiln::testing::StoreTest<ConnectionStore> {
 protected:

@@ -11,9 +11,8 @@
 #include <filesystem>
 
 #include "auth/scope.hpp"
-#include "modules/uploads/service.hpp"
-#include "pg_fixture.hpp"
 #include "storage/connection_store.hpp"
+#include "uploads_fixture.hpp"
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
@@ -23,33 +22,12 @@ namespace {
 
 using kiln::testing::AdminConnection;
 using kiln::testing::status_of;
+using testing::fields_of;
+using testing::kOrigin;
+using testing::Person;
 
 const auto kWorkspace = *core::Uuid::parse("0190a2b4-0000-7000-8000-00000000a000");
 const auto kOtherWorkspace = *core::Uuid::parse("0190a2b4-0000-7000-8000-00000000b000");
-const audit::Origin kOrigin{"127.0.0.1", "pgtest"};
-
-struct Person {
-    core::Uuid user = core::Uuid::v7();
-    core::Uuid session = core::Uuid::v7();
-    core::Uuid workspace;
-    const char* role = "";
-    auth::Principal principal() const { return {user, workspace, session, role}; }
-};
-
-// The fields a call's 422 names, in order ({} when it did not fail with 422).
-template <typename T>
-asio::awaitable<std::vector<std::string>> fields_of(asio::awaitable<T> call) {
-    std::vector<std::string> out;
-    try {
-        co_await std::move(call);
-    } catch (const core::Problem& p) {
-        if (p.status() == 422) {
-            for (const auto& e : p.errors()) out.push_back(e.field);
-        }
-    }
-    co_return out;
-}
-
 // Polls `sql` (as the superuser) until it answers `want` or 10 s pass, letting the io_context run
 // in between; whether it did.
 asio::awaitable<bool> eventually(std::string conninfo, std::string sql, std::string want) {
@@ -101,29 +79,20 @@ asio::awaitable<std::string> delete_during_project_insert(db::Pool* pool, storag
     co_return fmt::format("{}/{}", waited, status->value_or(0));
 }
 
-class UploadsTest : public kiln::testing::StoreTest<Store> {
+class UploadsTest : public testing::UploadsFixture {
 protected:
+    UploadsTest() : UploadsFixture(kWorkspace, kOtherWorkspace) {}
     void SetUp() override {
-        StoreTest::SetUp();
-        for (auto* p : {&admin_, &owner_, &member_, &viewer_, &outsider_})
-            seed_member(p->user, p->workspace, p->session, p->role);
         root_ = fs::temp_directory_path() / ("kiln-uploads-" + core::Uuid::v7().str());
         fs::create_directories(root_ / "batch");
-        sync_store_ = std::make_unique<SyncStore>(*pool_);
-        service_ =
-            std::make_unique<Service>(*store_, *sync_store_, blocking_, std::vector<std::string>{root_.string()});
+        UploadsFixture::SetUp();
     }
     void TearDown() override {
-        service_.reset();
-        sync_store_.reset();
+        UploadsFixture::TearDown();
         fs::remove_all(root_);
-        StoreTest::TearDown();
     }
+    std::vector<std::string> import_roots() const override { return {root_.string()}; }
 
-    std::string su(const std::string& sql) {
-        AdminConnection c(superuser_conninfo());
-        return c.exec(sql);
-    }
     // A live storage connection of `workspace`, written as the superuser (its secret is not used here).
     core::Uuid connection(const core::Uuid& workspace, const std::string& name) {
         const auto id = core::Uuid::v7();
@@ -132,21 +101,6 @@ protected:
             'us-east-1', 'bucket', 'K', decode(repeat('00', 24), 'hex'), decode(repeat('11', 20), 'hex')))sql",
                        workspace.str(), id.str(), name));
         return id;
-    }
-    Project project(const Person& p, std::string name) {
-        ProjectInput in;
-        in.name = std::move(name);
-        return run(service_->create_project(p.principal(), in, kOrigin));
-    }
-    static CycleInput cycle_input(const core::Uuid& project, std::int64_t number) {
-        CycleInput in;
-        in.project_id = project;
-        in.cycle_name = fmt::format("Cycle {}", number);
-        in.cycle_number = number;
-        return in;
-    }
-    Cycle cycle(const Person& p, const core::Uuid& project, std::int64_t number) {
-        return run(service_->create_cycle(p.principal(), cycle_input(project, number), kOrigin));
     }
     SyncSession session(const Person& p, const core::Uuid& cycle) {
         SyncSessionInput in;
@@ -162,14 +116,7 @@ protected:
             "WHERE action LIKE 'upload_%'");
     }
 
-    Person admin_{.workspace = kWorkspace, .role = "admin"};
-    Person owner_{.workspace = kWorkspace, .role = "owner"};
-    Person member_{.workspace = kWorkspace, .role = "member"};
-    Person viewer_{.workspace = kWorkspace, .role = "viewer"};
-    Person outsider_{.workspace = kOtherWorkspace, .role = "owner"};
     fs::path root_;
-    std::unique_ptr<SyncStore> sync_store_;
-    std::unique_ptr<Service> service_;
 };
 
 TEST_F(UploadsTest, ProjectsAreCreatedReadReplacedPatchedAndDeleted) {

@@ -4,71 +4,24 @@
 // that writes them is not what is tested here.
 #include <fmt/format.h>
 
-#include "modules/uploads/service.hpp"
-#include "pg_fixture.hpp"
+#include "uploads_fixture.hpp"
 
 namespace asio = boost::asio;
 
 namespace kiln::uploads {
 namespace {
 
-using kiln::testing::AdminConnection;
+using testing::fields_of;
+using testing::kOrigin;
+using testing::Person;
 
 const auto kWorkspace = *core::Uuid::parse("0190a2b4-0000-7000-8000-00000000c000");
 const auto kOtherWorkspace = *core::Uuid::parse("0190a2b4-0000-7000-8000-00000000d000");
-const audit::Origin kOrigin{"127.0.0.1", "pgtest"};
 
-struct Person {
-    core::Uuid user = core::Uuid::v7();
-    core::Uuid session = core::Uuid::v7();
-    core::Uuid workspace;
-    const char* role = "";
-    auth::Principal principal() const { return {user, workspace, session, role}; }
-};
-
-// The fields a call's 422 names ({} when it did not fail with 422).
-asio::awaitable<std::vector<std::string>> fields_of(asio::awaitable<SessionStats> call) {
-    std::vector<std::string> out;
-    try {
-        co_await std::move(call);
-    } catch (const core::Problem& p) {
-        if (p.status() == 422) {
-            for (const auto& e : p.errors()) out.push_back(e.field);
-        }
-    }
-    co_return out;
-}
-
-class UploadStatsTest : public kiln::testing::StoreTest<Store> {
+class UploadStatsTest : public testing::UploadsFixture {
 protected:
-    void SetUp() override {
-        StoreTest::SetUp();
-        for (auto* p : {&admin_, &viewer_, &outsider_}) seed_member(p->user, p->workspace, p->session, p->role);
-        sync_store_ = std::make_unique<SyncStore>(*pool_);
-        service_ = std::make_unique<Service>(*store_, *sync_store_, blocking_, std::vector<std::string>{});
-    }
-    void TearDown() override {
-        service_.reset();
-        sync_store_.reset();
-        StoreTest::TearDown();
-    }
+    UploadStatsTest() : UploadsFixture(kWorkspace, kOtherWorkspace) {}
 
-    void su(const std::string& sql) {
-        AdminConnection c(superuser_conninfo());
-        c.exec(sql);
-    }
-    Project project(const Person& p, std::string name) {
-        ProjectInput in;
-        in.name = std::move(name);
-        return run(service_->create_project(p.principal(), in, kOrigin));
-    }
-    Cycle cycle(const Person& p, const core::Uuid& project, std::int64_t number) {
-        CycleInput in;
-        in.project_id = project;
-        in.cycle_name = fmt::format("Cycle {}", number);
-        in.cycle_number = number;
-        return run(service_->create_cycle(p.principal(), in, kOrigin));
-    }
     // A session of `cycle` with `set` (an SQL SET list) applied as the superuser.
     core::Uuid session(const Person& p, const core::Uuid& cycle, const std::string& set = {}) {
         SyncSessionInput in;
@@ -87,12 +40,6 @@ protected:
     SessionStats stats(const Person& p, SessionStatsQuery q = {}) {
         return run(service_->session_stats(p.principal(), std::move(q)));
     }
-
-    Person admin_{.workspace = kWorkspace, .role = "admin"};
-    Person viewer_{.workspace = kWorkspace, .role = "viewer"};
-    Person outsider_{.workspace = kOtherWorkspace, .role = "owner"};
-    std::unique_ptr<SyncStore> sync_store_;
-    std::unique_ptr<Service> service_;
 };
 
 TEST_F(UploadStatsTest, NoSessionsIsZerosAndNulls) {

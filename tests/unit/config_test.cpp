@@ -109,6 +109,14 @@ TEST_F(ConfigTest, EnvironmentSecretWinsOverFile) {
     EXPECT_EQ(c.database.password, "from-env");
 }
 
+TEST_F(ConfigTest, FileThreadsDefaultAndBounds) {
+    EXPECT_EQ(Config::load("", env({})).file_threads, 16U);
+    EXPECT_EQ(Config::load(write("file_threads = 4\n"), env({})).file_threads, 4U);
+    EXPECT_EQ(Config::load("", env({{"KILN_FILE_THREADS", "64"}})).file_threads, 64U);
+    EXPECT_THROW(Config::load("", env({{"KILN_FILE_THREADS", "0"}})), ConfigError);
+    EXPECT_THROW(Config::load("", env({{"KILN_FILE_THREADS", "1025"}})), ConfigError);
+}
+
 TEST_F(ConfigTest, EveryKeyHasAnEnvironmentName) {
     const auto keys = Config::keys();
     ASSERT_FALSE(keys.empty());

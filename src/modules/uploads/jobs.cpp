@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <unordered_set>
 
 #include "core/log.hpp"
 #include "http/client.hpp"
@@ -28,11 +30,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A lane reports the session's progress as an event at most this often (and at its last file).
-constexpr auto kEventEvery = std::chrono::milliseconds(250);
+// A lane reports the session's progress as an event at most this often (and at its last file):
+// with many lanes, each flush is a statement on the one session row, so not too often.
+constexpr auto kEventEvery = std::chrono::milliseconds(1000);
 // Lanes hold their lease by heartbeats; the timeout only bounds a lane that hangs.
 constexpr int kLaneTimeoutMs = 24 * 3600 * 1000;
 constexpr int kScanTimeoutMs = 3600 * 1000;
+// Keys a listing may hold beyond twice the files synced before it is not worth reading.
+constexpr std::size_t kListSlack = 1000;
 
 db::TenantScope scope_of(const jobs::Context& ctx) {
     db::TenantScope s;
@@ -128,9 +133,10 @@ public:
         ScannedFiles scanned;
         if (!plan.scanned && plan.local_directory) scanned = co_await list(plan, ctx.workspace());
         if (ctx.cancelled()) throw jobs::Cancelled{};
+        const std::string prefix = key_prefix(plan, ctx.workspace());
+        if (!scanned.files.empty()) co_await mark_absent(scope, plan, prefix, scanned.files);
         // The file list, the lanes' shares and the lanes' start commit with this job's success,
         // so a scan killed half-way records nothing and its next attempt scans again.
-        const std::string prefix = key_prefix(plan, ctx.workspace());
         for (auto& q : SyncStore::record_scan(ctx.workspace(), a.session_id, a.sync_job, scanned,
                                               static_cast<unsigned>(a.lanes), prefix)) {
             ctx.commit_with(std::move(q));
@@ -166,7 +172,10 @@ public:
                 co_await out.add(std::move(failed));
                 continue;
             }
-            std::vector<ScannedFile> one{{.relative = f.key, .absolute = source, .size = f.size}};
+            // A lane's later attempts look first: its earlier one may have put files it did not record.
+            const bool key_absent = f.key_absent && ctx.attempt() == 1;
+            std::vector<ScannedFile> one{
+                {.relative = f.key, .absolute = source, .size = f.size, .key_absent = key_absent}};
             TransferOptions options{.max_workers = 1, .times_to_retry = plan.times_to_retry, .stop_requested = [&ctx] {
                                         return ctx.cancelled();
                                     }};
@@ -203,6 +212,27 @@ public:
     }
 
 private:
+    // Lists the target's key prefix once, so the lanes put new files without a HEAD each. Only a
+    // saving: a store that cannot list (local) or refuses to (S3 without s3:ListBucket), or a
+    // prefix holding many more keys than the sync, leaves every file to be looked up.
+    asio::awaitable<void> mark_absent(const db::TenantScope& scope, const SyncPlan& plan, const std::string& prefix,
+                                      std::vector<ScannedFiles::File>& files) {
+        std::optional<std::vector<std::string>> listed;
+        std::exception_ptr failure;
+        try {
+            const auto executor = co_await asio::this_coro::executor;
+            http::Client client(executor);
+            auto target = co_await open_target(scope, plan, client);
+            listed = co_await target->list(prefix, files.size() * 2 + kListSlack);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        if (failure) spdlog::warn("uploads sync: listing {} failed: {}", prefix, core::describe(failure));
+        if (!listed) co_return;
+        const std::unordered_set<std::string> present(listed->begin(), listed->end());
+        for (auto& f : files) f.key_absent = !present.contains(f.key);
+    }
+
     // Where a lane reads a file uploaded through the API (`source`): the blob's own file on a
     // local store, else a staged copy; the reason it cannot be read, if so.
     asio::awaitable<std::optional<std::string>> uploaded_source(const LaneFile& f, http::Client& client,

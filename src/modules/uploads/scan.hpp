@@ -35,6 +35,8 @@ struct ScannedFile {
     std::filesystem::path absolute;  // what to open (a symlink inside the root: its target)
     std::uint64_t size = 0;
     std::int64_t mtime_ns = 0;  // since the epoch
+    // For the transfer: the store's listing did not have the key, so it is put without a head().
+    bool key_absent = false;
 };
 
 struct RefusedEntry {

@@ -102,8 +102,8 @@ std::optional<std::string> json_of(const std::optional<std::vector<std::string>>
 
 }  // namespace
 
-Service::Service(Store& store, SyncStore& sync, core::ThreadPool& cpu, std::vector<std::string> import_roots)
-    : store_(store), sync_(sync), cpu_(cpu), roots_(std::move(import_roots)) {}
+Service::Service(Store& store, SyncStore& sync, core::ThreadPool& blocking, std::vector<std::string> import_roots)
+    : store_(store), sync_(sync), blocking_(blocking), roots_(std::move(import_roots)) {}
 
 // ---- projects ----
 
@@ -260,7 +260,7 @@ asio::awaitable<SessionChanges> Service::session_changes(const auth::Principal& 
     c.set_local_directory = !partial || r.local_directory.has_value();
     if (r.local_directory) {
         auto check = [path = *r.local_directory, roots = roots_] { return check_local_directory(path, roots); };
-        const auto checked = co_await cpu_.run(std::move(check));
+        const auto checked = co_await blocking_.run(std::move(check));
         if (checked.problem) {
             v.add("local_directory", *checked.problem);
         } else {

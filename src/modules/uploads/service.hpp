@@ -34,7 +34,7 @@ struct SessionStatsQuery {
 class Service {
 public:
     // `import_roots`: uploads.import_roots (empty: no server path is accepted).
-    Service(Store& store, SyncStore& sync, core::ThreadPool& cpu, std::vector<std::string> import_roots);
+    Service(Store& store, SyncStore& sync, core::ThreadPool& blocking, std::vector<std::string> import_roots);
 
     boost::asio::awaitable<Project> create_project(auth::Principal p, ProjectInput r, audit::Origin origin);
     boost::asio::awaitable<ProjectList> list_projects(auth::Principal p, ListQuery q);
@@ -88,7 +88,7 @@ private:
 
     Store& store_;
     SyncStore& sync_;
-    core::ThreadPool& cpu_;
+    core::ThreadPool& blocking_;  // file system checks
     std::vector<std::string> roots_;
 };
 

@@ -183,13 +183,6 @@ constexpr std::string_view kSessionDelete = R"sql(
 UPDATE upload_sync_sessions SET deleted_at = now(), updated_at = now()
  WHERE workspace_id = kiln_current_workspace() AND id = $1 AND deleted_at IS NULL)sql";
 
-std::vector<std::string> strings_of(std::string_view json_text) {
-    std::vector<std::string> out;
-    const auto v = boost::json::parse(json_text);
-    for (const auto& el : v.as_array()) out.emplace_back(el.as_string());
-    return out;
-}
-
 SyncSession session_at(const db::Result& r, int i) {
     SyncSession s;
     s.id = r.uuid(i, 0);
@@ -489,6 +482,13 @@ asio::awaitable<std::vector<UploadFile>> Store::list_files(const db::TenantScope
 
 std::string session_select(std::string_view where) {
     return db::tenant_select(kSessionColumns, "upload_sync_sessions", where);
+}
+
+std::vector<std::string> strings_of(std::string_view json_text) {
+    std::vector<std::string> out;
+    const auto v = boost::json::parse(json_text);
+    for (const auto& el : v.as_array()) out.emplace_back(el.as_string());
+    return out;
 }
 
 SyncSession session_row(const db::Result& r, int i) {

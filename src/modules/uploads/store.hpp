@@ -127,5 +127,7 @@ std::string session_select(std::string_view where);
 SyncSession session_row(const db::Result& r, int i);
 std::string file_select(std::string_view where);
 UploadFile file_row(const db::Result& r, int i);
+// A column's JSON array of strings (to_jsonb of a text[]).
+std::vector<std::string> strings_of(std::string_view json_text);
 
 }  // namespace kiln::uploads

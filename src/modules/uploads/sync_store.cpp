@@ -1,7 +1,5 @@
 #include "modules/uploads/sync_store.hpp"
 
-#include <boost/json/parse.hpp>
-
 #include "db/sql.hpp"
 #include "db/transaction.hpp"
 #include "jobs/store.hpp"
@@ -45,11 +43,17 @@ constexpr std::string_view kScanned =
 
 constexpr std::string_view kLaneFiles = R"sql(
 SELECT u.id, u.relative_path, coalesce(u.source_path, ''), u.object_key, u.size_bytes, u.file_id IS NOT NULL,
-       f.storage_key
+       f.storage_key, u.key_absent
   FROM upload_files u
   LEFT JOIN files f ON f.workspace_id = u.workspace_id AND f.id = u.file_id AND f.deleted_at IS NULL
  WHERE u.workspace_id = kiln_current_workspace() AND u.session_id = $1 AND u.lane = $2 AND u.status = 'pending'
  ORDER BY u.relative_path)sql";
+// Hash-joined: a scan may mark thousands of keys.
+constexpr std::string_view kKeysAbsent = R"sql(
+UPDATE upload_files u SET key_absent = true
+  FROM unnest($2::text[]) AS k(key)
+ WHERE u.workspace_id = kiln_current_workspace() AND u.session_id = $1 AND u.object_key = k.key
+   AND u.status = 'pending')sql";
 constexpr std::string_view kAddFile = "SELECT kiln_upload_session_add_file($1, $2, $3, $4)";
 const std::string& file_by_id_sql() {
     static const std::string s = file_select("id = $1");
@@ -59,13 +63,6 @@ constexpr std::string_view kFilesDone =
     "SELECT kiln_upload_files_done($1, $2::uuid[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], "
     "$8::bigint[], $9::timestamptz[], $10)";
 constexpr std::string_view kFinish = "SELECT kiln_upload_sync_finish($1, $2, $3)";
-
-std::vector<std::string> strings_in(std::string_view json_text) {
-    std::vector<std::string> out;
-    const auto parsed = boost::json::parse(json_text);
-    for (const auto& el : parsed.as_array()) out.emplace_back(el.as_string());
-    return out;
-}
 
 }  // namespace
 
@@ -107,8 +104,8 @@ asio::awaitable<SyncPlan> SyncStore::plan(const db::TenantScope& scope, const co
     if (!r.is_null(0, 2)) p.job_id = r.uuid(0, 2);
     p.state = r.str(0, 3);
     p.local_directory = r.opt_str(0, 4);
-    p.include = strings_in(r.text(0, 5));
-    p.exclude = strings_in(r.text(0, 6));
+    p.include = strings_of(r.text(0, 5));
+    p.exclude = strings_of(r.text(0, 6));
     p.use_find = r.boolean(0, 7);
     p.max_workers = static_cast<unsigned>(r.int64(0, 8));
     p.times_to_retry = static_cast<unsigned>(r.int64(0, 9));
@@ -141,6 +138,14 @@ std::vector<db::Query> SyncStore::record_scan(const core::Uuid& workspace, const
                     db::array_of(scanned.refused, [](const Refused& f) { return std::optional(f.relative); }),
                     db::array_of(scanned.refused, [](const Refused& f) { return std::optional(f.reason); }),
                     scanned.error, static_cast<int>(lanes), prefix)});
+    std::vector<std::string> absent;
+    for (const auto& f : scanned.files) {
+        if (f.key_absent) absent.push_back(f.key);
+    }
+    if (!absent.empty()) {
+        q.push_back({kKeysAbsent,
+                     db::params(session, db::array_of(absent, [](const std::string& k) { return std::optional(k); }))});
+    }
     q.push_back(jobs::start_waiting_children(job));
     return q;
 }
@@ -152,7 +157,7 @@ asio::awaitable<std::vector<LaneFile>> SyncStore::lane_files(const db::TenantSco
     out.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
         out.push_back({r.uuid(i, 0), r.str(i, 1), r.str(i, 2), r.str(i, 3), static_cast<std::uint64_t>(r.int64(i, 4)),
-                       r.boolean(i, 5), r.opt_str(i, 6)});
+                       r.boolean(i, 5), r.opt_str(i, 6), r.boolean(i, 7)});
     }
     co_return out;
 }

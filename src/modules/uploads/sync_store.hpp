@@ -40,6 +40,7 @@ struct ScannedFiles {
         std::string source;  // the path read
         std::string key;
         std::uint64_t size = 0;
+        bool key_absent = false;  // not in the store's listing of the prefix (none taken: false)
     };
     struct Refused {
         std::string relative;
@@ -60,6 +61,7 @@ struct LaneFile {
     std::uint64_t size = 0;
     bool uploaded = false;
     std::optional<std::string> blob_key;
+    bool key_absent = false;  // see ScannedFiles::File
 };
 
 // One file's end, as the transfer engine reported it.

@@ -1,7 +1,9 @@
 #pragma once
 // Copies scanned files into a BlobStore under a key prefix: up to max_workers files at a time,
-// each streamed from disk with its SHA-256 computed on the way, skipped when the store already
-// holds the same bytes, verified after the put, retried with backoff, cancellable, with progress.
+// each streamed from disk (the store computes the SHA-256 on the way), skipped when the store
+// already holds the same bytes, verified after the put (by the store's answer when it proves what
+// it holds, else by reading the object's size, SHA-256 and ETag back), retried with backoff,
+// cancellable, with progress.
 // Files the store would keep without a SHA-256 unless told one (BlobStore::sha256_declared_from:
 // S3 multipart) are hashed before the put and declared, so the next run can skip them.
 // The caller's executor must be single-threaded (an I/O thread's io_context) or a strand: the
