@@ -125,6 +125,67 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
     }
   });
 
+  it('reports how far a large file is sent before it ends', async () => {
+    // The proxy passes the PUT's first MiB to s3rver, then reads no more of it until released:
+    // kiln is then mid-file for as long as the test needs to see its progress.
+    const upstream = new URL(s3Endpoint);
+    let release;
+    const released = new Promise((resolve) => { release = resolve; });
+    const proxy = http.createServer((req, res) => {
+      const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
+        headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      });
+      up.on('error', (e) => res.destroy(e));
+      if (req.method !== 'PUT') return void req.pipe(up);
+      let passed = 0;
+      req.on('data', (chunk) => {
+        up.write(chunk);
+        passed += chunk.length;
+        if (passed >= 1 << 20 && passed - chunk.length < 1 << 20) {
+          req.pause();
+          released.then(() => req.resume());
+        }
+      });
+      req.on('end', () => up.end());
+    });
+    await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const stream = sse(`${kiln.url}/api/v1/events`, { authorization: `Bearer ${o.token}` });
+    try {
+      const dir = path.join(root, `large-${hex(4)}`);
+      const big = randomBytes(24 << 20);
+      writeTree(dir, { 'big.bin': big });
+      const { cycle, prefix } = await destination(o.as, { endpoint: `http://127.0.0.1:${proxy.address().port}` });
+      const session = await newSession(o.as, cycle, dir, { max_workers: 1 });
+      await stream.opened();
+      assert.equal((await o.as.post(`/sync-sessions/${session.id}/start`)).status, 202);
+      const progress = () => stream.events.filter((e) => e.event === 'sync.progress' && e.data.session_id === session.id)
+        .map((e) => e.data);
+      await stream.until(() => progress().some((d) => d.bytes_sending > 0), 'a progress event inside the file');
+      const mid = progress().find((d) => d.bytes_sending > 0);
+      assert.equal(mid.files_done, 0, JSON.stringify(mid));
+      assert.ok(mid.bytes_sending >= 1 << 20 && mid.bytes_sending < big.length, JSON.stringify(mid));
+      assert.ok(mid.bytes_per_second > 0 && mid.eta_s > 0, JSON.stringify(mid));
+      const [row] = await filesOf(o.as, session.id);
+      assert.equal(row.status, 'pending', JSON.stringify(row));
+      assert.ok(row.bytes_sent >= 1 << 20 && row.bytes_sent < big.length, JSON.stringify(row));
+
+      release();
+      await stream.until(() => progress().some((d) => d.state === 'completed'), 'the completed progress event');
+      const last = progress().at(-1);
+      assert.deepEqual([last.files_done, last.bytes_done, last.bytes_sending], [1, big.length, 0]);
+      const [sent] = await filesOf(o.as, session.id);
+      assert.deepEqual([sent.status, sent.bytes_sent, sent.sha256], ['uploaded', 0, sha256(big)]);
+      assert.deepEqual(await objectBytes(`${prefix}big.bin`), big);
+    } finally {
+      release();
+      await stream.close();
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
   it('copies a directory, streams progress, and a re-run sends only what changed', async () => {
     const dir = path.join(root, `tree-${hex(4)}`);
     const files = {};

@@ -11,6 +11,8 @@
 #include <filesystem>
 
 #include "auth/scope.hpp"
+#include "jobs/store.hpp"
+#include "modules/uploads/jobs.hpp"
 #include "storage/connection_store.hpp"
 #include "uploads_fixture.hpp"
 
@@ -497,6 +499,38 @@ TEST_F(UploadsTest, ALocalDirectoryMustLieInsideAnImportRoot) {
               std::vector<std::string>{"local_directory"});
     in.local_directory.reset();
     EXPECT_EQ(run(closed.create_session(member_.principal(), in, kOrigin)).state, "pending");
+}
+
+// The lanes wait for the scan to share out the files; a scan out of attempts (or cancelled on
+// its own) cancels them, so the batch ends and its parent runs to settle the session.
+TEST_F(UploadsTest, ASyncWhoseScanDiesEndsItsWaitingLanes) {
+    const auto a = project(admin_, "Scan dies");
+    const auto one = cycle(admin_, a.id, 1);
+    const auto s = session(member_, one.id);
+    const auto started = run(service_->start_sync(member_.principal(), s.id, false, kOrigin));
+    ASSERT_TRUE(started.job_id.has_value());
+    const auto parent = started.job_id->str();
+    EXPECT_EQ(su(fmt::format("SELECT count(*) FROM jobs WHERE parent_id = '{}' AND kind = '{}' AND state = 'scheduled'",
+                             parent, kTransferKind)),
+              std::to_string(s.max_workers));
+
+    jobs::Store engine(*pool_);
+    su(fmt::format("UPDATE jobs SET max_attempts = 1 WHERE parent_id = '{}' AND kind = '{}'", parent, kScanKind));
+    jobs::ClaimRequest c;
+    c.kinds = {kScanKind};
+    c.worker = "pgtest";
+    c.limit = 1;
+    const auto claimed = run(engine.claim(c));
+    ASSERT_EQ(claimed.size(), 1U);
+    const jobs::Lease lease{claimed[0].workspace, claimed[0].id, claimed[0].lease};
+    EXPECT_EQ(run(engine.fail(lease, "the database went away", std::chrono::milliseconds(0))), "dead");
+
+    EXPECT_EQ(su(fmt::format("SELECT string_agg(DISTINCT state, ',') FROM jobs WHERE parent_id = '{}' AND kind = '{}'",
+                             parent, kTransferKind)),
+              "cancelled");
+    EXPECT_EQ(su(fmt::format("SELECT state || ' ' || batch_dead || ' ' || batch_cancelled FROM jobs WHERE id = '{}'",
+                             parent)),
+              fmt::format("available 1 {}", s.max_workers));
 }
 
 }  // namespace

@@ -4,7 +4,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
 #include <cerrno>
@@ -36,6 +40,8 @@ constexpr auto kEventEvery = std::chrono::milliseconds(1000);
 // Lanes hold their lease by heartbeats; the timeout only bounds a lane that hangs.
 constexpr int kLaneTimeoutMs = 24 * 3600 * 1000;
 constexpr int kScanTimeoutMs = 3600 * 1000;
+// A file at least this large reports how far its sending is at each of the transfer's ticks.
+constexpr std::uint64_t kSendingFrom = std::uint64_t{8} << 20U;
 // Keys a listing may hold beyond twice the files synced before it is not worth reading.
 constexpr std::size_t kListSlack = 1000;
 
@@ -121,6 +127,44 @@ private:
     std::size_t recorded_ = 0;
 };
 
+// How far a lane is into a large file (SyncStore::sending), reported from the transfer's progress
+// ticks without holding the transfer up: one statement at a time, later ticks skipped meanwhile.
+class Sending {
+public:
+    Sending(asio::any_io_executor ex, SyncStore& store, db::TenantScope scope, core::Uuid session)
+        : state_(std::make_shared<State>(ex)), store_(store), scope_(scope), session_(session) {}
+
+    void report(const core::Uuid& file, std::uint64_t bytes) {
+        if (state_->busy || bytes == 0) return;
+        state_->busy = true;
+        auto done = [state = state_](const std::exception_ptr& failure) {
+            if (failure) spdlog::warn("uploads sync: a file's progress was not recorded: {}", core::describe(failure));
+            state->busy = false;
+            state->idle.cancel();
+        };
+        asio::co_spawn(state_->idle.get_executor(),
+                       store_.sending(scope_, session_, file, static_cast<std::int64_t>(bytes)), std::move(done));
+    }
+    // Waits for the statement in flight: none outlives the lane.
+    asio::awaitable<void> drain() {
+        while (state_->busy) {
+            state_->idle.expires_at(asio::steady_timer::time_point::max());
+            co_await state_->idle.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+
+private:
+    struct State {
+        explicit State(const asio::any_io_executor& ex) : idle(ex) {}
+        asio::steady_timer idle;
+        bool busy = false;
+    };
+    std::shared_ptr<State> state_;
+    SyncStore& store_;
+    db::TenantScope scope_;
+    core::Uuid session_;
+};
+
 class SyncJobs {
 public:
     explicit SyncJobs(SyncDeps deps)
@@ -156,6 +200,7 @@ public:
         http::Client client(executor);
         auto target = co_await open_target(scope, plan, client);
         Outcomes out(*d_.store, scope, a.session_id);
+        Sending sending(executor, *d_.store, scope, a.session_id);
         std::unique_ptr<storage::BlobStore> server;  // the server's own store, once a file needs it
         for (const auto& f : files) {
             if (ctx.cancelled()) break;
@@ -179,7 +224,13 @@ public:
             TransferOptions options{.max_workers = 1, .times_to_retry = plan.times_to_retry, .stop_requested = [&ctx] {
                                         return ctx.cancelled();
                                     }};
-            auto report = co_await transfer(*target, *d_.blocking, std::move(one), std::move(options));
+            ProgressFn progress;
+            if (f.size >= kSendingFrom) {
+                progress = [&sending, id = f.id](const TransferProgress& p) {
+                    if (!p.finished) sending.report(id, p.bytes_in_flight);
+                };
+            }
+            auto report = co_await transfer(*target, *d_.blocking, std::move(one), std::move(options), progress);
             if (report.cancelled) break;  // the file stays pending: a retry copies it
             const auto& r = report.files.front();
             FileOutcome o{.file = f.id,
@@ -192,6 +243,7 @@ public:
             if (!r.etag.empty()) o.etag = r.etag;
             co_await out.add(std::move(o));
         }
+        co_await sending.drain();
         co_await out.flush();
         if (ctx.cancelled()) throw jobs::Cancelled{};
         co_return boost::json::object{{"files", out.recorded()}};

@@ -253,10 +253,11 @@ struct UploadFile {
     std::string created_at;
     std::string updated_at;
     std::optional<core::Uuid> file_id;  // uploaded through the API: the file (GET /files/{id})
+    std::int64_t bytes_sent = 0;        // pending: how far a lane is into sending it (large files)
 };
 BOOST_DESCRIBE_STRUCT(UploadFile, (),
                       (id, session_id, relative_path, object_key, size_bytes, sha256, status, attempts, error,
-                       started_at, finished_at, created_at, updated_at, file_id))
+                       started_at, finished_at, created_at, updated_at, file_id, bytes_sent))
 
 // POST /sync-sessions/{id}/files: a file uploaded through the API (POST /files, tus) joins a
 // pending session that reads no directory.

@@ -291,7 +291,7 @@ SELECT kiln_found(count(*), 'No such sync session.') FROM upload_sync_sessions
  WHERE workspace_id = kiln_current_workspace() AND id = $1 AND deleted_at IS NULL)sql";
 constexpr std::string_view kFileColumns = R"sql(
 id, session_id, relative_path, object_key, size_bytes, sha256, status, attempts, error, kiln_rfc3339(started_at),
-kiln_rfc3339(finished_at), kiln_rfc3339(created_at), kiln_rfc3339(updated_at), file_id)sql";
+kiln_rfc3339(finished_at), kiln_rfc3339(created_at), kiln_rfc3339(updated_at), file_id, bytes_sent)sql";
 const std::string& file_list_sql() {
     static const std::string s = db::tenant_select(kFileColumns, "upload_files", R"sql(session_id = $1
    AND ($2::text IS NULL OR status = $2) AND ($3::uuid IS NULL OR id < $3) ORDER BY id DESC LIMIT $4)sql");
@@ -314,6 +314,7 @@ UploadFile file_at(const db::Result& r, int i) {
     f.created_at = r.str(i, 11);
     f.updated_at = r.str(i, 12);
     if (!r.is_null(i, 13)) f.file_id = r.uuid(i, 13);
+    f.bytes_sent = r.int64(i, 14);
     return f;
 }
 

@@ -63,6 +63,7 @@ constexpr std::string_view kFilesDone =
     "SELECT kiln_upload_files_done($1, $2::uuid[], $3::text[], $4::integer[], $5::text[], $6::text[], $7::text[], "
     "$8::bigint[], $9::timestamptz[], $10)";
 constexpr std::string_view kFinish = "SELECT kiln_upload_sync_finish($1, $2, $3)";
+constexpr std::string_view kSending = "SELECT kiln_upload_file_sending($1, $2, $3)";
 
 }  // namespace
 
@@ -187,6 +188,11 @@ asio::awaitable<void> SyncStore::files_done(const db::TenantScope& scope, const 
                    db::array_of(done, [](const O& o) { return o.etag; }),
                    db::array_of(done, [](const O& o) { return std::optional(std::to_string(o.size)); }),
                    db::array_of(done, [](const O& o) { return db::to_param(o.started); }), event));
+}
+
+asio::awaitable<void> SyncStore::sending(db::TenantScope scope, core::Uuid session, core::Uuid file,
+                                         std::int64_t bytes) {
+    co_await db::run(pool_, scope, kSending, db::params(session, file, bytes));
 }
 
 asio::awaitable<void> SyncStore::finish(const db::TenantScope& scope, const core::Uuid& session, const core::Uuid& job,

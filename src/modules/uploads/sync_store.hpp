@@ -112,6 +112,10 @@ public:
     // Records files' ends (each counted once) and, with `event`, a sync.progress event.
     boost::asio::awaitable<void> files_done(const db::TenantScope& scope, const core::Uuid& session,
                                             const std::vector<FileOutcome>& done, bool event);
+    // How far a lane is into sending a pending file, with a sync.progress event (by value: a lane
+    // starts it without waiting for it).
+    boost::asio::awaitable<void> sending(db::TenantScope scope, core::Uuid session, core::Uuid file,
+                                         std::int64_t bytes);
     // The session's final state, unless it was cancelled or restarted under another job.
     // `lanes_failed`: why the session fails whatever its files (a lane died).
     boost::asio::awaitable<void> finish(const db::TenantScope& scope, const core::Uuid& session, const core::Uuid& job,

@@ -142,6 +142,7 @@ struct Run {
         totals.bytes_per_second =
             dt > 0 ? static_cast<double>(totals.bytes_sent - samples.front().second) / dt : totals.bytes_per_second;
         totals.finished = finished;
+        totals.bytes_in_flight = in_flight;
         if (!progress) return;
         // A throwing callback must not end a worker (its files would go unreported) or the run
         // while workers still use the store.
@@ -163,6 +164,7 @@ struct Run {
     std::size_t next = 0;
     std::size_t running = 0;
     bool cancelled = false;
+    std::uint64_t in_flight = 0;  // what the open FileSources have read
     TransferProgress totals;
     std::deque<std::pair<Clock::time_point, std::uint64_t>> samples;
 };
@@ -173,6 +175,9 @@ struct Run {
 class FileSource final : public storage::Source {
 public:
     FileSource(Run& run, OpenedFile file) : run_(run), file_(file) {}
+    FileSource(const FileSource&) = delete;
+    FileSource& operator=(const FileSource&) = delete;
+    ~FileSource() override { run_.in_flight -= offset_; }
 
     asio::awaitable<std::size_t> read(std::span<char> buffer) override {
         if (run_.cancelled) throw boost::system::system_error(asio::error::operation_aborted);
@@ -189,6 +194,7 @@ public:
         }
         offset_ += n;
         run_.totals.bytes_sent += n;
+        run_.in_flight += n;
         co_return n;
     }
 
@@ -209,6 +215,7 @@ public:
         }
         offset_ += *n;
         run_.totals.bytes_sent += *n;
+        run_.in_flight += *n;
         co_return n;
     }
 

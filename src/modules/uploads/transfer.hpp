@@ -54,11 +54,12 @@ struct TransferProgress {
     std::size_t files_uploaded = 0;
     std::size_t files_skipped = 0;
     std::size_t files_failed = 0;
-    std::uint64_t bytes_total = 0;  // of the files as scanned
-    std::uint64_t bytes_sent = 0;   // handed to the store, failed attempts included
-    std::uint64_t bytes_done = 0;   // sizes of the files uploaded or skipped
-    double bytes_per_second = 0;    // bytes sent over the last few seconds
-    bool finished = false;          // the last call
+    std::uint64_t bytes_total = 0;      // of the files as scanned
+    std::uint64_t bytes_sent = 0;       // handed to the store, failed attempts included
+    std::uint64_t bytes_done = 0;       // sizes of the files uploaded or skipped
+    std::uint64_t bytes_in_flight = 0;  // of the files being sent: how far their current attempts are
+    double bytes_per_second = 0;        // bytes sent over the last few seconds
+    bool finished = false;              // the last call
 };
 
 struct TransferReport {
