@@ -130,6 +130,7 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
     // kiln is then mid-file for as long as the test needs to see its progress.
     const upstream = new URL(s3Endpoint);
     let release;
+    let puts = 0;
     const released = new Promise((resolve) => { release = resolve; });
     const proxy = http.createServer((req, res) => {
       const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url,
@@ -139,6 +140,7 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
       });
       up.on('error', (e) => res.destroy(e));
       if (req.method !== 'PUT') return void req.pipe(up);
+      puts += 1;
       let passed = 0;
       req.on('data', (chunk) => {
         up.write(chunk);
@@ -178,6 +180,19 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
       const [sent] = await filesOf(o.as, session.id);
       assert.deepEqual([sent.status, sent.bytes_sent, sent.sha256], ['uploaded', 0, sha256(big)]);
       assert.deepEqual(await objectBytes(`${prefix}big.bin`), big);
+      assert.equal(puts, 1);
+
+      // Sent once, unsigned and without the SHA-256 metadata (it was not read before the PUT): a
+      // re-run knows it by the ETag kiln recorded with its SHA-256, and sends nothing.
+      const head = await fetch(`${s3Endpoint}/kiln-test/${prefix}big.bin`, { method: 'HEAD' });
+      assert.equal(head.headers.get('x-amz-meta-sha256'), null);
+      const again = await newSession(o.as, cycle, dir, { max_workers: 1 });
+      assert.equal((await o.as.post(`/sync-sessions/${again.id}/start`)).status, 202);
+      const rerun = await waitEnd(o.as, again.id);
+      assert.deepEqual([rerun.state, rerun.files_done, rerun.files_skipped], ['completed', 0, 1]);
+      const [skipped] = await filesOf(o.as, again.id);
+      assert.equal(skipped.sha256, sha256(big));
+      assert.equal(puts, 1, 'nothing sent again');
     } finally {
       release();
       await stream.close();

@@ -230,8 +230,8 @@ asio::awaitable<PutResult> S3BlobStore::put(std::string key, Source& source, std
                                             std::optional<std::string> sha256) {
     validate_key(key);
     if (sha256) validate_sha256_hex(*sha256);
-    if (size && sha256 && *size >= options_.part_size && *size <= options_.max_single_put) {
-        co_return co_await put_streamed(key, source, *size, *sha256);
+    if (size && *size >= options_.part_size && *size <= options_.max_single_put) {
+        co_return co_await put_streamed(key, source, *size, sha256);
     }
     // With a known small size, one byte of room shows a source that runs long.
     const std::uint64_t room = size && *size < options_.part_size ? *size + 1 : options_.part_size;
@@ -348,23 +348,26 @@ asio::awaitable<PutResult> S3BlobStore::put_multipart(const std::string& key, So
     co_return PutResult{.size = total, .sha256 = hex, .etag = etag};
 }
 
+// Without a known SHA-256 the body goes unsigned (UNSIGNED-PAYLOAD) and the object has no SHA-256
+// metadata: the bytes are read once, where declaring it would read them twice.
 asio::awaitable<PutResult> S3BlobStore::put_streamed(const std::string& key, Source& source, std::uint64_t size,
-                                                     const std::string& sha256) {
+                                                     const std::optional<std::string>& sha256) {
     StreamedBody body(source, size);
     Call call{.method = "PUT",
               .key = key,
               .query = {},
               .payload = {},
-              .signed_payload = true,
-              .payload_sha256 = sha256,
+              .signed_payload = sha256.has_value(),
+              .payload_sha256 = sha256.value_or(""),
               .source = &body,
               .source_size = size,
-              .headers = {{"Content-Type", "application/octet-stream"}, {std::string(kShaHeader), sha256}},
+              .headers = {{"Content-Type", "application/octet-stream"}},
               .sink = nullptr};
+    if (sha256) call.headers.emplace_back(kShaHeader, *sha256);
     const auto r = co_await send(std::move(call));
     if (!ok(r)) raise(r, "PUT", key);
     const auto hex = core::to_hex(body.sha.finish());
-    if (hex != sha256) {
+    if (sha256 && hex != *sha256) {
         // S3 refuses a body that does not hash to the signed SHA-256; a store that does not check
         // (s3rver) must not keep the object under the wrong metadata.
         Call undo;

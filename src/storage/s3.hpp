@@ -47,7 +47,8 @@ public:
     // ListObjects, list_page keys a page; none when S3 refuses it or there are more than max_keys.
     boost::asio::awaitable<std::optional<std::vector<std::string>>> list(std::string prefix,
                                                                          std::size_t max_keys) override;
-    // Objects of the part size and larger go up in parts.
+    // Objects of the part size and larger go up as one streamed PUT (up to max_single_put) or in
+    // parts, their metadata sent before their bytes.
     std::optional<std::uint64_t> sha256_declared_from() const override { return options_.part_size; }
     std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override;
 
@@ -79,7 +80,7 @@ private:
                                                     const std::optional<std::string>& declared, std::vector<char>& part,
                                                     std::size_t filled, core::Sha256& sha);
     boost::asio::awaitable<PutResult> put_streamed(const std::string& key, Source& source, std::uint64_t size,
-                                                   const std::string& sha256);
+                                                   const std::optional<std::string>& sha256);
     std::chrono::milliseconds backoff(unsigned attempt) const;
 
     S3Options options_;

@@ -458,6 +458,29 @@ TEST_F(BlobStoreTest, AWrongDeclaredSha256StoresNothing) {
     EXPECT_FALSE(run(s3_->head(prefix_ + "aborted.bin")).has_value());
 }
 
+// A known size without a SHA-256: one streamed PUT too, unsigned, so the object has no SHA-256
+// metadata (the bytes are read once); the put still reports the SHA-256 of what it sent.
+TEST_F(BlobStoreTest, AKnownSizeAloneSendsALargeObjectAsOneUnsignedPut) {
+    const std::uint64_t size = 11 * kMiB + 3;
+    FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_), FaultProxy::Mode::pass);
+    S3BlobStore through(options(proxy.endpoint(), true), client_);
+    const auto key = prefix_ + "unsigned.bin";
+    PatternSource source(size);
+    const auto r = run(through.put(key, source, size, std::nullopt));
+    EXPECT_EQ(r.size, size);
+    EXPECT_EQ(r.sha256, PatternSource::sha256_of(size));
+    EXPECT_EQ(proxy.count("PUT /kiln-test/" + key), 1U);
+    EXPECT_EQ(proxy.count("?uploads="), 0U);
+    const auto info = run(s3_->head(key));
+    ASSERT_TRUE(info.has_value());
+    EXPECT_EQ(info->size, size);
+    EXPECT_FALSE(info->sha256.has_value());
+    EXPECT_EQ(info->etag, r.etag);
+    HashSink sink;
+    run(s3_->get(key, std::nullopt, sink));
+    EXPECT_EQ(core::to_hex(sink.sha.finish()), r.sha256);
+}
+
 TEST_F(BlobStoreTest, AKnownSha256SendsALargeObjectAsOneSignedPut) {
     const std::uint64_t size = 11 * kMiB + 1;
     const auto sha = PatternSource::sha256_of(size);
@@ -527,7 +550,7 @@ TEST_F(BlobStoreTest, AThrottledPartIsRetried) {
     S3BlobStore through(options(proxy.endpoint(), true), client_);
     const std::uint64_t size = 11 * kMiB;
     const auto key = prefix_ + "retried.bin";
-    const auto r = put(through, key, size, size);
+    const auto r = put(through, key, size, std::nullopt);  // a size not known ahead goes in parts
     EXPECT_EQ(proxy.count("partNumber=1&"), 1U);
     EXPECT_EQ(proxy.count("partNumber=2&"), 2U);  // the 503 SlowDown, then the retry
     EXPECT_EQ(proxy.count("partNumber=3&"), 1U);

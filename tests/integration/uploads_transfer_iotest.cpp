@@ -467,6 +467,70 @@ TEST_F(TransferTest, LargeFilesOnS3AreSkippedNextRunAndSameSizeEditsResent) {
     }
 }
 
+// A caller that records SHA-256s by ETag (the sync, in upload_files) has large files read once:
+// sent unsigned, without the SHA-256 metadata, and skipped next run by the recorded one.
+TEST_F(TransferTest, LargeFilesAreReadOnceWhenTheCallerRecordsSha256sByEtag) {
+    if (!need_s3()) GTEST_SKIP() << "KILN_TEST_S3_ENDPOINT is not set: run through scripts/test";
+    const std::uint64_t size = 6 * kMiB + 11;
+    write_file(src_ / "big.bin", pattern(size, 1));
+    const auto files = scan_tree().files;
+    testing::FaultProxy proxy(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port_),
+                              testing::FaultProxy::Mode::pass);
+    storage::S3BlobStore through(s3_options(proxy.endpoint()), client_);
+    std::map<std::pair<std::string, std::uint64_t>, std::string> recorded;
+    bool forget = false;
+    const auto options = [&] {
+        TransferOptions o;
+        o.recorded_sha256 = [&](std::string etag, std::uint64_t n) -> asio::awaitable<std::optional<std::string>> {
+            const auto found = recorded.find({etag, n});
+            if (forget || found == recorded.end()) co_return std::nullopt;
+            co_return found->second;
+        };
+        return o;
+    };
+    const auto record = [&](const TransferReport& r) {
+        for (const auto& f : r.files) recorded[{f.etag, f.size}] = f.sha256;
+    };
+    const std::string put = "PUT /kiln-test/" + prefix_ + "big.bin";
+
+    const auto first = transfer_to(through, files, options());
+    ASSERT_EQ(result_for(first, "big.bin").status, FileStatus::uploaded) << result_for(first, "big.bin").error;
+    EXPECT_EQ(result_for(first, "big.bin").sha256, core::to_hex(core::sha256(pattern(size, 1))));
+    EXPECT_EQ(proxy.count(put), 1U);
+    EXPECT_EQ(proxy.count("?uploads="), 0U) << "one streamed PUT, not parts";
+    const auto info = run(s3_->head(prefix_ + "big.bin"));
+    ASSERT_TRUE(info.has_value());
+    EXPECT_FALSE(info->sha256.has_value()) << "not hashed before the put, so not declared";
+    EXPECT_EQ(info->etag, result_for(first, "big.bin").etag);
+    EXPECT_EQ(object(*s3_, prefix_ + "big.bin"), pattern(size, 1));
+    record(first);
+
+    const auto requests = proxy.count(" /kiln-test/");
+    const auto second = transfer_to(through, files, options());
+    EXPECT_EQ(result_for(second, "big.bin").status, FileStatus::skipped) << result_for(second, "big.bin").error;
+    EXPECT_EQ(second.totals.bytes_sent, 0U);
+    EXPECT_EQ(proxy.count(" /kiln-test/"), requests + 1);  // the HEAD
+
+    // Unknown to the caller, an object without a SHA-256 cannot be compared: sent again.
+    forget = true;
+    const auto third = transfer_to(through, files, options());
+    EXPECT_EQ(result_for(third, "big.bin").status, FileStatus::uploaded) << result_for(third, "big.bin").error;
+    EXPECT_EQ(third.totals.bytes_sent, size);
+    EXPECT_EQ(proxy.count(put), 2U);
+
+    // Same size, other bytes: the recorded SHA-256 differs, so it is sent again, this time with
+    // its SHA-256 (hashed for the comparison anyway).
+    forget = false;
+    record(third);
+    const auto changed = pattern(size, 77);
+    write_file(src_ / "big.bin", changed);
+    const auto fourth = transfer_to(through, files, options());
+    EXPECT_EQ(result_for(fourth, "big.bin").status, FileStatus::uploaded) << result_for(fourth, "big.bin").error;
+    EXPECT_EQ(proxy.count(put), 3U);
+    EXPECT_EQ(run(s3_->head(prefix_ + "big.bin"))->sha256, core::to_hex(core::sha256(changed)));
+    EXPECT_EQ(object(*s3_, prefix_ + "big.bin"), changed);
+}
+
 TEST_F(TransferTest, AKeyTheStoreRefusesFailsThatFileAlone) {
     write_file(src_ / "ok.txt", "fine");
     auto files = scan_tree().files;

@@ -221,9 +221,13 @@ public:
             const bool key_absent = f.key_absent && ctx.attempt() == 1;
             std::vector<ScannedFile> one{
                 {.relative = f.key, .absolute = source, .size = f.size, .key_absent = key_absent}};
-            TransferOptions options{.max_workers = 1, .times_to_retry = plan.times_to_retry, .stop_requested = [&ctx] {
-                                        return ctx.cancelled();
-                                    }};
+            TransferOptions options{.max_workers = 1,
+                                    .times_to_retry = plan.times_to_retry,
+                                    .stop_requested = [&ctx] { return ctx.cancelled(); },
+                                    .recorded_sha256 =
+                                        [store = d_.store, scope](std::string etag, std::uint64_t size) {
+                                            return store->recorded_sha256(scope, std::move(etag), size);
+                                        }};
             ProgressFn progress;
             if (f.size >= kSendingFrom) {
                 progress = [&sending, id = f.id](const TransferProgress& p) {

@@ -64,6 +64,12 @@ constexpr std::string_view kFilesDone =
     "$8::bigint[], $9::timestamptz[], $10)";
 constexpr std::string_view kFinish = "SELECT kiln_upload_sync_finish($1, $2, $3)";
 constexpr std::string_view kSending = "SELECT kiln_upload_file_sending($1, $2, $3)";
+// The size bound repeats upload_files_etag's, so that its partial index serves the lookup.
+constexpr std::string_view kRecordedSha256 = R"sql(
+SELECT sha256 FROM upload_files
+ WHERE workspace_id = kiln_current_workspace() AND etag = $1 AND size_bytes = $2 AND size_bytes >= 5242880
+   AND sha256 IS NOT NULL AND status IN ('uploaded', 'skipped')
+ LIMIT 1)sql";
 
 }  // namespace
 
@@ -188,6 +194,13 @@ asio::awaitable<void> SyncStore::files_done(const db::TenantScope& scope, const 
                    db::array_of(done, [](const O& o) { return o.etag; }),
                    db::array_of(done, [](const O& o) { return std::optional(std::to_string(o.size)); }),
                    db::array_of(done, [](const O& o) { return db::to_param(o.started); }), event));
+}
+
+asio::awaitable<std::optional<std::string>> SyncStore::recorded_sha256(db::TenantScope scope, std::string etag,
+                                                                       std::uint64_t size) {
+    auto r = co_await db::run(pool_, scope, kRecordedSha256, db::params(etag, static_cast<std::int64_t>(size)));
+    if (r.empty()) co_return std::nullopt;
+    co_return r.str(0, 0);
 }
 
 asio::awaitable<void> SyncStore::sending(db::TenantScope scope, core::Uuid session, core::Uuid file,

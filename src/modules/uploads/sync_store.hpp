@@ -112,6 +112,10 @@ public:
     // Records files' ends (each counted once) and, with `event`, a sync.progress event.
     boost::asio::awaitable<void> files_done(const db::TenantScope& scope, const core::Uuid& session,
                                             const std::vector<FileOutcome>& done, bool event);
+    // The SHA-256 a sync of this workspace recorded for a large object of this ETag and size
+    // (migration 0020), if any.
+    boost::asio::awaitable<std::optional<std::string>> recorded_sha256(db::TenantScope scope, std::string etag,
+                                                                       std::uint64_t size);
     // How far a lane is into sending a pending file, with a sync.progress event (by value: a lane
     // starts it without waiting for it).
     boost::asio::awaitable<void> sending(db::TenantScope scope, core::Uuid session, core::Uuid file,

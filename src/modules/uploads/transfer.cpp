@@ -259,15 +259,19 @@ asio::awaitable<void> check_unchanged(Run& run, OpenedFile before) {
 }
 
 // One try: skip when the store has the same size and SHA-256, otherwise put and verify. A file
-// the store would keep without a SHA-256 unless told one (S3 multipart) is hashed first and put
-// with it, so the next run can skip it.
+// the store would keep without a SHA-256 unless told one (large S3 objects) is hashed first and
+// put with it, so the next run can skip it — unless the caller records SHA-256s by ETag.
 asio::awaitable<void> attempt_with(Run& run, FileResult& result, OpenedFile file, bool key_absent) {
     result.size = file.size;
     std::optional<storage::BlobInfo> existing;
     if (!key_absent) existing = co_await run.store.head(result.key);
+    const auto& recorded = run.options.recorded_sha256;
+    if (existing && existing->size == file.size && !existing->sha256 && !existing->etag.empty() && recorded) {
+        existing->sha256 = co_await recorded(existing->etag, file.size);
+    }
     const bool comparable = existing && existing->size == file.size && existing->sha256;
     const auto declared_from = run.store.sha256_declared_from();
-    const bool must_declare = declared_from && file.size >= *declared_from;
+    const bool must_declare = declared_from && file.size >= *declared_from && !recorded;
     std::optional<std::string> local;
     if (comparable || must_declare) {
         local = co_await hash_file(run, file);

@@ -5,13 +5,15 @@
 // it holds, else by reading the object's size, SHA-256 and ETag back), retried with backoff,
 // cancellable, with progress.
 // Files the store would keep without a SHA-256 unless told one (BlobStore::sha256_declared_from:
-// S3 multipart) are hashed before the put and declared, so the next run can skip them.
+// large S3 objects) are hashed before the put and declared, so the next run can skip them — unless
+// the caller records SHA-256s by ETag (TransferOptions::recorded_sha256): then they are read once.
 // The caller's executor must be single-threaded (an I/O thread's io_context) or a strand: the
 // workers share the run's counters without locks. File reads run on the blocking pool.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,11 @@ struct TransferOptions {
     std::size_t chunk_bytes = std::size_t{1} << 20U;    // read from disk (and hashed) at a time
     // Polled at each progress tick (e.g. a job's ctx.cancelled()); true cancels like the slot does.
     std::function<bool()> stop_requested;
+    // The SHA-256 of what an earlier run sent, by the ETag and size the store gave it (FileResult
+    // records both), for an object that has no SHA-256 of its own; nullopt when unknown. With it,
+    // files are never hashed before their put (the store may keep them without a SHA-256).
+    std::function<boost::asio::awaitable<std::optional<std::string>>(std::string etag, std::uint64_t size)>
+        recorded_sha256;
 };
 
 enum class FileStatus { uploaded, skipped, failed };
