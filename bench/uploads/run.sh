@@ -248,7 +248,7 @@ cpu_snap() { # OUT
 # on the workspace's event stream, with the session's own started_at → finished_at beside it. During it, optionally, kiln's
 # VmRSS every BENCH_UPLOADS_RSS_MS.
 
-declare -A k_secs=() k_session_secs=() k_state=() k_done=() k_skipped=() k_failed=() k_cpu=() k_pg=() k_s3=()
+declare -A k_phases=() k_secs=() k_session_secs=() k_state=() k_done=() k_skipped=() k_failed=() k_cpu=() k_pg=() k_s3=()
 declare -A rss_start=() rss_peak=() rss_end=()
 crash=
 
@@ -352,6 +352,14 @@ kiln_sync() { # NAME CYCLE DIR WORKERS [rss]
         rss_peak[$name]=$(sort -n "$tmp/rss-$name.txt" | tail -1)
         rss_end[$name]=$(tail -1 "$tmp/rss-$name.txt")
     fi
+    # Where the session's time went: each of its jobs' kinds, from the first claim to the last end,
+    # in ms after the session's start (PostgreSQL's clock).
+    k_phases[$name]=$(super_sql "$bench_db" -At -c "WITH s AS (SELECT started_at, job_id FROM upload_sync_sessions
+        WHERE id = '$session') SELECT string_agg(format('%s ×%s %s–%s ms', kind, n, a, f), '; ' ORDER BY a)
+        FROM (SELECT j.kind, count(*) AS n, round(extract(epoch FROM min(j.attempted_at) - s.started_at) * 1000) AS a,
+                     round(extract(epoch FROM max(j.finished_at) - s.started_at) * 1000) AS f
+                FROM jobs j, s WHERE j.id = s.job_id OR j.parent_id = s.job_id GROUP BY j.kind, s.started_at) x")
+    echo "kiln $name phases: ${k_phases[$name]}" >&2
     echo "kiln $name: $state in ${k_secs[$name]} s (session ${k_session_secs[$name]} s): done ${k_done[$name]}," \
         "skipped ${k_skipped[$name]}, failed ${k_failed[$name]}; CPU kiln ${k_cpu[$name]} ms, PostgreSQL" \
         "${k_pg[$name]} ms, s3rver ${k_s3[$name]} ms" >&2
