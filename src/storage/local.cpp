@@ -23,6 +23,7 @@
 
 #include "core/crypto.hpp"
 #include "storage/dir_sync.hpp"
+#include "storage/fd_io.hpp"
 #include "storage/key.hpp"
 
 namespace asio = boost::asio;
@@ -40,18 +41,6 @@ constexpr std::size_t kShaHexLength = 64;
 
 [[noreturn]] void fail_errno(const std::string& what) {
     throw StorageError(fmt::format("{}: {}", what, std::strerror(errno)));
-}
-
-void write_all(int fd, const char* data, std::size_t n) {
-    while (n > 0) {
-        const auto w = ::write(fd, data, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            fail_errno("writing a blob");
-        }
-        data += w;
-        n -= static_cast<std::size_t>(w);
-    }
 }
 
 void fsync_dir(const std::filesystem::path& dir) {
@@ -135,20 +124,15 @@ struct Pending {
         if (fd < 0) open();
         if (n == 0) return;
         sha.update({data, n});
-        write_all(fd, data, n);
+        write_all(fd, {data, n}, "writing a blob");
         wrote(n);
     }
 
     // Bytes the source copied in at `from`: read back (from the page cache) and hashed, so the
     // SHA-256 is of what the file holds.
     void hash_back(std::uint64_t from, std::size_t n, char* scratch) {
-        std::size_t got = 0;
-        while (got < n) {
-            const auto r = ::pread(fd, scratch + got, n - got, static_cast<off_t>(from + got));
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0) fail_errno("reading a blob back");
-            if (r == 0) throw StorageError("the blob being written is shorter than what was copied into it");
-            got += static_cast<std::size_t>(r);
+        if (read_at(fd, scratch, n, from, "reading a blob back") < n) {
+            throw StorageError("the blob being written is shorter than what was copied into it");
         }
         sha.update({scratch, n});
         wrote(n);
@@ -357,12 +341,7 @@ asio::awaitable<void> LocalBlobStore::get(std::string key, std::optional<ByteRan
         while (offset < end) {
             const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - offset));
             auto read = [fd = file.fd, data = buffer.data(), want, offset] {
-                ssize_t n = 0;
-                do {
-                    n = ::pread(fd, data, want, static_cast<off_t>(offset));
-                } while (n < 0 && errno == EINTR);
-                if (n < 0) fail_errno("reading a blob");
-                return static_cast<std::size_t>(n);
+                return read_at(fd, data, want, offset, "reading a blob");
             };
             const std::size_t n = co_await blocking_.run(std::move(read));
             if (n == 0) throw StorageError("the blob was truncated while being read");

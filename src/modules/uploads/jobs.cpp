@@ -24,6 +24,7 @@
 #include "modules/uploads/scan.hpp"
 #include "modules/uploads/transfer.hpp"
 #include "storage/factory.hpp"
+#include "storage/fd_io.hpp"
 #include "storage/key.hpp"
 
 namespace asio = boost::asio;
@@ -65,15 +66,7 @@ class FileSink final : public storage::Sink {
 public:
     FileSink(int fd, core::ThreadPool& pool) : fd_(fd), pool_(pool) {}
     asio::awaitable<void> write(std::string_view data) override {
-        auto put = [fd = fd_, data] {
-            std::size_t off = 0;
-            while (off < data.size()) {
-                const auto n = ::write(fd, data.data() + off, data.size() - off);
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0) throw std::runtime_error(std::string("staging: ") + std::strerror(errno));
-                off += static_cast<std::size_t>(n);
-            }
-        };
+        auto put = [fd = fd_, data] { storage::write_all(fd, data, "staging"); };
         co_await pool_.run(std::move(put));
     }
 

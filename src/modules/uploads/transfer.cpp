@@ -18,6 +18,7 @@
 #include <random>
 
 #include "core/crypto.hpp"
+#include "storage/fd_io.hpp"
 #include "storage/key.hpp"
 
 namespace asio = boost::asio;
@@ -67,19 +68,8 @@ OpenedFile open_file(const std::filesystem::path& path) {
     }
 }
 
-// Reads up to `n` bytes at `offset`, fewer only at the end of the file.
 std::size_t read_at(int fd, char* data, std::size_t n, std::uint64_t offset) {
-    std::size_t got = 0;
-    while (got < n) {
-        const auto r = ::pread(fd, data + got, n - got, static_cast<off_t>(offset + got));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            fail_errno("reading");
-        }
-        if (r == 0) break;
-        got += static_cast<std::size_t>(r);
-    }
-    return got;
+    return storage::read_at(fd, data, n, offset, "reading");
 }
 
 // copy_file_range of `n` bytes; fewer only when the source ends first; nullopt when the kernel
