@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
@@ -16,7 +17,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <set>
 #include <span>
 #include <utility>
 #include <vector>
@@ -43,7 +46,10 @@ constexpr std::size_t kShaHexLength = 64;
     throw StorageError(fmt::format("{}: {}", what, std::strerror(errno)));
 }
 
+std::atomic<std::uint64_t> dir_fsync_count{0};
+
 void fsync_dir(const std::filesystem::path& dir) {
+    dir_fsync_count.fetch_add(1, std::memory_order_relaxed);
     const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) fail_errno("opening " + dir.string());
     const int rc = ::fsync(fd);
@@ -97,6 +103,16 @@ DirSyncs& dir_syncs() {
     return syncs;
 }
 
+}  // namespace
+
+// Directories renamed into since the last sync(), when durability is deferred.
+struct DeferredDirs {
+    std::mutex mutex;
+    std::set<std::filesystem::path> dirs;
+};
+
+namespace {
+
 // A blob being written: its temporary file exists from the first append. Used by one hop at a
 // time (the put awaits each before the next starts).
 struct Pending {
@@ -104,6 +120,7 @@ struct Pending {
     std::filesystem::path dir;
     std::filesystem::path temp;
     std::optional<std::string> declared;
+    DeferredDirs* deferred = nullptr;  // set: the directory's fsync is left to sync()
     int fd = -1;
     std::uint64_t written = 0;
     std::uint64_t flushed = 0;  // writeback started up to here
@@ -160,7 +177,12 @@ struct Pending {
         const int rc = ::close(std::exchange(fd, -1));
         if (rc != 0) fail_errno("closing a blob");
         if (::rename(temp.c_str(), target.c_str()) != 0) fail_errno("placing a blob");
-        dir_syncs().after_rename(dir);
+        if (deferred != nullptr) {
+            const std::lock_guard lock(deferred->mutex);
+            deferred->dirs.insert(dir);
+        } else {
+            dir_syncs().after_rename(dir);
+        }
         return hex;
     }
 
@@ -253,6 +275,29 @@ asio::awaitable<bool> copy_in(core::ThreadPool& pool, Source& source, Pending& b
 LocalBlobStore::LocalBlobStore(std::filesystem::path root, core::ThreadPool& blocking)
     : root_(std::move(root)), blocking_(blocking) {}
 
+void LocalBlobStore::defer_durability() {
+    if (!deferred_) deferred_ = std::make_shared<DeferredDirs>();
+}
+
+asio::awaitable<void> LocalBlobStore::sync() {
+    if (!deferred_) co_return;
+    std::set<std::filesystem::path> dirs;
+    {
+        const std::lock_guard lock(deferred_->mutex);
+        dirs.swap(deferred_->dirs);
+    }
+    if (dirs.empty()) co_return;
+    // Shared with other syncs and with the puts of stores that do not defer (DirSyncs).
+    auto flush = [dirs = std::move(dirs)] {
+        for (const auto& dir : dirs) dir_syncs().after_rename(dir);
+    };
+    co_await blocking_.run(std::move(flush));
+}
+
+std::uint64_t LocalBlobStore::dir_fsyncs() noexcept {
+    return dir_fsync_count.load(std::memory_order_relaxed);
+}
+
 std::filesystem::path LocalBlobStore::path_of(const std::string& key) const {
     validate_key(key);
     return root_ / key;
@@ -266,6 +311,7 @@ asio::awaitable<PutResult> LocalBlobStore::put(std::string key, Source& source, 
     blob.dir = blob.target.parent_path();
     blob.temp = blob.dir / (".kiln-tmp-" + core::random_token(12));
     blob.declared = std::move(sha256);
+    blob.deferred = deferred_.get();
     std::uint64_t total = 0;
     std::string hex;
     std::exception_ptr failure;

@@ -458,6 +458,26 @@ TEST_F(BlobStoreTest, AWrongDeclaredSha256StoresNothing) {
     EXPECT_FALSE(run(s3_->head(prefix_ + "aborted.bin")).has_value());
 }
 
+// A local store told to defer durability places each blob at once but fsyncs the directories
+// the renames went into only at sync(), once each; otherwise every put fsyncs its directory.
+TEST_F(BlobStoreTest, DeferredDurabilityFsyncsEachDirectoryOnceAtSync) {
+    LocalBlobStore deferring(root_, blocking_);
+    deferring.defer_durability();
+    const auto before = LocalBlobStore::dir_fsyncs();
+    for (int i = 0; i < 6; ++i) put(deferring, prefix_ + "a/" + std::to_string(i), 1000 + i, 1000 + i);
+    for (int i = 0; i < 3; ++i) put(deferring, prefix_ + "b/" + std::to_string(i), 2000, 2000);
+    put(deferring, prefix_ + "big.bin", 3 * kMiB, 3 * kMiB);  // the copy path too
+    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before) << "no directory fsynced before sync()";
+    EXPECT_EQ(get(deferring, prefix_ + "a/5"), PatternSource::bytes(1005)) << "in place before sync()";
+    EXPECT_EQ(get(*local_, prefix_ + "b/2"), PatternSource::bytes(2000));
+    run(deferring.sync());
+    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 3) << "a/, b/ and the prefix: one fsync each";
+    run(deferring.sync());
+    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 3) << "nothing new to make durable";
+    put(*local_, prefix_ + "a/now", 10, 10);
+    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 4) << "a store that does not defer fsyncs at each put";
+}
+
 // A known size without a SHA-256: one streamed PUT too, unsigned, so the object has no SHA-256
 // metadata (the bytes are read once); the put still reports the SHA-256 of what it sent.
 TEST_F(BlobStoreTest, AKnownSizeAloneSendsALargeObjectAsOneUnsignedPut) {

@@ -89,13 +89,15 @@ struct StagedFile {
 };
 
 // A lane's file outcomes, recorded a few at a time (one statement for up to kBatch files, or
-// what came in kEventEvery), each flush with a sync.progress event. Outcomes not yet flushed when
-// the lane dies are found again by its next attempt: the files are still pending, and the store
-// already holds their bytes, so they are skipped.
+// what came in kEventEvery), each flush with a sync.progress event. The target's puts are made
+// durable together just before (BlobStore::defer_durability), so a file is recorded `uploaded`
+// only once it would survive a crash. Outcomes not yet flushed when the lane dies are found again
+// by its next attempt: the files are still pending, and the store may already hold their bytes,
+// so they are skipped.
 class Outcomes {
 public:
-    Outcomes(SyncStore& store, db::TenantScope scope, core::Uuid session)
-        : store_(store), scope_(scope), session_(session) {}
+    Outcomes(SyncStore& store, storage::BlobStore& target, db::TenantScope scope, core::Uuid session)
+        : store_(store), target_(target), scope_(scope), session_(session) {}
 
     asio::awaitable<void> add(FileOutcome o) {
         batch_.push_back(std::move(o));
@@ -103,6 +105,7 @@ public:
     }
     asio::awaitable<void> flush() {
         if (batch_.empty()) co_return;
+        co_await target_.sync();
         co_await store_.files_done(scope_, session_, batch_, true);
         recorded_ += batch_.size();
         batch_.clear();
@@ -113,6 +116,7 @@ public:
 private:
     static constexpr std::size_t kBatch = 32;
     SyncStore& store_;
+    storage::BlobStore& target_;
     db::TenantScope scope_;
     core::Uuid session_;
     std::vector<FileOutcome> batch_;
@@ -192,7 +196,8 @@ public:
         const auto executor = co_await asio::this_coro::executor;
         http::Client client(executor);
         auto target = co_await open_target(scope, plan, client);
-        Outcomes out(*d_.store, scope, a.session_id);
+        target->defer_durability();
+        Outcomes out(*d_.store, *target, scope, a.session_id);
         Sending sending(executor, *d_.store, scope, a.session_id);
         std::unique_ptr<storage::BlobStore> server;  // the server's own store, once a file needs it
         for (const auto& f : files) {
