@@ -39,12 +39,13 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
   let o;
   const base = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'kiln-sync-e2e-')));
   const root = path.join(base, 'root');
+  const blobs = path.join(base, 'blobs');
 
   before(async () => {
     if (process.env.CI === 'true') assert.ok(s3Endpoint, 'scripts/test starts s3rver');
     mkdirSync(root, { recursive: true });
     ({ kiln, c, owner: o } = await launchWithAccount({
-      env: { KILN_UPLOADS_IMPORT_ROOTS: root, KILN_STORAGE_CONNECTION_HOSTS: '127.0.0.1' },
+      env: { KILN_UPLOADS_IMPORT_ROOTS: root, KILN_STORAGE_CONNECTION_HOSTS: '127.0.0.1', KILN_STORAGE_LOCAL_ROOT: blobs },
     }));
   });
   after(async () => {
@@ -123,6 +124,37 @@ describe('uploads sync', { timeout: 180000, skip: s3Endpoint ? false : 'KILN_TES
       proxy.closeAllConnections();
       await new Promise((resolve) => proxy.close(resolve));
     }
+  });
+
+  it('copies a tree into the server\'s own store: every blob in place once recorded, a re-run skips', async () => {
+    const dir = path.join(root, `local-${hex(4)}`);
+    const files = {};
+    for (let i = 0; i < 40; ++i) files[`d${i % 4}/f${i}.bin`] = randomBytes(500 + i * 701);
+    files['big.bin'] = randomBytes(3 << 20);
+    writeTree(dir, files);
+    const project = await o.as.post('/projects', { name: `Local ${hex(6)}` });
+    assert.equal(project.status, 201, project.text);
+    const cycle = await o.as.post('/cycles', { project_id: project.body.id, cycle_name: 'C', cycle_number: 1,
+      s3_prefix: 'c1/' });
+    assert.equal(cycle.status, 201, cycle.text);
+    const first = await newSession(o.as, cycle.body, dir, { max_workers: 3 });
+    assert.equal((await o.as.post(`/sync-sessions/${first.id}/start`)).status, 202);
+    const done = await waitEnd(o.as, first.id);
+    assert.deepEqual([done.state, done.files_done, done.files_failed], ['completed', 41, 0]);
+    for (const f of await filesOf(o.as, first.id)) {
+      assert.equal(f.status, 'uploaded');
+      assert.match(f.object_key, new RegExp(`^ws/[0-9a-f-]{36}/uploads/${project.body.id}/c1/`));
+      assert.ok(f.object_key.endsWith(f.relative_path));
+      assert.deepEqual(readFileSync(path.join(blobs, f.object_key)), files[f.relative_path], f.relative_path);
+      assert.equal(f.sha256, sha256(files[f.relative_path]));
+    }
+    const leftovers = execFileSync('find', [blobs, '-name', '.kiln-tmp-*']).toString();
+    assert.equal(leftovers, '', 'no temporary file left behind');
+
+    const again = await newSession(o.as, cycle.body, dir, { max_workers: 2 });
+    assert.equal((await o.as.post(`/sync-sessions/${again.id}/start`)).status, 202);
+    const rerun = await waitEnd(o.as, again.id);
+    assert.deepEqual([rerun.state, rerun.files_done, rerun.files_skipped], ['completed', 0, 41]);
   });
 
   it('reports how far a large file is sent before it ends', async () => {

@@ -60,12 +60,14 @@ public:
     // Objects of at least this many bytes have a SHA-256 in head() only when put() was given one
     // (S3: a multipart upload's metadata goes out before its bytes); none: put() always records it.
     virtual std::optional<std::uint64_t> sha256_declared_from() const = 0;
-    // From now on a put may return before it is durable (it is whole and in place, but a crash
-    // could still lose it) until sync() returns: a caller that records many puts at once pays for
-    // their durability once (the local store: one fsync of each directory the renames went into,
-    // instead of one per put). Stores whose puts are durable when they return ignore it.
+    // From now on a put may return before its blob is durable, or even in place (never half in
+    // place), until sync() returns: a caller that records many puts at once pays for their
+    // durability once (the local store: the batch's files fsynced together, then renamed, then one
+    // fsync per directory; instead of two fsyncs per put). Stores whose puts are durable and in
+    // place when they return ignore it.
     virtual void defer_durability() {}
-    // Makes every put returned so far durable; throws when that failed (then any of them may be lost).
+    // Puts every blob of the puts returned so far in place, durably; throws when that failed (then
+    // any of them may be missing or lost).
     virtual boost::asio::awaitable<void> sync() { co_return; }
     // A URL that fetches the blob without credentials until `ttl` passes; only stores that can sign one.
     virtual std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const = 0;

@@ -105,10 +105,28 @@ DirSyncs& dir_syncs() {
 
 }  // namespace
 
-// Directories renamed into since the last sync(), when durability is deferred.
-struct DeferredDirs {
+// Blobs written since the last sync(), when durability is deferred: each a complete temporary file
+// (open, not yet fsynced) waiting to be renamed over its target.
+struct Staged {
+    struct Blob {
+        int fd;
+        std::filesystem::path temp;
+        std::filesystem::path target;
+        std::filesystem::path dir;
+    };
     std::mutex mutex;
-    std::set<std::filesystem::path> dirs;
+    std::vector<Blob> blobs;
+
+    std::vector<Blob> take() {
+        const std::lock_guard lock(mutex);
+        return std::exchange(blobs, {});
+    }
+    static void discard(const std::vector<Blob>& blobs) noexcept {
+        for (const auto& b : blobs) {
+            if (b.fd >= 0) ::close(b.fd);
+            ::unlink(b.temp.c_str());
+        }
+    }
 };
 
 namespace {
@@ -120,7 +138,7 @@ struct Pending {
     std::filesystem::path dir;
     std::filesystem::path temp;
     std::optional<std::string> declared;
-    DeferredDirs* deferred = nullptr;  // set: the directory's fsync is left to sync()
+    Staged* staged = nullptr;  // set: the fsync and rename are left to sync()
     int fd = -1;
     std::uint64_t written = 0;
     std::uint64_t flushed = 0;  // writeback started up to here
@@ -173,16 +191,16 @@ struct Pending {
         }
         // Best effort: filesystems without user xattrs only lose head()'s sha256.
         ::fsetxattr(fd, kShaAttribute, hex.data(), hex.size(), 0);
+        if (staged != nullptr) {
+            const std::lock_guard lock(staged->mutex);
+            staged->blobs.push_back({std::exchange(fd, -1), temp, target, dir});
+            return hex;
+        }
         if (::fsync(fd) != 0) fail_errno("syncing a blob");
         const int rc = ::close(std::exchange(fd, -1));
         if (rc != 0) fail_errno("closing a blob");
         if (::rename(temp.c_str(), target.c_str()) != 0) fail_errno("placing a blob");
-        if (deferred != nullptr) {
-            const std::lock_guard lock(deferred->mutex);
-            deferred->dirs.insert(dir);
-        } else {
-            dir_syncs().after_rename(dir);
-        }
+        dir_syncs().after_rename(dir);
         return hex;
     }
 
@@ -275,23 +293,47 @@ asio::awaitable<bool> copy_in(core::ThreadPool& pool, Source& source, Pending& b
 LocalBlobStore::LocalBlobStore(std::filesystem::path root, core::ThreadPool& blocking)
     : root_(std::move(root)), blocking_(blocking) {}
 
-void LocalBlobStore::defer_durability() {
-    if (!deferred_) deferred_ = std::make_shared<DeferredDirs>();
+LocalBlobStore::~LocalBlobStore() {
+    if (staged_) Staged::discard(staged_->take());
 }
 
+void LocalBlobStore::defer_durability() {
+    if (!staged_) staged_ = std::make_unique<Staged>();
+}
+
+// Writeback of every staged file is started first, so that the fsyncs that follow find their data
+// on its way and the first one's journal commit carries the others' metadata: a few commits for
+// the batch where one fsync per put would cost one each. Then the renames, then one fsync per
+// directory (shared with other puts through DirSyncs).
 asio::awaitable<void> LocalBlobStore::sync() {
-    if (!deferred_) co_return;
-    std::set<std::filesystem::path> dirs;
-    {
-        const std::lock_guard lock(deferred_->mutex);
-        dirs.swap(deferred_->dirs);
-    }
-    if (dirs.empty()) co_return;
-    // Shared with other syncs and with the puts of stores that do not defer (DirSyncs).
-    auto flush = [dirs = std::move(dirs)] {
+    if (!staged_) co_return;
+    auto blobs = staged_->take();
+    if (blobs.empty()) co_return;
+    auto place = [&blobs] {
+        for (const auto& b : blobs) ::sync_file_range(b.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        std::set<std::filesystem::path> dirs;
+        for (auto& b : blobs) {
+            if (::fsync(b.fd) != 0) fail_errno("syncing a blob");
+            const int rc = ::close(std::exchange(b.fd, -1));
+            if (rc != 0) fail_errno("closing a blob");
+            if (::rename(b.temp.c_str(), b.target.c_str()) != 0) fail_errno("placing a blob");
+            b.temp.clear();
+            dirs.insert(b.dir);
+        }
         for (const auto& dir : dirs) dir_syncs().after_rename(dir);
     };
-    co_await blocking_.run(std::move(flush));
+    std::exception_ptr failure;
+    try {
+        co_await blocking_.run(std::move(place));
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    if (!failure) co_return;
+    // What was not placed goes; what was is in place but maybe not durable: the caller records none.
+    std::erase_if(blobs, [](const Staged::Blob& b) { return b.temp.empty(); });
+    auto discard = [&blobs] { Staged::discard(blobs); };
+    co_await blocking_.run(std::move(discard));
+    std::rethrow_exception(failure);
 }
 
 std::uint64_t LocalBlobStore::dir_fsyncs() noexcept {
@@ -311,7 +353,7 @@ asio::awaitable<PutResult> LocalBlobStore::put(std::string key, Source& source, 
     blob.dir = blob.target.parent_path();
     blob.temp = blob.dir / (".kiln-tmp-" + core::random_token(12));
     blob.declared = std::move(sha256);
-    blob.deferred = deferred_.get();
+    blob.staged = staged_.get();
     std::uint64_t total = 0;
     std::string hex;
     std::exception_ptr failure;

@@ -11,11 +11,14 @@
 
 namespace kiln::storage {
 
-struct DeferredDirs;
+struct Staged;
 
 class LocalBlobStore final : public BlobStore {
 public:
     LocalBlobStore(std::filesystem::path root, core::ThreadPool& blocking);
+    LocalBlobStore(const LocalBlobStore&) = delete;
+    LocalBlobStore& operator=(const LocalBlobStore&) = delete;
+    ~LocalBlobStore() override;  // staged blobs not synced are discarded
 
     boost::asio::awaitable<PutResult> put(std::string key, Source& source, std::optional<std::uint64_t> size,
                                           std::optional<std::string> sha256) override;
@@ -27,8 +30,9 @@ public:
                                                                          std::size_t max_keys) override;
     std::optional<std::uint64_t> sha256_declared_from() const override { return std::nullopt; }
     std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const override;
-    // A put's rename is durable once its directory is fsynced: deferred, the directories are kept
-    // (shared with the puts still running on the pool) for sync().
+    // Deferred, a put writes its temporary file and returns; sync() fsyncs the batch, renames each
+    // into place and fsyncs their directories. Until then the blob is not in place (get and head
+    // see what was there before): never half of one, and nothing that a crash could leave torn.
     void defer_durability() override;
     boost::asio::awaitable<void> sync() override;
 
@@ -41,7 +45,7 @@ private:
 
     std::filesystem::path root_;
     core::ThreadPool& blocking_;
-    std::shared_ptr<DeferredDirs> deferred_;
+    std::unique_ptr<Staged> staged_;
 };
 
 }  // namespace kiln::storage

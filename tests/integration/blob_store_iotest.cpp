@@ -458,24 +458,39 @@ TEST_F(BlobStoreTest, AWrongDeclaredSha256StoresNothing) {
     EXPECT_FALSE(run(s3_->head(prefix_ + "aborted.bin")).has_value());
 }
 
-// A local store told to defer durability places each blob at once but fsyncs the directories
-// the renames went into only at sync(), once each; otherwise every put fsyncs its directory.
-TEST_F(BlobStoreTest, DeferredDurabilityFsyncsEachDirectoryOnceAtSync) {
-    LocalBlobStore deferring(root_, blocking_);
-    deferring.defer_durability();
+// A local store told to defer durability writes each blob's temporary file and returns; sync()
+// fsyncs them, renames them into place and fsyncs each directory once. Until then nothing of them
+// is in place; a store dropped before sync() leaves nothing behind.
+TEST_F(BlobStoreTest, DeferredDurabilityPlacesTheBatchAtSync) {
     const auto before = LocalBlobStore::dir_fsyncs();
-    for (int i = 0; i < 6; ++i) put(deferring, prefix_ + "a/" + std::to_string(i), 1000 + i, 1000 + i);
-    for (int i = 0; i < 3; ++i) put(deferring, prefix_ + "b/" + std::to_string(i), 2000, 2000);
-    put(deferring, prefix_ + "big.bin", 3 * kMiB, 3 * kMiB);  // the copy path too
-    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before) << "no directory fsynced before sync()";
-    EXPECT_EQ(get(deferring, prefix_ + "a/5"), PatternSource::bytes(1005)) << "in place before sync()";
-    EXPECT_EQ(get(*local_, prefix_ + "b/2"), PatternSource::bytes(2000));
-    run(deferring.sync());
-    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 3) << "a/, b/ and the prefix: one fsync each";
-    run(deferring.sync());
-    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 3) << "nothing new to make durable";
+    {
+        LocalBlobStore deferring(root_, blocking_);
+        deferring.defer_durability();
+        for (int i = 0; i < 6; ++i) put(deferring, prefix_ + "a/" + std::to_string(i), 1000 + i, 1000 + i);
+        for (int i = 0; i < 3; ++i) put(deferring, prefix_ + "b/" + std::to_string(i), 2000, 2000);
+        const auto big = put(deferring, prefix_ + "big.bin", 3 * kMiB, 3 * kMiB);  // the copy path too
+        EXPECT_EQ(big.sha256, PatternSource::sha256_of(3 * kMiB));
+        EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before);
+        EXPECT_FALSE(run(local_->head(prefix_ + "a/5")).has_value()) << "not in place before sync()";
+        EXPECT_THROW(get(*local_, prefix_ + "big.bin"), BlobNotFound);
+        run(deferring.sync());
+        EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 3) << "a/, b/ and the prefix: one fsync each";
+        EXPECT_EQ(get(*local_, prefix_ + "a/5"), PatternSource::bytes(1005));
+        EXPECT_EQ(get(*local_, prefix_ + "b/2"), PatternSource::bytes(2000));
+        EXPECT_EQ(run(local_->head(prefix_ + "big.bin"))->sha256, big.sha256);
+        run(deferring.sync());
+        EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 3) << "nothing new to place";
+
+        put(deferring, prefix_ + "dropped.bin", 100, 100);  // never synced
+    }
+    EXPECT_FALSE(run(local_->head(prefix_ + "dropped.bin")).has_value());
+    std::size_t temporaries = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root_)) {
+        if (e.path().filename().string().starts_with(".kiln-tmp-")) ++temporaries;
+    }
+    EXPECT_EQ(temporaries, 0U) << "the dropped store's temporary file went with it";
     put(*local_, prefix_ + "a/now", 10, 10);
-    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 4) << "a store that does not defer fsyncs at each put";
+    EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 4) << "a store that does not defer places at each put";
 }
 
 // A known size without a SHA-256: one streamed PUT too, unsigned, so the object has no SHA-256
