@@ -43,6 +43,11 @@ struct OpenedFile {
     int fd = -1;
     std::uint64_t size = 0;
     std::int64_t mtime_ns = 0;
+    // A small file is read whole in the hop that opens it (and closed there): its bytes and
+    // their SHA-256. Each hop to the file pool and back costs the lane more than reading a small
+    // file does, so a file the store already holds then costs two (this, the store's head).
+    std::optional<std::string> bytes;
+    std::string sha256;
 };
 
 // Throws unless `fd` is still a regular file.
@@ -164,7 +169,7 @@ struct Run {
 // is an error.
 class FileSource final : public storage::Source {
 public:
-    FileSource(Run& run, OpenedFile file) : run_(run), file_(file) {}
+    FileSource(Run& run, const OpenedFile& file) : run_(run), file_{.fd = file.fd, .size = file.size} {}
     FileSource(const FileSource&) = delete;
     FileSource& operator=(const FileSource&) = delete;
     ~FileSource() override { run_.in_flight -= offset_; }
@@ -215,7 +220,31 @@ private:
     std::uint64_t offset_ = 0;
 };
 
-asio::awaitable<std::string> hash_file(Run& run, OpenedFile file) {
+// A small file's bytes, read whole at open (OpenedFile::bytes), for put(); counted as sent.
+class MemorySource final : public storage::Source {
+public:
+    MemorySource(Run& run, std::string_view bytes) : run_(run), bytes_(bytes) {}
+    MemorySource(const MemorySource&) = delete;
+    MemorySource& operator=(const MemorySource&) = delete;
+    ~MemorySource() override { run_.in_flight -= offset_; }
+
+    asio::awaitable<std::size_t> read(std::span<char> buffer) override {
+        if (run_.cancelled) throw boost::system::system_error(asio::error::operation_aborted);
+        const std::size_t n = std::min(buffer.size(), bytes_.size() - offset_);
+        std::memcpy(buffer.data(), bytes_.data() + offset_, n);
+        offset_ += n;
+        run_.totals.bytes_sent += n;
+        run_.in_flight += n;
+        co_return n;
+    }
+
+private:
+    Run& run_;
+    std::string_view bytes_;
+    std::size_t offset_ = 0;
+};
+
+asio::awaitable<std::string> hash_file(Run& run, const OpenedFile& file) {
     core::Sha256 sha;
     std::vector<char> buffer(std::min<std::uint64_t>(run.options.chunk_bytes, std::max<std::uint64_t>(file.size, 1)));
     std::uint64_t offset = 0;
@@ -234,7 +263,33 @@ asio::awaitable<std::string> hash_file(Run& run, OpenedFile file) {
     co_return core::to_hex(sha.finish());
 }
 
-asio::awaitable<void> check_unchanged(Run& run, OpenedFile before) {
+// Opens the file and, when it holds at most `whole_max` bytes, reads it whole, checks it did not
+// change meanwhile (its size and mtime again) and closes it.
+OpenedFile open_whole(const std::filesystem::path& path, std::uint64_t whole_max) {
+    OpenedFile f = open_file(path);
+    if (f.size > whole_max) return f;
+    try {
+        std::string bytes(f.size, '\0');
+        if (read_at(f.fd, bytes.data(), bytes.size(), 0) < bytes.size()) {
+            throw FileChanged("the file changed while being read: it became shorter");
+        }
+        const OpenedFile after = stat_fd(f.fd);
+        if (after.size != f.size || after.mtime_ns != f.mtime_ns) {
+            throw FileChanged(
+                fmt::format("the file changed while being read ({} bytes at open, {} now)", f.size, after.size));
+        }
+        f.sha256 = core::to_hex(core::sha256(bytes));
+        f.bytes = std::move(bytes);
+    } catch (...) {
+        ::close(f.fd);
+        throw;
+    }
+    ::close(std::exchange(f.fd, -1));
+    return f;
+}
+
+asio::awaitable<void> check_unchanged(Run& run, const OpenedFile& before) {
+    if (before.bytes) co_return;  // read whole in one hop, checked there
     auto work = [fd = before.fd] { return stat_fd(fd); };
     const OpenedFile after = co_await run.blocking.run(std::move(work));
     if (after.size != before.size || after.mtime_ns != before.mtime_ns) {
@@ -251,7 +306,7 @@ asio::awaitable<void> check_unchanged(Run& run, OpenedFile before) {
 // One try: skip when the store has the same size and SHA-256, otherwise put and verify. A file
 // the store would keep without a SHA-256 unless told one (large S3 objects) is hashed first and
 // put with it, so the next run can skip it — unless the caller records SHA-256s by ETag.
-asio::awaitable<void> attempt_with(Run& run, FileResult& result, OpenedFile file, bool key_absent) {
+asio::awaitable<void> attempt_with(Run& run, FileResult& result, const OpenedFile& file, bool key_absent) {
     result.size = file.size;
     std::optional<storage::BlobInfo> existing;
     if (!key_absent) existing = co_await run.store.head(result.key);
@@ -263,18 +318,27 @@ asio::awaitable<void> attempt_with(Run& run, FileResult& result, OpenedFile file
     const auto declared_from = run.store.sha256_declared_from();
     const bool must_declare = declared_from && file.size >= *declared_from && !recorded;
     std::optional<std::string> local;
-    if (comparable || must_declare) {
+    if (file.bytes) {
+        local = file.sha256;
+    } else if (comparable || must_declare) {
         local = co_await hash_file(run, file);
         co_await check_unchanged(run, file);
-        if (comparable && *local == *existing->sha256) {
-            result.status = FileStatus::skipped;
-            result.sha256 = *local;
-            result.etag = existing->etag;
-            co_return;
-        }
     }
-    FileSource source(run, file);
-    const storage::PutResult put = co_await run.store.put(result.key, source, file.size, local);
+    if (comparable && *local == *existing->sha256) {
+        result.status = FileStatus::skipped;
+        result.sha256 = *local;
+        result.etag = existing->etag;
+        co_return;
+    }
+    std::optional<FileSource> from_disk;
+    std::optional<MemorySource> from_memory;
+    storage::Source* source = nullptr;
+    if (file.bytes) {
+        source = &from_memory.emplace(run, *file.bytes);
+    } else {
+        source = &from_disk.emplace(run, file);
+    }
+    const storage::PutResult put = co_await run.store.put(result.key, *source, file.size, local);
     co_await check_unchanged(run, file);
     const std::string& sent = put.sha256;  // of the bytes read, as the store hashed them on the way
     if (put.size != file.size) mismatch("size", std::to_string(file.size), std::to_string(put.size));
@@ -292,7 +356,7 @@ asio::awaitable<void> attempt_with(Run& run, FileResult& result, OpenedFile file
 }
 
 asio::awaitable<void> attempt(Run& run, FileResult& result, std::filesystem::path path, bool key_absent) {
-    auto open = [path] { return open_file(path); };
+    auto open = [path, whole_max = run.options.chunk_bytes] { return open_whole(path, whole_max); };
     const OpenedFile file = co_await run.blocking.run(std::move(open));
     std::exception_ptr failure;
     try {
@@ -300,7 +364,7 @@ asio::awaitable<void> attempt(Run& run, FileResult& result, std::filesystem::pat
     } catch (...) {
         failure = std::current_exception();
     }
-    run.blocking.post([fd = file.fd] { ::close(fd); });
+    if (file.fd >= 0) run.blocking.post([fd = file.fd] { ::close(fd); });
     if (failure) std::rethrow_exception(failure);
 }
 
