@@ -159,7 +159,7 @@ struct Run {
     std::size_t next = 0;
     std::size_t running = 0;
     bool cancelled = false;
-    std::uint64_t in_flight = 0;  // what the open FileSources have read
+    std::uint64_t in_flight = 0;  // what the open sources (file, memory) have read
     TransferProgress totals;
     std::deque<std::pair<Clock::time_point, std::uint64_t>> samples;
 };
