@@ -48,12 +48,13 @@ SELECT u.id, u.relative_path, coalesce(u.source_path, ''), u.object_key, u.size_
   LEFT JOIN files f ON f.workspace_id = u.workspace_id AND f.id = u.file_id AND f.deleted_at IS NULL
  WHERE u.workspace_id = kiln_current_workspace() AND u.session_id = $1 AND u.lane = $2 AND u.status = 'pending'
  ORDER BY u.relative_path)sql";
-// Hash-joined: a scan may mark thousands of keys.
+// By the ids the scan gave its rows: primary-key probes. A join on the keys was planned (generic
+// plan, rows just inserted) as a nested loop over both lists: 0.5 s for 2,000 files. Rows the scan
+// did not insert (an earlier scan's) keep key_absent false: their files are looked up, as always.
 constexpr std::string_view kKeysAbsent = R"sql(
-UPDATE upload_files u SET key_absent = true
-  FROM unnest($2::text[]) AS k(key)
- WHERE u.workspace_id = kiln_current_workspace() AND u.session_id = $1 AND u.object_key = k.key
-   AND u.status = 'pending')sql";
+UPDATE upload_files SET key_absent = true
+ WHERE workspace_id = kiln_current_workspace() AND id = ANY($2::uuid[]) AND session_id = $1
+   AND status = 'pending')sql";
 constexpr std::string_view kAddFile = "SELECT kiln_upload_session_add_file($1, $2, $3, $4)";
 const std::string& file_by_id_sql() {
     static const std::string s = file_select("id = $1");
@@ -145,13 +146,14 @@ std::vector<db::Query> SyncStore::record_scan(const core::Uuid& workspace, const
                     db::array_of(scanned.refused, [](const Refused& f) { return std::optional(f.relative); }),
                     db::array_of(scanned.refused, [](const Refused& f) { return std::optional(f.reason); }),
                     scanned.error, static_cast<int>(lanes), prefix)});
-    std::vector<std::string> absent;
-    for (const auto& f : scanned.files) {
-        if (f.key_absent) absent.push_back(f.key);
+    std::vector<core::Uuid> absent;
+    for (std::size_t i = 0; i < scanned.files.size(); ++i) {
+        if (scanned.files[i].key_absent) absent.push_back(ids[i]);
     }
     if (!absent.empty()) {
-        q.push_back({kKeysAbsent,
-                     db::params(session, db::array_of(absent, [](const std::string& k) { return std::optional(k); }))});
+        q.push_back({kKeysAbsent, db::params(session, db::array_of(absent, [](const core::Uuid& id) {
+                                                 return std::optional(id.str());
+                                             }))});
     }
     q.push_back(jobs::start_waiting_children(job));
     return q;
