@@ -35,6 +35,25 @@ public:
     virtual boost::asio::awaitable<void> write(std::string_view data) = 0;
 };
 
+// What a store whose calls are blocking file-system work (the local store) offers besides its
+// awaitable API: head and put of bytes in hand, run on the calling thread, which must be one of
+// the blocking pool's. A caller already there to read a small file does its whole transfer in that
+// one hop: each hop to the pool and back wakes two threads, which costs more than the file's own
+// work.
+class BlockingBlobs {
+public:
+    virtual std::optional<BlobInfo> head_now(const std::string& key) = 0;
+    // put() of `bytes` whose SHA-256 (64 lowercase hex) the caller computed, checked as put() checks
+    // a declared one. Its answer proves what the store holds (PutResult::checked).
+    virtual PutResult put_now(const std::string& key, std::string_view bytes, const std::string& sha256) = 0;
+
+protected:
+    BlockingBlobs() = default;
+    BlockingBlobs(const BlockingBlobs&) = default;
+    BlockingBlobs& operator=(const BlockingBlobs&) = default;
+    ~BlockingBlobs() = default;
+};
+
 // Keys are validated by validate_key (storage/key.hpp); a bad one throws InvalidKey. The Source
 // and Sink must outlive the call.
 class BlobStore {
@@ -69,6 +88,8 @@ public:
     // Puts every blob of the puts returned so far in place, durably; throws when that failed (then
     // any of them may be missing or lost).
     virtual boost::asio::awaitable<void> sync() { co_return; }
+    // The same store's blocking calls, when it has them (see BlockingBlobs).
+    virtual BlockingBlobs* blocking() { return nullptr; }
     // A URL that fetches the blob without credentials until `ttl` passes; only stores that can sign one.
     virtual std::optional<std::string> presign_get(const std::string& key, std::chrono::seconds ttl) const = 0;
 };

@@ -212,6 +212,17 @@ struct Pending {
     }
 };
 
+// A blob about to be written to `target` through a temporary file beside it.
+Pending pending(std::filesystem::path target, std::optional<std::string> declared, Staged* staged) {
+    Pending blob;
+    blob.dir = target.parent_path();
+    blob.temp = blob.dir / (".kiln-tmp-" + core::random_token(12));
+    blob.target = std::move(target);
+    blob.declared = std::move(declared);
+    blob.staged = staged;
+    return blob;
+}
+
 // Page-aligned, so the kernel copies whole pages from it (and O_DIRECT could use it).
 class Buffer {
 public:
@@ -348,12 +359,7 @@ std::filesystem::path LocalBlobStore::path_of(const std::string& key) const {
 asio::awaitable<PutResult> LocalBlobStore::put(std::string key, Source& source, std::optional<std::uint64_t> size,
                                                std::optional<std::string> sha256) {
     if (sha256) validate_sha256_hex(*sha256);
-    Pending blob;
-    blob.target = path_of(key);
-    blob.dir = blob.target.parent_path();
-    blob.temp = blob.dir / (".kiln-tmp-" + core::random_token(12));
-    blob.declared = std::move(sha256);
-    blob.staged = staged_.get();
+    Pending blob = pending(path_of(key), std::move(sha256), staged_.get());
     std::uint64_t total = 0;
     std::string hex;
     std::exception_ptr failure;
@@ -443,15 +449,31 @@ asio::awaitable<void> LocalBlobStore::get(std::string key, std::optional<ByteRan
     if (failure) std::rethrow_exception(failure);
 }
 
+PutResult LocalBlobStore::put_now(const std::string& key, std::string_view bytes, const std::string& sha256) {
+    validate_sha256_hex(sha256);
+    Pending blob = pending(path_of(key), sha256, staged_.get());
+    try {
+        blob.append(bytes.data(), bytes.size());
+        auto hex = blob.finish();
+        auto etag = "\"" + hex + "\"";
+        return PutResult{.size = bytes.size(), .sha256 = std::move(hex), .etag = std::move(etag), .checked = true};
+    } catch (...) {
+        blob.discard();
+        throw;
+    }
+}
+
+std::optional<BlobInfo> LocalBlobStore::head_now(const std::string& key) {
+    const OpenFile f = open_for_read(path_of(key));
+    if (f.fd < 0) return std::nullopt;
+    auto sha = read_sha(f.fd);
+    ::close(f.fd);
+    return BlobInfo{.size = f.size, .etag = local_etag(f, sha), .sha256 = sha};
+}
+
 asio::awaitable<std::optional<BlobInfo>> LocalBlobStore::head(std::string key) {
-    auto path = path_of(key);
-    auto stat = [path]() -> std::optional<BlobInfo> {
-        const OpenFile f = open_for_read(path);
-        if (f.fd < 0) return std::nullopt;
-        auto sha = read_sha(f.fd);
-        ::close(f.fd);
-        return BlobInfo{.size = f.size, .etag = local_etag(f, sha), .sha256 = sha};
-    };
+    validate_key(key);
+    auto stat = [this, key] { return head_now(key); };
     co_return co_await blocking_.run(std::move(stat));
 }
 

@@ -13,7 +13,7 @@ namespace kiln::storage {
 
 struct Staged;
 
-class LocalBlobStore final : public BlobStore {
+class LocalBlobStore final : public BlobStore, public BlockingBlobs {
 public:
     LocalBlobStore(std::filesystem::path root, core::ThreadPool& blocking);
     LocalBlobStore(const LocalBlobStore&) = delete;
@@ -35,6 +35,9 @@ public:
     // see what was there before): never half of one, and nothing that a crash could leave torn.
     void defer_durability() override;
     boost::asio::awaitable<void> sync() override;
+    BlockingBlobs* blocking() override { return this; }
+    std::optional<BlobInfo> head_now(const std::string& key) override;
+    PutResult put_now(const std::string& key, std::string_view bytes, const std::string& sha256) override;
 
     const std::filesystem::path& root() const noexcept { return root_; }
     // Directory fsyncs done by this process's local stores (tests).

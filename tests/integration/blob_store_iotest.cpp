@@ -493,6 +493,43 @@ TEST_F(BlobStoreTest, DeferredDurabilityPlacesTheBatchAtSync) {
     EXPECT_EQ(LocalBlobStore::dir_fsyncs(), before + 4) << "a store that does not defer places at each put";
 }
 
+// The local store's blocking calls (a caller on a pool thread does a small file's whole transfer
+// there) keep put()'s and head()'s promises: the declared SHA-256 is checked, nothing half stored,
+// deferred blobs placed at sync(). S3 has none.
+TEST_F(BlobStoreTest, LocalBlockingCallsKeepPutAndHeadPromises) {
+    EXPECT_EQ(s3_->blocking(), nullptr);
+    LocalBlobStore deferring(root_, blocking_);
+    BlockingBlobs* now = deferring.blocking();
+    ASSERT_NE(now, nullptr);
+    const auto bytes = PatternSource::bytes(3000);
+    const auto sha = PatternSource::sha256_of(3000);
+    const auto key = prefix_ + "now/one.bin";
+    EXPECT_FALSE(now->head_now(key).has_value());
+    const PutResult put = now->put_now(key, bytes, sha);
+    EXPECT_EQ(put.size, 3000U);
+    EXPECT_EQ(put.sha256, sha);
+    EXPECT_TRUE(put.checked);
+    EXPECT_EQ(now->head_now(key)->sha256, sha);
+    EXPECT_EQ(get(*local_, key), bytes);
+    // Wrong SHA-256: the blob stays as it was, no temporary file is left.
+    EXPECT_THROW(now->put_now(key, PatternSource::bytes(10), sha), StorageError);
+    EXPECT_THROW(now->put_now(key, bytes, "abc"), std::invalid_argument);
+    EXPECT_THROW(now->put_now("../escape", bytes, sha), InvalidKey);
+    EXPECT_EQ(get(*local_, key), bytes);
+    // Deferred: in place only at sync().
+    deferring.defer_durability();
+    now->put_now(prefix_ + "now/two.bin", bytes, sha);
+    EXPECT_FALSE(run(local_->head(prefix_ + "now/two.bin")).has_value());
+    run(deferring.sync());
+    EXPECT_EQ(get(*local_, prefix_ + "now/two.bin"), bytes);
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(root_ / prefix_ / "now")) {
+        names.push_back(e.path().filename());
+    }
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"one.bin", "two.bin"}));
+}
+
 // A known size without a SHA-256: one streamed PUT too, unsigned, so the object has no SHA-256
 // metadata (the bytes are read once); the put still reports the SHA-256 of what it sent.
 TEST_F(BlobStoreTest, AKnownSizeAloneSendsALargeObjectAsOneUnsignedPut) {

@@ -531,6 +531,36 @@ TEST_F(TransferTest, LargeFilesAreReadOnceWhenTheCallerRecordsSha256sByEtag) {
     EXPECT_EQ(object(*s3_, prefix_ + "big.bin"), changed);
 }
 
+// On the local store a small file is done in one trip to the pool (BlockingBlobs); a blob of the
+// same size without its SHA-256 (written by something else, no xattr) still goes the usual way,
+// so the caller's recorded SHA-256 can spare it; unknown to the caller, it is replaced.
+TEST_F(TransferTest, ALocalBlobWithoutItsSha256IsComparedThroughTheCallersRecord) {
+    write_file(src_ / "small.txt", pattern(5000, 9));
+    const auto files = scan_tree().files;
+    write_file(blobs_ / prefix_ / "small.txt", pattern(5000, 9));  // no user.kiln.sha256
+    const auto stored = run(local_->head(prefix_ + "small.txt"));
+    ASSERT_TRUE(stored.has_value());
+    ASSERT_FALSE(stored->sha256.has_value());
+    std::vector<std::string> asked;
+    TransferOptions o;
+    o.recorded_sha256 = [&](std::string etag, std::uint64_t n) -> asio::awaitable<std::optional<std::string>> {
+        asked.push_back(etag);
+        if (etag != stored->etag || n != 5000) co_return std::nullopt;
+        co_return core::to_hex(core::sha256(pattern(5000, 9)));
+    };
+    const auto known = transfer_to(*local_, files, o);
+    EXPECT_EQ(result_for(known, "small.txt").status, FileStatus::skipped) << result_for(known, "small.txt").error;
+    EXPECT_EQ(asked, std::vector<std::string>{stored->etag});
+    EXPECT_EQ(known.totals.bytes_sent, 0U);
+
+    const auto unknown = transfer_to(*local_, files);
+    EXPECT_EQ(result_for(unknown, "small.txt").status, FileStatus::uploaded);
+    EXPECT_EQ(unknown.totals.bytes_sent, 5000U);
+    EXPECT_EQ(run(local_->head(prefix_ + "small.txt"))->sha256, core::to_hex(core::sha256(pattern(5000, 9))));
+    const auto again = transfer_to(*local_, files);
+    EXPECT_EQ(result_for(again, "small.txt").status, FileStatus::skipped) << "its SHA-256 is recorded now";
+}
+
 TEST_F(TransferTest, AKeyTheStoreRefusesFailsThatFileAlone) {
     write_file(src_ / "ok.txt", "fine");
     auto files = scan_tree().files;

@@ -355,9 +355,56 @@ asio::awaitable<void> attempt_with(Run& run, FileResult& result, const OpenedFil
     result.etag = put.etag;
 }
 
+// The file opened (and, when small, read) in the attempt's first hop; with a store that has
+// blocking calls, a small file's whole attempt is done there too.
+struct FirstHop {
+    OpenedFile file;
+    std::optional<FileStatus> done;  // skipped or uploaded, with sha256 and etag
+    std::string sha256;
+    std::string etag;
+};
+
+// attempt_with()'s decisions for a small file read whole, on the pool thread. Left to it: a blob
+// of the same size without a SHA-256 when the caller may have recorded one (a database lookup).
+FirstHop first_hop(const std::filesystem::path& path, std::uint64_t whole_max, storage::BlockingBlobs* now,
+                   const std::string& key, bool key_absent, bool recorded) {
+    FirstHop hop{.file = open_whole(path, whole_max)};
+    const OpenedFile& f = hop.file;
+    if (now == nullptr || !f.bytes) return hop;
+    std::optional<storage::BlobInfo> existing;
+    if (!key_absent) existing = now->head_now(key);
+    if (existing && existing->size == f.size) {
+        if (!existing->sha256 && recorded) return hop;
+        if (existing->sha256 == f.sha256) {
+            hop.done = FileStatus::skipped;
+            hop.sha256 = f.sha256;
+            hop.etag = existing->etag;
+            return hop;
+        }
+    }
+    const storage::PutResult put = now->put_now(key, *f.bytes, f.sha256);
+    if (put.size != f.size) mismatch("size", std::to_string(f.size), std::to_string(put.size));
+    hop.done = FileStatus::uploaded;
+    hop.sha256 = put.sha256;
+    hop.etag = put.etag;
+    return hop;
+}
+
 asio::awaitable<void> attempt(Run& run, FileResult& result, std::filesystem::path path, bool key_absent) {
-    auto open = [path, whole_max = run.options.chunk_bytes] { return open_whole(path, whole_max); };
-    const OpenedFile file = co_await run.blocking.run(std::move(open));
+    auto open = [path, whole_max = run.options.chunk_bytes, now = run.store.blocking(), key = result.key, key_absent,
+                 recorded = static_cast<bool>(run.options.recorded_sha256)] {
+        return first_hop(path, whole_max, now, key, key_absent, recorded);
+    };
+    FirstHop hop = co_await run.blocking.run(std::move(open));
+    const OpenedFile& file = hop.file;
+    if (hop.done) {
+        result.size = file.size;
+        result.status = *hop.done;
+        result.sha256 = std::move(hop.sha256);
+        result.etag = std::move(hop.etag);
+        if (result.status == FileStatus::uploaded) run.totals.bytes_sent += file.size;
+        co_return;
+    }
     std::exception_ptr failure;
     try {
         co_await attempt_with(run, result, file, key_absent);

@@ -8,7 +8,9 @@
 // large S3 objects) are hashed before the put and declared, so the next run can skip them — unless
 // the caller records SHA-256s by ETag (TransferOptions::recorded_sha256): then they are read once.
 // The caller's executor must be single-threaded (an I/O thread's io_context) or a strand: the
-// workers share the run's counters without locks. File reads run on the blocking pool.
+// workers share the run's counters without locks. File reads run on the blocking pool; with a
+// store that has blocking calls (BlobStore::blocking: the local store), a small file's whole
+// attempt — read, look-up, put — is one trip to the pool.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
