@@ -1,12 +1,30 @@
 // /health, /ready, /metrics, /openapi.json and the docs pages of a real kiln.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { eventually, launchKiln, parseResponses, rawExchange } from './lib/kiln.mjs';
 
 describe('system routes', { timeout: 60000 }, () => {
   let kiln;
   before(async () => { kiln = await launchKiln(); });
   after(async () => { if (kiln) assert.equal(await kiln.close(), 0, 'kiln exits 0 on SIGTERM'); });
+
+  it('raises its soft open file limit to the hard one (staged blobs, sockets, connections)', async (t) => {
+    const limitsOf = (pid) => {
+      const m = readFileSync(`/proc/${pid}/limits`, 'utf8').match(/Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/);
+      return { soft: m[1], hard: m[2] };
+    };
+    const { hard } = limitsOf(process.pid);
+    if (hard !== 'unlimited' && Number(hard) <= 256) return t.skip(`the hard limit here is ${hard}`);
+    const low = await launchKiln({ launcher: ['prlimit', '--nofile=256:'] });
+    try {
+      const limits = limitsOf(low.proc.pid);
+      assert.equal(limits.hard, hard);
+      assert.equal(limits.soft, hard, 'started with a soft limit of 256');
+    } finally {
+      assert.equal(await low.close(), 0);
+    }
+  });
 
   it('GET /health answers 200 JSON', async () => {
     const res = await fetch(`${kiln.url}/health`);

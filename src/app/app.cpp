@@ -1,6 +1,7 @@
 #include "app/app.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -98,6 +99,19 @@ asio::awaitable<void> stop_worker_on_signal(JobThread* jobs, db::Notifier* notif
     co_await notifier->stop();
 }
 
+// Open files are sockets, database connections and, during a sync into the local store, the
+// blobs staged for their batch's fsync (up to 32 per lane): more than the usual soft limit of
+// 1024 under load. The hard limit is the operator's; the soft one is raised to it, as Go does.
+void raise_open_file_limit() {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    const auto was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        core::log::warn("cannot raise the open file limit", {{"soft", was}, {"hard", limit.rlim_max}});
+    }
+}
+
 }  // namespace
 
 db::PoolOptions pool_options(const core::Config& c) {
@@ -176,6 +190,7 @@ void add_routes(http::Router& router, Services& services) {
 }
 
 int serve(const core::Config& config) {
+    raise_open_file_limit();
     // No built-in default: a missing key is a setup error, said in one line.
     if (config.auth.jwt_key.size() < 32) {
         std::cerr << "kiln: config auth.jwt_key: expected a secret of at least 32 characters (set KILN_AUTH_JWT_KEY "
@@ -265,6 +280,7 @@ int migrate(const core::Config& config) {
 }
 
 int work(const core::Config& config) {
+    raise_open_file_limit();
     if (config.jobs.workers == 0) {
         std::cerr << "kiln worker: config jobs.workers: expected at least 1 (set KILN_JOBS_WORKERS or --workers)\n";
         return 2;

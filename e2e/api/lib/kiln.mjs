@@ -42,11 +42,13 @@ export function dropDatabase(name, clusterEnv = env) {
 
 // Starts `kiln serve --port 0` in an empty directory with an empty config file and resolves
 // once it logs "listening"; rejects with its output if it exits first or the deadline passes.
-export async function startKiln({ database, env: extra = {}, timeoutMs = 20000 } = {}) {
+// `launcher`: a command that execs kiln with what follows it (e.g. prlimit with new limits).
+export async function startKiln({ database, env: extra = {}, timeoutMs = 20000, launcher = [] } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'kiln-e2e-'));
   const config = path.join(dir, 'kiln.toml');
   writeFileSync(config, '');
-  const proc = spawn(kilnBin(), ['serve', '--port', '0'], {
+  const command = [...launcher, kilnBin(), 'serve', '--port', '0'];
+  const proc = spawn(command[0], command.slice(1), {
     cwd: dir,
     env: {
       ...process.env,
@@ -138,11 +140,11 @@ export async function startKiln({ database, env: extra = {}, timeoutMs = 20000 }
 
 // A fresh database and a kiln on it; close() stops kiln, then drops the database, and resolves
 // with kiln's exit code.
-export async function launchKiln({ env: extra = {} } = {}) {
+export async function launchKiln({ env: extra = {}, launcher = [] } = {}) {
   const database = createDatabase();
   let kiln;
   try {
-    kiln = await startKiln({ database, env: extra });
+    kiln = await startKiln({ database, env: extra, launcher });
   } catch (e) {
     dropDatabase(database);
     throw e;
