@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <type_traits>
@@ -38,6 +39,7 @@ public:
             queued_.fetch_sub(1);
             throw Problem::unavailable("The server is busy; try again shortly.");
         }
+        runs_.fetch_add(1, std::memory_order_relaxed);
         if constexpr (std::is_void_v<R>) {
             co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(std::exception_ptr)>(
                 Start<F>{this}, boost::asio::use_awaitable, std::move(fn));
@@ -56,6 +58,8 @@ public:
     }
 
     std::size_t threads() const noexcept { return threads_; }
+    // Calls of run() so far: each a trip to a pool thread and back.
+    std::uint64_t runs() const noexcept { return runs_.load(std::memory_order_relaxed); }
     void stop();
 
 private:
@@ -98,6 +102,7 @@ private:
     std::size_t threads_;
     std::size_t max_queued_;
     std::atomic<std::size_t> queued_{0};
+    std::atomic<std::uint64_t> runs_{0};
     boost::asio::thread_pool pool_;
 };
 

@@ -561,6 +561,33 @@ TEST_F(TransferTest, ALocalBlobWithoutItsSha256IsComparedThroughTheCallersRecord
     EXPECT_EQ(result_for(again, "small.txt").status, FileStatus::skipped) << "its SHA-256 is recorded now";
 }
 
+// On the local store, small files go to the pool a group at a time: each one's whole attempt
+// (read, look-up, put) for up to 16 files in one trip. A file of the group that cannot be read
+// fails alone and is retried on its own.
+TEST_F(TransferTest, SmallFilesToTheLocalStoreGoToThePoolAGroupAtATime) {
+    for (int i = 0; i < 32; ++i) write_file(src_ / fmt::format("g/{:02}.txt", i), pattern(100 + i, i));
+    const auto files = scan_tree().files;
+    ASSERT_EQ(files.size(), 32U);
+    fs::remove(src_ / "g/05.txt");  // gone since the scan
+    TransferOptions o;
+    o.max_workers = 1;
+    o.times_to_retry = 1;
+    const auto trips = blocking_.runs();
+    const auto r = transfer_to(*local_, files, o);
+    EXPECT_EQ(blocking_.runs() - trips, 3U) << "two groups of 16, and the missing file's second attempt";
+    EXPECT_EQ(result_for(r, "g/05.txt").status, FileStatus::failed);
+    EXPECT_EQ(result_for(r, "g/05.txt").attempts, 2U);
+    EXPECT_NE(result_for(r, "g/05.txt").error.find("No such file"), std::string::npos)
+        << result_for(r, "g/05.txt").error;
+    EXPECT_EQ(r.totals.files_uploaded, 31U);
+    for (int i = 0; i < 32; ++i) {
+        if (i == 5) continue;
+        const auto name = fmt::format("g/{:02}.txt", i);
+        EXPECT_EQ(result_for(r, name).attempts, 1U) << name;
+        EXPECT_EQ(object(*local_, prefix_ + name), pattern(100 + i, i)) << name;
+    }
+}
+
 TEST_F(TransferTest, AKeyTheStoreRefusesFailsThatFileAlone) {
     write_file(src_ / "ok.txt", "fine");
     auto files = scan_tree().files;

@@ -43,6 +43,10 @@ constexpr int kLaneTimeoutMs = 24 * 3600 * 1000;
 constexpr int kScanTimeoutMs = 3600 * 1000;
 // A file at least this large reports how far its sending is at each of the transfer's ticks.
 constexpr std::uint64_t kSendingFrom = std::uint64_t{8} << 20U;
+// Files of the directory up to this size go to the transfer engine a few at a time (kGroupOf),
+// which then reads and stores them in one trip to its pool (transfer.cpp: take_group).
+constexpr std::uint64_t kGroupedUpTo = std::uint64_t{1} << 20U;
+constexpr std::size_t kGroupOf = 16;
 // Keys a listing may hold beyond twice the files synced before it is not worth reading.
 constexpr std::size_t kListSlack = 1000;
 
@@ -91,11 +95,10 @@ struct StagedFile {
 // A lane's file outcomes, recorded a few at a time (one statement for up to kBatch files, or
 // what came in kEventEvery), each flush with a sync.progress event. 128, not 32: each statement
 // also finds its rows among the session's (until PostgreSQL has statistics on a new session's
-// rows, by scanning them all), so fewer, larger ones cost it half the CPU for 2,000 small files. The target's puts are made
-// durable together just before (BlobStore::defer_durability), so a file is recorded `uploaded`
-// only once it would survive a crash. Outcomes not yet flushed when the lane dies are found again
-// by its next attempt: the files are still pending, and the store may already hold their bytes,
-// so they are skipped.
+// rows, by scanning them all), so fewer, larger ones cost it half the CPU for 2,000 small files. The target's puts are
+// made durable together just before (BlobStore::defer_durability), so a file is recorded `uploaded` only once it would
+// survive a crash. Outcomes not yet flushed when the lane dies are found again by its next attempt: the files are still
+// pending, and the store may already hold their bytes, so they are skipped.
 class Outcomes {
 public:
     Outcomes(SyncStore& store, storage::BlobStore& target, db::TenantScope scope, core::Uuid session)
@@ -202,8 +205,18 @@ public:
         Outcomes out(*d_.store, *target, scope, a.session_id);
         Sending sending(executor, *d_.store, scope, a.session_id);
         std::unique_ptr<storage::BlobStore> server;  // the server's own store, once a file needs it
+        Lane lane{.ctx = ctx, .plan = plan, .scope = scope, .target = *target, .out = out, .sending = sending};
+        std::vector<Send> group;  // small files of the directory, sent together (one trip to the pool each)
         for (const auto& f : files) {
             if (ctx.cancelled()) break;
+            if (!f.uploaded && f.size <= kGroupedUpTo) {
+                group.push_back({.file = &f, .source = f.source});
+                if (group.size() < kGroupOf) continue;
+            }
+            const bool stopped = co_await send(lane, group);
+            group.clear();
+            if (stopped) break;
+            if (!f.uploaded && f.size <= kGroupedUpTo) continue;
             StagedFile staged;
             std::string source = f.source;
             std::optional<std::string> unreadable;
@@ -217,36 +230,11 @@ public:
                 co_await out.add(std::move(failed));
                 continue;
             }
-            // A lane's later attempts look first: its earlier one may have put files it did not record.
-            const bool key_absent = f.key_absent && ctx.attempt() == 1;
-            std::vector<ScannedFile> one{
-                {.relative = f.key, .absolute = source, .size = f.size, .key_absent = key_absent}};
-            TransferOptions options{.max_workers = 1,
-                                    .times_to_retry = plan.times_to_retry,
-                                    .stop_requested = [&ctx] { return ctx.cancelled(); },
-                                    .recorded_sha256 =
-                                        [store = d_.store, scope](std::string etag, std::uint64_t size) {
-                                            return store->recorded_sha256(scope, std::move(etag), size);
-                                        }};
-            ProgressFn progress;
-            if (f.size >= kSendingFrom) {
-                progress = [&sending, id = f.id](const TransferProgress& p) {
-                    if (!p.finished) sending.report(id, p.bytes_in_flight);
-                };
-            }
-            auto report = co_await transfer(*target, *d_.blocking, std::move(one), std::move(options), progress);
-            if (report.cancelled) break;  // the file stays pending: a retry copies it
-            const auto& r = report.files.front();
-            FileOutcome o{.file = f.id,
-                          .status = std::string(to_string(r.status)),
-                          .attempts = r.attempts,
-                          .size = r.size != 0 ? r.size : f.size,
-                          .started = r.started};
-            if (!r.error.empty()) o.error = r.error;
-            if (!r.sha256.empty()) o.sha256 = r.sha256;
-            if (!r.etag.empty()) o.etag = r.etag;
-            co_await out.add(std::move(o));
+            std::vector<Send> one{{.file = &f, .source = std::move(source)}};
+            const bool cancelled = co_await send(lane, one);
+            if (cancelled) break;
         }
+        if (!ctx.cancelled()) co_await send(lane, group);
         co_await sending.drain();
         co_await out.flush();
         if (ctx.cancelled()) throw jobs::Cancelled{};
@@ -268,6 +256,66 @@ public:
     }
 
 private:
+    // What a lane's sends share.
+    struct Lane {
+        jobs::Context& ctx;
+        const SyncPlan& plan;
+        const db::TenantScope& scope;
+        storage::BlobStore& target;
+        Outcomes& out;
+        Sending& sending;
+    };
+    struct Send {
+        const LaneFile* file;
+        std::string source;  // where its bytes are read
+    };
+
+    // Transfers `files` (in one call, so the engine may do small ones in one trip to the pool) and
+    // adds their outcomes; true when the job was cancelled meanwhile: the files not uploaded or
+    // skipped by then stay pending (a retry copies them).
+    asio::awaitable<bool> send(Lane& lane, const std::vector<Send>& files) {
+        if (files.empty()) co_return false;
+        // A lane's later attempts look first: its earlier one may have put files it did not record.
+        const bool first_attempt = lane.ctx.attempt() == 1;
+        std::vector<ScannedFile> scanned;
+        scanned.reserve(files.size());
+        for (const auto& s : files) {
+            scanned.push_back({.relative = s.file->key,
+                               .absolute = s.source,
+                               .size = s.file->size,
+                               .key_absent = s.file->key_absent && first_attempt});
+        }
+        auto& ctx = lane.ctx;
+        TransferOptions options{.max_workers = 1,
+                                .times_to_retry = lane.plan.times_to_retry,
+                                .stop_requested = [&ctx] { return ctx.cancelled(); },
+                                .recorded_sha256 =
+                                    [store = d_.store, scope = lane.scope](std::string etag, std::uint64_t size) {
+                                        return store->recorded_sha256(scope, std::move(etag), size);
+                                    }};
+        ProgressFn progress;
+        if (files.size() == 1 && files.front().file->size >= kSendingFrom) {
+            progress = [&sending = lane.sending, id = files.front().file->id](const TransferProgress& p) {
+                if (!p.finished) sending.report(id, p.bytes_in_flight);
+            };
+        }
+        auto report = co_await transfer(lane.target, *d_.blocking, std::move(scanned), std::move(options), progress);
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            const auto& r = report.files[i];
+            if (report.cancelled && r.status == FileStatus::failed) co_return true;
+            FileOutcome o{.file = files[i].file->id,
+                          .status = std::string(to_string(r.status)),
+                          .attempts = r.attempts,
+                          .size = r.size != 0 ? r.size : files[i].file->size,
+                          .started = r.started};
+            if (!r.error.empty()) o.error = r.error;
+            if (!r.sha256.empty()) o.sha256 = r.sha256;
+            if (!r.etag.empty()) o.etag = r.etag;
+            co_await lane.out.add(std::move(o));
+        }
+        co_return report.cancelled;
+    }
+
     // Lists the target's key prefix once, so the lanes put new files without a HEAD each. Only a
     // saving: a store that cannot list (local) or refuses to (S3 without s3:ListBucket), or a
     // prefix holding many more keys than the sync, leaves every file to be looked up.

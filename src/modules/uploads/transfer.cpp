@@ -390,12 +390,25 @@ FirstHop first_hop(const std::filesystem::path& path, std::uint64_t whole_max, s
     return hop;
 }
 
-asio::awaitable<void> attempt(Run& run, FileResult& result, std::filesystem::path path, bool key_absent) {
-    auto open = [path, whole_max = run.options.chunk_bytes, now = run.store.blocking(), key = result.key, key_absent,
-                 recorded = static_cast<bool>(run.options.recorded_sha256)] {
-        return first_hop(path, whole_max, now, key, key_absent, recorded);
-    };
-    FirstHop hop = co_await run.blocking.run(std::move(open));
+// A file's first hop done ahead, with others of its group (see worker): its outcome or failure.
+struct Ahead {
+    std::optional<FirstHop> hop;
+    std::exception_ptr failure;
+};
+
+asio::awaitable<void> attempt(Run& run, FileResult& result, std::filesystem::path path, bool key_absent, Ahead* ahead) {
+    FirstHop hop;
+    if (ahead != nullptr) {
+        if (ahead->failure) std::rethrow_exception(ahead->failure);
+        hop = std::move(*ahead->hop);
+        ahead->hop.reset();
+    } else {
+        auto open = [path, whole_max = run.options.chunk_bytes, now = run.store.blocking(), key = result.key,
+                     key_absent, recorded = static_cast<bool>(run.options.recorded_sha256)] {
+            return first_hop(path, whole_max, now, key, key_absent, recorded);
+        };
+        hop = co_await run.blocking.run(std::move(open));
+    }
     const OpenedFile& file = hop.file;
     if (hop.done) {
         result.size = file.size;
@@ -425,11 +438,12 @@ std::chrono::milliseconds backoff(const TransferOptions& o, unsigned attempt) {
 }
 
 // Never throws: every outcome ends in the file's result.
-asio::awaitable<void> upload_one(Run& run, std::size_t index, asio::steady_timer& pause) {
+// `ahead`: the first attempt's first hop, done with the file's group (the first attempt only).
+asio::awaitable<void> upload_one(Run& run, std::size_t index, asio::steady_timer& pause, Ahead* ahead) {
     FileResult& result = run.results[index];
     const ScannedFile& file = run.files[index];
     const auto t0 = Clock::now();
-    result.started = std::chrono::system_clock::now();
+    if (result.started == std::chrono::system_clock::time_point{}) result.started = std::chrono::system_clock::now();
     result.size = file.size;
     bool key_ok = true;
     try {
@@ -446,7 +460,8 @@ asio::awaitable<void> upload_one(Run& run, std::size_t index, asio::steady_timer
         ++result.attempts;
         std::exception_ptr failure;
         try {
-            co_await attempt(run, result, file.absolute, file.key_absent);
+            Ahead* first = result.attempts == 1 ? ahead : nullptr;
+            co_await attempt(run, result, file.absolute, file.key_absent, first);
         } catch (...) {
             failure = std::current_exception();
         }
@@ -467,25 +482,81 @@ asio::awaitable<void> upload_one(Run& run, std::size_t index, asio::steady_timer
     result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
 }
 
+void tally(Run& run, std::size_t index) {
+    const auto& r = run.results[index];
+    switch (r.status) {
+        case FileStatus::uploaded:
+            ++run.totals.files_uploaded;
+            run.totals.bytes_done += r.size;
+            break;
+        case FileStatus::skipped:
+            ++run.totals.files_skipped;
+            run.totals.bytes_done += r.size;
+            break;
+        case FileStatus::failed:
+            ++run.totals.files_failed;
+            break;
+    }
+    run.report(false);
+}
+
+// The files a worker takes next: one, or on a store with blocking calls a run of up to kGroup
+// small ones (as scanned), whose first hops — for most of them the whole attempt — are then done
+// in one trip to the pool: each trip wakes two threads, which costs more than a small file's work.
+constexpr std::size_t kGroup = 16;
+
+std::vector<std::size_t> take_group(Run& run) {
+    std::vector<std::size_t> group{run.next++};
+    if (run.store.blocking() == nullptr) return group;
+    const auto small = [&run](std::size_t i) { return run.files[i].size <= run.options.chunk_bytes; };
+    if (!small(group.front())) return group;
+    while (group.size() < kGroup && run.next < run.files.size() && small(run.next)) group.push_back(run.next++);
+    return group;
+}
+
+asio::awaitable<std::vector<Ahead>> first_hops(Run& run, const std::vector<std::size_t>& group) {
+    struct Job {
+        std::filesystem::path path;
+        std::string key;
+        bool key_absent;
+    };
+    std::vector<Job> jobs;
+    jobs.reserve(group.size());
+    const auto now = std::chrono::system_clock::now();
+    for (const auto i : group) {
+        jobs.push_back({run.files[i].absolute, run.results[i].key, run.files[i].key_absent});
+        run.results[i].started = now;
+    }
+    auto hops = [jobs = std::move(jobs), whole_max = run.options.chunk_bytes, blocking = run.store.blocking(),
+                 recorded = static_cast<bool>(run.options.recorded_sha256)] {
+        std::vector<Ahead> out(jobs.size());
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+            try {
+                out[i].hop = first_hop(jobs[i].path, whole_max, blocking, jobs[i].key, jobs[i].key_absent, recorded);
+            } catch (...) {
+                out[i].failure = std::current_exception();
+            }
+        }
+        return out;
+    };
+    co_return co_await run.blocking.run(std::move(hops));
+}
+
 asio::awaitable<void> worker(std::shared_ptr<Run> run, std::size_t id) {
     while (!run->cancelled && run->next < run->files.size()) {
-        const std::size_t index = run->next++;
-        co_await upload_one(*run, index, *run->pauses[id]);
-        const auto& r = run->results[index];
-        switch (r.status) {
-            case FileStatus::uploaded:
-                ++run->totals.files_uploaded;
-                run->totals.bytes_done += r.size;
-                break;
-            case FileStatus::skipped:
-                ++run->totals.files_skipped;
-                run->totals.bytes_done += r.size;
-                break;
-            case FileStatus::failed:
-                ++run->totals.files_failed;
-                break;
+        const auto group = take_group(*run);
+        std::vector<Ahead> ahead;
+        if (group.size() > 1) ahead = co_await first_hops(*run, group);
+        for (std::size_t g = 0; g < group.size(); ++g) {
+            Ahead* pre = ahead.empty() ? nullptr : &ahead[g];
+            co_await upload_one(*run, group[g], *run->pauses[id], pre);
+            tally(*run, group[g]);
         }
-        run->report(false);
+        // A file that grew past the whole-read size since the scan and was then not attempted
+        // (cancelled, bad key) still has its descriptor.
+        for (auto& a : ahead) {
+            if (a.hop && a.hop->file.fd >= 0) run->blocking.post([fd = a.hop->file.fd] { ::close(fd); });
+        }
     }
 }
 
