@@ -2,6 +2,7 @@
 // and cycle numbers unique among live rows, the 409 rules, another workspace's ids as 404 on
 // every operation, roles, and one 422 entry per bad field.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -531,6 +532,30 @@ TEST_F(UploadsTest, ASyncWhoseScanDiesEndsItsWaitingLanes) {
     EXPECT_EQ(su(fmt::format("SELECT state || ' ' || batch_dead || ' ' || batch_cancelled FROM jobs WHERE id = '{}'",
                              parent)),
               fmt::format("available 1 {}", s.max_workers));
+}
+
+// A scan deals its files to the lanes as it inserts them: by size, biggest first (then by path),
+// round robin, so that the lanes carry about the same bytes.
+TEST_F(UploadsTest, AScanDealsItsFilesToTheLanesBySize) {
+    const auto a = project(admin_, "Deal");
+    const auto s = session(member_, cycle(admin_, a.id, 1).id);
+    const auto started = run(service_->start_sync(member_.principal(), s.id, false, kOrigin));
+    ASSERT_TRUE(started.job_id.has_value());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(core::Uuid::v7().str());
+    su(
+        fmt::format("SELECT set_config('kiln.workspace_id', '{}', true); "
+                    "SELECT kiln_upload_sync_scanned('{}', '{}', ARRAY['{}']::uuid[], ARRAY['a','b','c','d','e'], "
+                    "ARRAY['/s/a','/s/b','/s/c','/s/d','/s/e'], ARRAY['p/a','p/b','p/c','p/d','p/e'], "
+                    "ARRAY[10,50,30,50,20]::bigint[], '{{}}'::uuid[], '{{}}'::text[], '{{}}'::text[], NULL, 2, 'p/')",
+                    admin_.workspace.str(), s.id.str(), started.job_id->str(), fmt::join(ids, "','")));
+    EXPECT_EQ(su(fmt::format("SELECT string_agg(relative_path || ':' || lane, ',' ORDER BY relative_path) "
+                             "FROM upload_files WHERE session_id = '{}'",
+                             s.id.str())),
+              "a:0,b:0,c:0,d:1,e:1");
+    EXPECT_EQ(su(fmt::format("SELECT files_total || ' ' || bytes_total FROM upload_sync_sessions WHERE id = '{}'",
+                             s.id.str())),
+              "5 160");
 }
 
 }  // namespace
