@@ -541,8 +541,8 @@ TEST_F(UploadsTest, AScanDealsItsFilesToTheLanesBySize) {
     const auto s = session(member_, cycle(admin_, a.id, 1).id);
     const auto started = run(service_->start_sync(member_.principal(), s.id, false, kOrigin));
     ASSERT_TRUE(started.job_id.has_value());
-    std::vector<std::string> ids;
-    for (int i = 0; i < 5; ++i) ids.push_back(core::Uuid::v7().str());
+    std::vector<std::string> ids(5);
+    for (auto& id : ids) id = core::Uuid::v7().str();
     su(
         fmt::format("SELECT set_config('kiln.workspace_id', '{}', true); "
                     "SELECT kiln_upload_sync_scanned('{}', '{}', ARRAY['{}']::uuid[], ARRAY['a','b','c','d','e'], "
