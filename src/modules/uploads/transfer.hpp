@@ -10,7 +10,8 @@
 // The caller's executor must be single-threaded (an I/O thread's io_context) or a strand: the
 // workers share the run's counters without locks. File reads run on the blocking pool; with a
 // store that has blocking calls (BlobStore::blocking: the local store), a small file's whole
-// attempt — read, look-up, put — is one trip to the pool.
+// attempt — read, look-up, put — happens on the pool, for up to 16 consecutive small files in one
+// trip.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
