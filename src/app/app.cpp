@@ -77,10 +77,11 @@ private:
     std::thread thread_;
 };
 
-asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io, mail::Sender* mailer, JobThread* jobs,
-                                      db::Notifier* notifier) {
-    asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
-    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+// The signal sets are made before the threads start (making one installs its handlers), so a
+// SIGTERM that comes as soon as the process says it is listening still shuts it down cleanly.
+asio::awaitable<void> wait_for_signal(asio::signal_set* signals, http::Server* server, http::IoThreads* io,
+                                      mail::Sender* mailer, JobThread* jobs, db::Notifier* notifier) {
+    auto [ec, sig] = co_await signals->async_wait(asio::as_tuple(asio::use_awaitable));
     core::log::info("shutting down", {{"signal", sig}, {"connections", server->connections()}});
     co_await server->shutdown();
     // Then the jobs: running ones finish within jobs.shutdown_grace_ms or are handed back.
@@ -91,9 +92,8 @@ asio::awaitable<void> wait_for_signal(http::Server* server, http::IoThreads* io,
     io->stop();
 }
 
-asio::awaitable<void> stop_worker_on_signal(JobThread* jobs, db::Notifier* notifier) {
-    asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
-    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+asio::awaitable<void> stop_worker_on_signal(asio::signal_set* signals, JobThread* jobs, db::Notifier* notifier) {
+    auto [ec, sig] = co_await signals->async_wait(asio::as_tuple(asio::use_awaitable));
     core::log::info("shutting down", {{"signal", sig}});
     co_await jobs->stop();
     co_await notifier->stop();
@@ -236,7 +236,8 @@ int serve(const core::Config& config) {
     if (config.jobs.workers > 0) job_thread = std::make_unique<JobThread>(services, config, notifier);
     jobs::relay_events(notifier, services.events);
     notifier.start(io.at(0).get_executor());
-    asio::co_spawn(io.at(0), wait_for_signal(&server, &io, &mailer, job_thread.get(), &notifier),
+    asio::signal_set signals(io.at(0), SIGINT, SIGTERM);
+    asio::co_spawn(io.at(0), wait_for_signal(&signals, &server, &io, &mailer, job_thread.get(), &notifier),
                    [](std::exception_ptr e) {
                        if (!e) return;
                        try {
@@ -296,7 +297,8 @@ int work(const core::Config& config) {
         db::Notifier notifier(core::conninfo(config.database, false), services.cpu);
         JobThread jobs(services, config, notifier);
         notifier.start(main_ctx.get_executor());
-        asio::co_spawn(main_ctx, stop_worker_on_signal(&jobs, &notifier), [](std::exception_ptr e) {
+        asio::signal_set signals(main_ctx, SIGINT, SIGTERM);
+        asio::co_spawn(main_ctx, stop_worker_on_signal(&signals, &jobs, &notifier), [](std::exception_ptr e) {
             if (e) core::log::error("worker shutdown failed", {});
         });
         core::log::info("worker running",
