@@ -43,9 +43,8 @@ constexpr int kLaneTimeoutMs = 24 * 3600 * 1000;
 constexpr int kScanTimeoutMs = 3600 * 1000;
 // A file at least this large reports how far its sending is at each of the transfer's ticks.
 constexpr std::uint64_t kSendingFrom = std::uint64_t{8} << 20U;
-// Files of the directory up to this size go to the transfer engine a few at a time (kGroupOf),
-// which then reads and stores them in one trip to its pool (transfer.cpp: take_group).
-constexpr std::uint64_t kGroupedUpTo = std::uint64_t{1} << 20U;
+// Files of the directory below kSendingFrom go to the transfer engine this many at a time; it
+// does the small ones among them in one trip to its pool (transfer.cpp: take_group).
 constexpr std::size_t kGroupOf = 16;
 // Keys a listing may hold beyond twice the files synced before it is not worth reading.
 constexpr std::size_t kListSlack = 1000;
@@ -95,10 +94,11 @@ struct StagedFile {
 // A lane's file outcomes, recorded a few at a time (one statement for up to kBatch files, or
 // what came in kEventEvery), each flush with a sync.progress event. 128, not 32: each statement
 // also finds its rows among the session's (until PostgreSQL has statistics on a new session's
-// rows, by scanning them all), so fewer, larger ones cost it half the CPU for 2,000 small files. The target's puts are
-// made durable together just before (BlobStore::defer_durability), so a file is recorded `uploaded` only once it would
-// survive a crash. Outcomes not yet flushed when the lane dies are found again by its next attempt: the files are still
-// pending, and the store may already hold their bytes, so they are skipped.
+// rows, by scanning them all), so fewer, larger ones cost it half the CPU for 2,000 small files.
+// The target's puts are made durable together just before (BlobStore::defer_durability), so a
+// file is recorded `uploaded` only once it would survive a crash. Outcomes not yet flushed when
+// the lane dies are found again by its next attempt: the files are still pending, and the store
+// may already hold their bytes, so they are skipped.
 class Outcomes {
 public:
     Outcomes(SyncStore& store, storage::BlobStore& target, db::TenantScope scope, core::Uuid session)
@@ -209,14 +209,16 @@ public:
         std::vector<Send> group;  // small files of the directory, sent together (one trip to the pool each)
         for (const auto& f : files) {
             if (ctx.cancelled()) break;
-            if (!f.uploaded && f.size <= kGroupedUpTo) {
+            // Uploaded files need their source found, large ones report progress: one at a time.
+            const bool grouped = !f.uploaded && f.size < kSendingFrom;
+            if (grouped) {
                 group.push_back({.file = &f, .source = f.source});
                 if (group.size() < kGroupOf) continue;
             }
             const bool stopped = co_await send(lane, group);
             group.clear();
             if (stopped) break;
-            if (!f.uploaded && f.size <= kGroupedUpTo) continue;
+            if (grouped) continue;
             StagedFile staged;
             std::string source = f.source;
             std::optional<std::string> unreadable;
