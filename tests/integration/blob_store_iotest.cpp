@@ -494,7 +494,7 @@ TEST_F(BlobStoreTest, DeferredDurabilityPlacesTheBatchAtSync) {
 }
 
 // The local store's blocking calls (a caller on a pool thread does a small file's whole transfer
-// there) keep put()'s and head()'s promises: the declared SHA-256 is checked, nothing half stored,
+// there) keep put()'s and head()'s promises: the caller's SHA-256 recorded, nothing half stored,
 // deferred blobs placed at sync(). S3 has none.
 TEST_F(BlobStoreTest, LocalBlockingCallsKeepPutAndHeadPromises) {
     EXPECT_EQ(s3_->blocking(), nullptr);
@@ -511,8 +511,8 @@ TEST_F(BlobStoreTest, LocalBlockingCallsKeepPutAndHeadPromises) {
     EXPECT_TRUE(put.checked);
     EXPECT_EQ(now->head_now(key)->sha256, sha);
     EXPECT_EQ(get(*local_, key), bytes);
-    // Wrong SHA-256: the blob stays as it was, no temporary file is left.
-    EXPECT_THROW(now->put_now(key, PatternSource::bytes(10), sha), StorageError);
+    // A put that fails (a file where its directory would go) leaves no temporary file behind.
+    EXPECT_THROW(now->put_now(key + "/under-a-file.bin", bytes, sha), StorageError);
     EXPECT_THROW(now->put_now(key, bytes, "abc"), std::invalid_argument);
     EXPECT_THROW(now->put_now("../escape", bytes, sha), InvalidKey);
     EXPECT_EQ(get(*local_, key), bytes);
@@ -528,6 +528,55 @@ TEST_F(BlobStoreTest, LocalBlockingCallsKeepPutAndHeadPromises) {
     }
     std::sort(names.begin(), names.end());
     EXPECT_EQ(names, (std::vector<std::string>{"one.bin", "two.bin"}));
+}
+
+// A large batch is placed in several slices at once (the fsyncs side by side): every blob in
+// place, each directory fsynced after its renames; a rename that fails fails the sync and leaves
+// no temporary file, and nothing torn in place.
+TEST_F(BlobStoreTest, ALargeDeferredBatchIsPlacedInSlices) {
+    constexpr int kDirs = 4;
+    constexpr int kPerDir = 40;
+    const auto before = LocalBlobStore::dir_fsyncs();
+    LocalBlobStore deferring(root_, blocking_);
+    deferring.defer_durability();
+    BlockingBlobs* now = deferring.blocking();
+    const auto key = [this](int d, int i) { return prefix_ + "s" + std::to_string(d) + "/" + std::to_string(i); };
+    for (int d = 0; d < kDirs; ++d) {
+        for (int i = 0; i < kPerDir; ++i) {
+            const auto size = static_cast<std::size_t>(100 + i);
+            now->put_now(key(d, i), PatternSource::bytes(size), PatternSource::sha256_of(size));
+        }
+    }
+    run(deferring.sync());
+    for (int d = 0; d < kDirs; ++d) {
+        for (int i = 0; i < kPerDir; ++i) EXPECT_EQ(get(*local_, key(d, i)), PatternSource::bytes(100 + i));
+    }
+    EXPECT_GE(LocalBlobStore::dir_fsyncs(), before + kDirs);
+    EXPECT_LE(LocalBlobStore::dir_fsyncs(), before + 8 * kDirs) << "at most one per directory per slice";
+
+    // Again, with one target taken by a directory: that rename fails.
+    for (int d = 0; d < kDirs; ++d) {
+        for (int i = 0; i < kPerDir; ++i) {
+            now->put_now(key(d, i), PatternSource::bytes(200), PatternSource::sha256_of(200));
+        }
+    }
+    std::filesystem::remove(root_ / key(2, 5));
+    std::filesystem::create_directory(root_ / key(2, 5));
+    EXPECT_THROW(run(deferring.sync()), StorageError);
+    EXPECT_TRUE(std::filesystem::is_directory(root_ / key(2, 5)));
+    std::size_t temporaries = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(root_)) {
+        if (e.path().filename().string().starts_with(".kiln-tmp-")) ++temporaries;
+    }
+    EXPECT_EQ(temporaries, 0U);
+    for (int d = 0; d < kDirs; ++d) {
+        for (int i = 0; i < kPerDir; ++i) {
+            if (d == 2 && i == 5) continue;
+            const auto bytes = get(*local_, key(d, i));
+            EXPECT_TRUE(bytes == PatternSource::bytes(200) || bytes == PatternSource::bytes(100 + i))
+                << key(d, i) << ": the old blob or the new one, whole";
+        }
+    }
 }
 
 // A known size without a SHA-256: one streamed PUT too, unsigned, so the object has no SHA-256
