@@ -21,6 +21,8 @@
 #   BENCH_UPLOADS_WORKERS       the small tree's session max_workers (lanes) and the curl reference's
 #                               parallelism (8)
 #   BENCH_UPLOADS_RSS_MS        kiln's VmRSS sampling interval during the big file, ms (100)
+#   BENCH_UPLOADS_ROUNDS        kiln runs per workload, each between two reference runs (3); the
+#                               workload's ratio is the median round's
 #   BENCH_UPLOADS_DATABASE      the throwaway database (kiln_bench_uploads)
 #   BENCH_UPLOADS_ONLY          the workloads to run, comma-separated (all): small-local, small-s3,
 #                               big-local, big-s3, or local / s3 / small / big for two of them; the
@@ -43,6 +45,7 @@ small_max_kb=${BENCH_UPLOADS_SMALL_MAX_KB:-64}
 big_mb=${BENCH_UPLOADS_BIG_MB:-1024}
 workers=${BENCH_UPLOADS_WORKERS:-8}
 rss_ms=${BENCH_UPLOADS_RSS_MS:-100}
+rounds=${BENCH_UPLOADS_ROUNDS:-3}
 bench_db=${BENCH_UPLOADS_DATABASE:-kiln_bench_uploads}
 only=${BENCH_UPLOADS_ONLY:-all}
 results=${BENCH_RESULTS:-$repo/bench/results.md}
@@ -72,6 +75,7 @@ done
 ((big_mb >= 1)) || die "BENCH_UPLOADS_BIG_MB must be ≥ 1"
 ((workers >= 1 && workers <= 32)) || die "BENCH_UPLOADS_WORKERS must be 1–32 (a session's max_workers)"
 ((rss_ms >= 10)) || die "BENCH_UPLOADS_RSS_MS must be ≥ 10"
+((rounds >= 1 && rounds <= 9)) || die "BENCH_UPLOADS_ROUNDS must be 1–9"
 declare -A selected=()
 for w in ${only//,/ }; do
     case $w in
@@ -435,29 +439,39 @@ ref_curl_one() { # NAME FILE
 }
 
 # ---------------------------------------------------------------------------------------------
-# Each workload: the reference right before and right after kiln (the reference is the mean of
-# their rates, so load that drifts during the run skews both sides alike).
+# Each workload: BENCH_UPLOADS_ROUNDS kiln runs, each between two runs of the reference (ref, kiln,
+# ref, kiln, …, ref), each kiln run to a new cycle and key prefix. A round's ratio is kiln's rate ÷
+# the mean rate of the reference runs on either side of it, so that drift (this VM's disk and CPU
+# speed swing 2-4× within a minute) weighs on both alike; the workload's figure is the median
+# round. The copies and objects stay until the workload ends (see drop_copies).
+
+declare -A k_rounds=() # WORKLOAD → its kiln runs' names
+interleave() { # WORKLOAD STORE(local|s3) SOURCE_DIR WORKERS RSS(rss|-) REFERENCE ARGS…: REFERENCE NAME ARGS…
+    local w=$1 store=$2 dir=$3 n=$4 rss=$5 ref=$6 round
+    shift 6
+    "$ref" "$w-ref0" "$@"
+    for ((round = 1; round <= rounds; round++)); do
+        make_cycle "$store" "$w-$round"
+        kiln_sync "$w-$round" "$cycle" "$dir" "$n" "$rss"
+        k_rounds[$w]+="$w-$round "
+        "$ref" "$w-ref$round" "$@"
+    done
+}
 
 if want small-local; then
-    say "11 uploads: $small_files small files ($(mib_of "$small_bytes") MiB), local store"
-    make_cycle local small
-    ref_cp small-local-before "$src/small" "$workers"
-    kiln_sync small-local "$cycle" "$src/small" "$workers"
-    ref_cp small-local-after "$src/small" "$workers"
+    say "11 uploads: $small_files small files ($(mib_of "$small_bytes") MiB), local store, $rounds rounds"
+    interleave small-local local "$src/small" "$workers" - ref_cp "$src/small" "$workers"
     kiln_sync small-local-rerun "$cycle" "$src/small" "$workers"
     drop_copies
 fi
 
 if want small-s3; then
-    say "11 uploads: $small_files small files, s3rver"
-    make_cycle s3 small
+    say "11 uploads: $small_files small files, s3rver, $rounds rounds"
     # Not measured: s3rver's first couple of thousand requests run before node has compiled its
     # hot paths (its CPU per PUT falls by about half after them), which would weigh on whichever
     # side went first.
     ref_curl small-s3-warmup "$src/small" "$workers"
-    ref_curl small-s3-before "$src/small" "$workers"
-    kiln_sync small-s3 "$cycle" "$src/small" "$workers"
-    ref_curl small-s3-after "$src/small" "$workers"
+    interleave small-s3 s3 "$src/small" "$workers" - ref_curl "$src/small" "$workers"
     ref_curl small-s3-unsigned "$src/small" "$workers" unsigned
     kiln_sync small-s3-rerun "$cycle" "$src/small" "$workers"
     # Only now, as drop_copies does for the local tree: deleting a run's 2,000 objects (4,000
@@ -467,22 +481,16 @@ if want small-s3; then
 fi
 
 if want big-local; then
-    say "11 uploads: one $big_mb MiB file, local store"
-    make_cycle local big
-    ref_cp big-local-before "$src/big" 1
-    kiln_sync big-local "$cycle" "$src/big" 1 rss
-    ref_cp big-local-after "$src/big" 1
+    say "11 uploads: one $big_mb MiB file, local store, $rounds rounds"
+    interleave big-local local "$src/big" 1 rss ref_cp "$src/big" 1
     drop_copies
     rm -rf "${blobs:?}/ws"
 fi
 
 if want big-s3; then
-    say "11 uploads: one $big_mb MiB file, s3rver"
-    make_cycle s3 big
-    ref_curl_one big-s3-before "$src/big/big.bin"
-    kiln_sync big-s3 "$cycle" "$src/big" 1 rss
-    rm -rf "${s3dir:?}/$bucket/kiln-big"
-    ref_curl_one big-s3-after "$src/big/big.bin"
+    say "11 uploads: one $big_mb MiB file, s3rver, $rounds rounds"
+    interleave big-s3 s3 "$src/big" 1 rss ref_curl_one "$src/big/big.bin"
+    rm -rf "${s3dir:?}/$bucket"/kiln-big-s3-*
 fi
 
 if [[ -z $crash ]]; then
@@ -496,36 +504,51 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------------------------------------------------------------------------------------------
 # Figures and verdicts
 
-ref_rate() { # NAME BYTES → MiB/s, the mean of the before and after runs' rates
-    calc "sprintf(\"%.1f\", ($2 / ${r_secs[$1-before]} + $2 / ${r_secs[$1-after]}) / 2 / 1048576)"
-}
-ref_files() { calc "sprintf(\"%.0f\", ($2 / ${r_secs[$1-before]} + $2 / ${r_secs[$1-after]}) / 2)"; }
-declare -A row_k=() row_r=() row_ratio=() row_verdict=()
+commas() { sed 's/ *$//; s/ /, /g' <<<"$1"; } # "a b c " → "a, b, c"
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A row_k=() row_r=() row_ratio=() row_verdict=() row_rounds=() k_median=()
 errors=0
 workload() { # NAME BYTES FILES REFERENCE_LABEL
-    local k r
+    local k r q i run ratios="" ks="" rs="" rounds_text=""
     if ! want "$1"; then
-        row_k[$1]="not run" row_r[$1]="not run" row_ratio[$1]="—" row_verdict[$1]=skipped
+        row_k[$1]="not run" row_r[$1]="not run" row_ratio[$1]="—" row_verdict[$1]=skipped row_rounds[$1]="not run"
         return
     fi
-    r=$(ref_rate "$1" "$2")
+    for ((i = 0; i <= rounds; i++)); do rs+="${r_secs[$1-ref$i]} "; done
+    for run in ${k_rounds[$1]:-}; do
+        i=${run##*-}
+        if [[ -z ${k_secs[$run]:-} ]]; then continue; fi
+        ks+="${k_secs[$run]} "
+        # kiln's rate ÷ the mean of the rates of the reference runs before and after it
+        q=$(calc "2 / (${k_secs[$run]} / ${r_secs[$1-ref$((i - 1))]} + ${k_secs[$run]} / ${r_secs[$1-ref$i]})")
+        ratios+="$q "
+        rounds_text+="${rounds_text:+; }$(calc "sprintf(\"%.2f\", $q)") (${r_secs[$1-ref$((i - 1))]} / **${k_secs[$run]}** / ${r_secs[$1-ref$i]} s)"
+        if [[ ${k_state[$run]} != completed || ${k_done[$run]} != "$3" || ${k_failed[$run]} != 0 ]]; then
+            errors=$((errors + 1))
+        fi
+    done
+    r=$(calc "sprintf(\"%.1f\", $2 / $(tr ' ' '\n' <<<"$rs" | grep . | median) / 1048576)")
     row_r[$1]="$r MiB/s"
-    if (($3 > 1)); then row_r[$1]+=" ($(ref_files "$1" "$3") files/s)"; fi
-    row_r[$1]+="; $4 ${r_secs[$1-before]} s before, ${r_secs[$1-after]} s after"
-    if [[ -z ${k_secs[$1]:-} ]]; then
-        row_k[$1]="—" row_ratio[$1]="—" row_verdict[$1]=FAIL
+    if (($3 > 1)); then row_r[$1]+=" ($(calc "sprintf(\"%.0f\", $3 / $(tr ' ' '\n' <<<"$rs" | grep . | median))") files/s)"; fi
+    row_r[$1]+="; $4 median of $(commas "$rs") s"
+    if [[ -z $ks ]]; then
+        row_k[$1]="—" row_ratio[$1]="—" row_verdict[$1]=FAIL row_rounds[$1]="—"
         return
     fi
-    k=$(rate "$2" "${k_secs[$1]}")
-    row_k[$1]="$k MiB/s"
-    if (($3 > 1)); then row_k[$1]+=" ($(calc "sprintf(\"%.0f\", $3 / ${k_secs[$1]})") files/s)"; fi
-    row_k[$1]+="; ${k_secs[$1]} s"
-    row_ratio[$1]=$(ratio "$k" "$r")
+    k=$(tr ' ' '\n' <<<"$ks" | grep . | median)
+    k_median[$1]=$k
+    row_k[$1]="$(rate "$2" "$k") MiB/s"
+    if (($3 > 1)); then row_k[$1]+=" ($(calc "sprintf(\"%.0f\", $3 / $k)") files/s)"; fi
+    row_k[$1]+="; median of $(commas "$ks") s"
+    row_ratio[$1]=$(calc "sprintf(\"%.2f\", $(tr ' ' '\n' <<<"$ratios" | grep . | median))")
+    row_rounds[$1]=$rounds_text
     row_verdict[$1]=$(verdict "${row_ratio[$1]} >= $target_ratio")
-    if [[ ${k_state[$1]} != completed || ${k_done[$1]} != "$3" || ${k_failed[$1]} != 0 ]]; then
-        errors=$((errors + 1))
-        row_verdict[$1]=FAIL
-    fi
+    if [[ $(wc -w <<<"$ks") != "$rounds" ]]; then row_verdict[$1]=FAIL; fi
+    for run in ${k_rounds[$1]}; do
+        if [[ ${k_state[$run]:-} != completed || ${k_done[$run]:-} != "$3" || ${k_failed[$run]:-} != 0 ]]; then
+            row_verdict[$1]=FAIL
+        fi
+    done
 }
 workload small-local "$small_bytes" "$small_files" "cp -r + fsync:"
 workload small-s3 "$small_bytes" "$small_files" "curl:"
@@ -544,21 +567,27 @@ unsigned_rate="—" unsigned_ratio="—" unsigned_text="not run"
 if [[ -n ${r_secs[small-s3-unsigned]:-} ]]; then
     unsigned_rate=$(rate "$small_bytes" "${r_secs[small-s3-unsigned]}")
     unsigned_text="$unsigned_rate MiB/s ($(calc "sprintf(\"%.0f\", $small_files / ${r_secs[small-s3-unsigned]})") files/s); ${r_secs[small-s3-unsigned]} s"
-    [[ -z ${k_secs[small-s3]:-} ]] || unsigned_ratio=$(ratio "$(rate "$small_bytes" "${k_secs[small-s3]}")" "$unsigned_rate")
+    [[ -z ${k_median[small-s3]:-} ]] || unsigned_ratio=$(ratio "$(rate "$small_bytes" "${k_median[small-s3]}")" "$unsigned_rate")
 fi
 declare -A rss_text=() rss_growth=() rss_verdict=()
-rss_row() { # NAME → rss_text[NAME] "start / peak / end", rss_growth[NAME], rss_verdict[NAME]
+rss_row() { # WORKLOAD → rss_text[…] "start / peak / end", rss_growth[…], rss_verdict[…]: its round that grew most
+    local run g worst="" growth=-1
     if ! want "$1"; then
         rss_text[$1]="not run" rss_growth[$1]="—" rss_verdict[$1]=skipped
         return
     fi
-    if [[ -z ${rss_start[$1]:-} ]]; then
+    for run in ${k_rounds[$1]:-}; do
+        [[ -n ${rss_start[$run]:-} ]] || continue
+        g=$(calc "sprintf(\"%.1f\", (${rss_peak[$run]} - ${rss_start[$run]}) / 1024)")
+        if [[ -z $worst ]] || awk "BEGIN { exit !($g > $growth) }"; then worst=$run growth=$g; fi
+    done
+    if [[ -z $worst || $(wc -w <<<"${k_rounds[$1]:-}") != "$rounds" ]]; then
         rss_text[$1]="—" rss_growth[$1]="—" rss_verdict[$1]=FAIL
         return
     fi
-    rss_growth[$1]=$(calc "sprintf(\"%.1f\", (${rss_peak[$1]} - ${rss_start[$1]}) / 1024)")
-    rss_verdict[$1]=$(verdict "${rss_growth[$1]} <= $target_rss_growth")
-    rss_text[$1]="$(kib_mib "${rss_start[$1]}") / $(kib_mib "${rss_peak[$1]}") / $(kib_mib "${rss_end[$1]}") ($(wc -l <"$tmp/rss-$1.txt") samples)"
+    rss_growth[$1]=$growth
+    rss_verdict[$1]=$(verdict "$growth <= $target_rss_growth")
+    rss_text[$1]="$(kib_mib "${rss_start[$worst]}") / $(kib_mib "${rss_peak[$worst]}") / $(kib_mib "${rss_end[$worst]}") ($(wc -l <"$tmp/rss-$worst.txt") samples; round ${worst##*-} of $rounds, the one that grew most)"
 }
 rss_row big-local
 rss_row big-s3
@@ -575,6 +604,15 @@ done
 cpu_cell() { if [[ -n ${k_cpu[$1]:-} ]]; then echo "${k_cpu[$1]} / ${k_pg[$1]} / ${k_s3[$1]}"; else echo "—"; fi; }
 detail_row() { # NAME LABEL
     echo "| $2 | ${k_secs[$1]:-—} s | ${k_session_secs[$1]:-—} s | $(cpu_cell "$1") | ${k_done[$1]:-—} / ${k_skipped[$1]:-—} / ${k_failed[$1]:-—} |"
+}
+detail_rows() { # WORKLOAD LABEL: one row per round
+    local run
+    for run in ${k_rounds[$1]:-}; do detail_row "$run" "$2, round ${run##*-}"; done
+}
+ref_cpu() { # WORKLOAD → s3rver's CPU for each reference run, ms
+    local i out=""
+    for ((i = 0; i <= rounds; i++)); do out+="${out:+, }${r_s3[$1-ref$i]:-—}"; done
+    echo "$out"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -606,7 +644,7 @@ EOF
         printf '**kiln %s** — no figures after it. Its last output:\n\n```\n%s\n```\n\n' "$crash" "$(kiln_tail uploads)"
     fi
     cat <<EOF
-| Workload | kiln (start request → session ended) | Reference (mean rate of the runs before and after kiln) | Ratio (kiln ÷ reference) | Target | Result |
+| Workload | kiln (start request → session ended; median of $rounds runs) | Reference (median of its $((rounds + 1)) runs, one before and one after each of kiln's) | Ratio (median round: kiln ÷ the mean rate of the reference runs before and after it) | Target | Result |
 |---|---:|---:|---:|---|:---:|
 | $small_files files, $(mib_of "$small_bytes") MiB → local store | ${row_k[small-local]} | ${row_r[small-local]} | ${row_ratio[small-local]} | ≥ $target_ratio | **${row_verdict[small-local]}** |
 | $small_files files → s3rver | ${row_k[small-s3]} | ${row_r[small-s3]} | ${row_ratio[small-s3]} | ≥ $target_ratio | **${row_verdict[small-s3]}** |
@@ -621,6 +659,15 @@ EOF
 | Errors: sessions not \`completed\` with every file uploaded (re-runs: skipped) | $errors | curl and cp exit 0 | — | 0 | **$err_verdict** |
 | kiln exit after SIGTERM | $(exit_note uploads) | — | — | clean | **$(exit_verdict uploads)** |
 
+Each round's ratio, with the times it comes from (reference before / **kiln** / reference after):
+
+| Workload | Rounds |
+|---|---|
+| $small_files files → local store | ${row_rounds[small-local]} |
+| $small_files files → s3rver | ${row_rounds[small-s3]} |
+| one $big_mb MiB file → local store | ${row_rounds[big-local]} |
+| one $big_mb MiB file → s3rver | ${row_rounds[big-s3]} |
+
 EOF
     exit_detail uploads
     cat <<EOF
@@ -629,36 +676,42 @@ request's transaction → the settle job), and CPU time over the run (\`/proc/<p
 
 | Run | Wall | Session | CPU ms: kiln / PostgreSQL / s3rver | Files uploaded / skipped / failed |
 |---|---:|---:|---:|---:|
-$(detail_row small-local "small tree → local")
+$(detail_rows small-local "small tree → local")
 $(detail_row small-local-rerun "small tree → local, re-run")
-$(detail_row small-s3 "small tree → s3rver")
+$(detail_rows small-s3 "small tree → s3rver")
 $(detail_row small-s3-rerun "small tree → s3rver, re-run")
-$(detail_row big-local "big file → local")
-$(detail_row big-s3 "big file → s3rver")
+$(detail_rows big-local "big file → local")
+$(detail_rows big-s3 "big file → s3rver")
 
-s3rver's CPU for the curl references, ms: small tree ${r_s3[small-s3-before]:-—} before, ${r_s3[small-s3-after]:-—} after,
-${r_s3[small-s3-unsigned]:-—} unsigned; big file ${r_s3[big-s3-before]:-—} before, ${r_s3[big-s3-after]:-—} after.
+s3rver's CPU for the curl references, ms, in order: small tree $(ref_cpu small-s3), ${r_s3[small-s3-unsigned]:-—} unsigned;
+big file $(ref_cpu big-s3).
 
 - The data: $small_files files of random bytes in directories of 100, sizes spread evenly over
   $small_min_kb–$small_max_kb KiB (fixed seed; $small_bytes bytes), and one file of $big_mb MiB, written into the temp dir
   before anything is timed (read from the page cache by every run alike). Before each timed run, \`sync\`, so
   nothing written earlier is flushed on its clock.
-- kiln: per workload a new project (the server's local store, or a storage connection to s3rver) with a new key
+- Rounds: each workload runs the reference, then kiln and the reference again, $rounds times (kiln's runs
+  interleaved with the reference's, so that the speed of this machine's disk and CPU, which swings 2–4× within
+  a minute here, weighs on both alike); a round's ratio is kiln's rate over the mean rate of the reference runs
+  just before and just after it, and the workload's ratio is the median round's.
+- kiln: per run a new project (the server's local store, or a storage connection to s3rver) with a new key
   prefix, so nothing is skipped, and a cycle; then \`POST /api/v1/sync-sessions\` with the tree as
   \`local_directory\`, \`max_workers\` $workers for the small tree (1 for the big file: one file, one lane),
   \`times_to_retry\` 1. Timed from \`POST /sync-sessions/{id}/start\` until the session's final \`sync.progress\` event
   (written by the settle job with the final state) arrives on \`GET /api/v1/events\`, opened before the start: the scan job
-  (which also lists the key prefix: one request, empty here), the lanes' transfers (per small file one PUT, verified by
-  its MD5 ETag; the big file hashed first, then one PUT signed with its SHA-256 and a HEAD to verify; outcomes recorded
-  32 files a statement) and the settle job. The re-run: a second session on the same cycle (same keys), in
+  (which also lists the key prefix: one request, empty here), the lanes' transfers (to s3rver: per small file one
+  PUT, verified by its MD5 ETag, the big file hashed first, then one PUT signed with its SHA-256 and a HEAD to verify;
+  to the local store: small files written 16 to a pool trip, the big file copied in the kernel and hashed as it is
+  read back; outcomes recorded 128 files a statement) and the settle job. The re-run: a second session on the last
+  round's cycle (same keys), in
   which every file's HEAD finds the same size and SHA-256, so the file is read and hashed but not sent.
 - Local reference: \`cp -r <tree> <dir>\` on the same file system, then \`find <dir> -print0 | xargs -0 -P $workers sync\`
   for the tree (GNU \`sync FILE…\` fsyncs each file and directory; as many at once as kiln's lanes, so that
-  concurrent fsyncs share journal commits on both sides), \`cp\` + \`sync\` of the file and its directory for the big file. kiln's local store writes each blob to a temporary file, fsyncs it,
+  both sides have fsyncs in flight side by side), \`cp\` + \`sync\` of the file and its directory for the big file. kiln's local store writes each blob to a temporary file, fsyncs it,
   renames it into place and fsyncs the directory (\`src/storage/local.cpp\`), so both make every file durable; kiln
   also renames each file and fsyncs its directory after the rename (one fsync shared by the puts that land in a
   directory at once; the reference: one per directory), the price of never showing a half-written blob. The
-  references' copies are deleted only once the workload's three runs are done: files deleted just before a run make
+  references' copies and kiln's blobs are deleted only once all the workload's runs are done: files deleted just before a run make
   ext4 pass over their recently freed inodes on every create of that run, which is not the run's own cost.
 - S3 reference: curl PUTs of the same files to the same s3rver and bucket, signed as S3 requires
   (\`curl --aws-sigv4 aws:amz:us-east-1:s3 -u S3RVER:S3RVER\`, \`x-amz-content-sha256: UNSIGNED-PAYLOAD\`; kiln
