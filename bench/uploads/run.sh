@@ -4,8 +4,9 @@
 #
 #  11. a sync session of many small files and one of a big file, into the server's local blob store
 #      and into s3rver, beside references that copy the same bytes with less machinery in the same
-#      run: `cp -r` + fsync for the local store, curl PUTs to the same s3rver for S3; kiln's RSS
-#      while it streams the big file; a re-run of the small tree (everything skipped)
+#      run: `cp -r` + fsync for the local store, curl PUTs to the same s3rver for S3, kiln's runs
+#      interleaved with the reference's (BENCH_UPLOADS_ROUNDS); kiln's RSS while it streams the big
+#      file; a re-run of the small tree (everything skipped)
 #
 # Needs the database environment of `scripts/pg env` (the dev cluster running); `make bench`
 # (scripts/bench) provides it. Everything happens in a throwaway database (BENCH_UPLOADS_DATABASE,
@@ -27,8 +28,9 @@
 #   BENCH_UPLOADS_ONLY          the workloads to run, comma-separated (all): small-local, small-s3,
 #                               big-local, big-s3, or local / s3 / small / big for two of them; the
 #                               others' rows say "not run" and count for nothing in the verdict
-#   TMPDIR                      where the temp dir goes: needs room for about 4 × BENCH_UPLOADS_BIG_MB
-#                               (the file, kiln's blob and both references' copies, kept until all ran)
+#   TMPDIR                      where the temp dir goes: needs room for about (2 × rounds + 2) ×
+#                               BENCH_UPLOADS_BIG_MB (the file, kiln's blobs and the references'
+#                               copies, kept until the workload's runs are done)
 #
 # Exit status: 0 when every target is met; 1 when a target is missed, a run saw errors or kiln
 # crashed (the results are written either way); 2 or more when the harness itself failed.

@@ -536,6 +536,7 @@ TEST_F(BlobStoreTest, LocalBlockingCallsKeepPutAndHeadPromises) {
 TEST_F(BlobStoreTest, ALargeDeferredBatchIsPlacedInSlices) {
     constexpr int kDirs = 4;
     constexpr int kPerDir = 40;
+    constexpr std::uint64_t kMostDirFsyncs = std::uint64_t{8} * kDirs;  // one per directory per slice
     const auto before = LocalBlobStore::dir_fsyncs();
     LocalBlobStore deferring(root_, blocking_);
     deferring.defer_durability();
@@ -543,7 +544,7 @@ TEST_F(BlobStoreTest, ALargeDeferredBatchIsPlacedInSlices) {
     const auto key = [this](int d, int i) { return prefix_ + "s" + std::to_string(d) + "/" + std::to_string(i); };
     for (int d = 0; d < kDirs; ++d) {
         for (int i = 0; i < kPerDir; ++i) {
-            const auto size = static_cast<std::size_t>(100 + i);
+            const std::size_t size = 100 + static_cast<std::size_t>(i);
             now->put_now(key(d, i), PatternSource::bytes(size), PatternSource::sha256_of(size));
         }
     }
@@ -552,7 +553,7 @@ TEST_F(BlobStoreTest, ALargeDeferredBatchIsPlacedInSlices) {
         for (int i = 0; i < kPerDir; ++i) EXPECT_EQ(get(*local_, key(d, i)), PatternSource::bytes(100 + i));
     }
     EXPECT_GE(LocalBlobStore::dir_fsyncs(), before + kDirs);
-    EXPECT_LE(LocalBlobStore::dir_fsyncs(), before + 8 * kDirs) << "at most one per directory per slice";
+    EXPECT_LE(LocalBlobStore::dir_fsyncs(), before + kMostDirFsyncs);
 
     // Again, with one target taken by a directory: that rename fails.
     for (int d = 0; d < kDirs; ++d) {
