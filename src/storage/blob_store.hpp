@@ -26,6 +26,9 @@ public:
                                                                        std::size_t /*max*/) {
         co_return std::nullopt;
     }
+    // The SHA-256 (64 lowercase hex) of everything read() will give, when the source holds those
+    // bytes in memory and hashed them there: a store may take it instead of hashing them again.
+    virtual std::optional<std::string> sha256() const { return std::nullopt; }
 };
 
 // Where get() writes to, chunk by chunk; the next chunk waits for write() to finish.

@@ -86,12 +86,13 @@ std::optional<std::string> xml_value(std::string_view xml, std::string_view tag)
 }
 
 // Reads until `buffer` is full or the source ends, hashing as it goes.
-asio::awaitable<std::size_t> fill(Source& source, std::span<char> buffer, core::Sha256& sha) {
+// `sha`: hashes what is read, unless null (the source knows its SHA-256).
+asio::awaitable<std::size_t> fill(Source& source, std::span<char> buffer, core::Sha256* sha) {
     std::size_t filled = 0;
     while (filled < buffer.size()) {
         const std::size_t n = co_await source.read(buffer.subspan(filled));
         if (n == 0) break;
-        sha.update({buffer.data() + filled, n});
+        if (sha != nullptr) sha->update({buffer.data() + filled, n});
         filled += n;
     }
     co_return filled;
@@ -237,13 +238,15 @@ asio::awaitable<PutResult> S3BlobStore::put(std::string key, Source& source, std
     const std::uint64_t room = size && *size < options_.part_size ? *size + 1 : options_.part_size;
     std::vector<char> part(static_cast<std::size_t>(room));
     core::Sha256 sha;
-    const std::size_t n = co_await fill(source, part, sha);
+    // One PUT for sure: a source that hashed its bytes in memory is not hashed again.
+    const auto known = size && *size < options_.part_size ? source.sha256() : std::nullopt;
+    const std::size_t n = co_await fill(source, part, known ? nullptr : &sha);
     if (size && n > *size) throw StorageError(fmt::format("the source holds more than {} bytes", *size));
     if (n == part.size() && !(size && *size < options_.part_size)) {
         co_return co_await put_multipart(key, source, size, sha256, part, n, sha);
     }
     if (size && n != *size) throw StorageError(fmt::format("the source ended after {} of {} bytes", n, *size));
-    const auto hex = core::to_hex(sha.finish());
+    const auto hex = known ? *known : core::to_hex(sha.finish());
     check_declared(hex, sha256);
     const std::string_view payload(part.data(), n);
     Call call{.method = "PUT",
@@ -301,7 +304,7 @@ asio::awaitable<PutResult> S3BlobStore::put_multipart(const std::string& key, So
             auto part_etag = r.header("etag");
             if (!part_etag) throw StorageError("S3 UploadPart answered no ETag");
             etags.push_back(std::move(*part_etag));
-            n = co_await fill(source, part, sha);
+            n = co_await fill(source, part, &sha);
             total += n;
             if (size && total > *size) throw StorageError(fmt::format("the source holds more than {} bytes", *size));
         }

@@ -530,6 +530,42 @@ TEST_F(BlobStoreTest, LocalBlockingCallsKeepPutAndHeadPromises) {
     EXPECT_EQ(names, (std::vector<std::string>{"one.bin", "two.bin"}));
 }
 
+// A small PUT from a source that hashed its bytes in memory takes that SHA-256 (the transfer
+// engine's small files): it is what the request is signed with and what the store records, so a
+// source that knew a wrong one would be caught by S3's own check of the signed payload hash.
+TEST_F(BlobStoreTest, ASmallPutTakesTheSha256ItsSourceKnows) {
+    class Known final : public Source {
+    public:
+        Known(std::string bytes, std::string sha) : bytes_(std::move(bytes)), sha_(std::move(sha)) {}
+        asio::awaitable<std::size_t> read(std::span<char> buffer) override {
+            const std::size_t n = std::min(buffer.size(), bytes_.size() - offset_);
+            std::memcpy(buffer.data(), bytes_.data() + offset_, n);
+            offset_ += n;
+            co_return n;
+        }
+        std::optional<std::string> sha256() const override { return sha_; }
+
+    private:
+        std::string bytes_;
+        std::string sha_;
+        std::size_t offset_ = 0;
+    };
+    const auto bytes = PatternSource::bytes(5000);
+    const auto sha = PatternSource::sha256_of(5000);
+    Known right(bytes, sha);
+    const auto put = run(s3_->put(prefix_ + "known.bin", right, bytes.size(), sha));
+    EXPECT_EQ(put.sha256, sha);
+    EXPECT_TRUE(put.checked);
+    EXPECT_EQ(run(s3_->head(prefix_ + "known.bin"))->sha256, sha);
+    // Not hashed again: a source's wrong claim is taken as it is (s3rver does not check signatures).
+    const std::string other(64, 'a');
+    Known claims(bytes, other);
+    EXPECT_EQ(run(s3_->put(prefix_ + "claimed.bin", claims, bytes.size(), std::nullopt)).sha256, other);
+    // A source of unknown size, or as large as a part, is hashed as it is read.
+    Known unsized(bytes, other);
+    EXPECT_EQ(run(s3_->put(prefix_ + "unsized.bin", unsized, std::nullopt, std::nullopt)).sha256, sha);
+}
+
 // A large batch is placed in several slices at once (the fsyncs side by side): every blob in
 // place, each directory fsynced after its renames; a rename that fails fails the sync and leaves
 // no temporary file, and nothing torn in place.

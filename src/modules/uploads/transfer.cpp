@@ -220,10 +220,12 @@ private:
     std::uint64_t offset_ = 0;
 };
 
-// A small file's bytes, read whole at open (OpenedFile::bytes), for put(); counted as sent.
+// A small file's bytes, read whole at open (OpenedFile::bytes) with their SHA-256, for put();
+// counted as sent.
 class MemorySource final : public storage::Source {
 public:
-    MemorySource(Run& run, std::string_view bytes) : run_(run), bytes_(bytes) {}
+    MemorySource(Run& run, std::string_view bytes, std::string sha256)
+        : run_(run), bytes_(bytes), sha256_(std::move(sha256)) {}
     MemorySource(const MemorySource&) = delete;
     MemorySource& operator=(const MemorySource&) = delete;
     ~MemorySource() override { run_.in_flight -= offset_; }
@@ -237,10 +239,13 @@ public:
         run_.in_flight += n;
         co_return n;
     }
+    // Hashed when the file was read whole (open_whole).
+    std::optional<std::string> sha256() const override { return sha256_; }
 
 private:
     Run& run_;
     std::string_view bytes_;
+    std::string sha256_;
     std::size_t offset_ = 0;
 };
 
@@ -334,7 +339,7 @@ asio::awaitable<void> attempt_with(Run& run, FileResult& result, const OpenedFil
     std::optional<MemorySource> from_memory;
     storage::Source* source = nullptr;
     if (file.bytes) {
-        source = &from_memory.emplace(run, *file.bytes);
+        source = &from_memory.emplace(run, *file.bytes, file.sha256);
     } else {
         source = &from_disk.emplace(run, file);
     }
