@@ -588,6 +588,30 @@ TEST_F(TransferTest, SmallFilesToTheLocalStoreGoToThePoolAGroupAtATime) {
     }
 }
 
+// To S3 (no blocking calls) a group's files are read in one trip and then PUT one by one; a
+// worker takes no more than its share of what is left, so every worker has files.
+TEST_F(TransferTest, SmallFilesToS3AreReadAGroupAtATime) {
+    for (int i = 0; i < 32; ++i) write_file(src_ / fmt::format("h/{:02}.txt", i), pattern(200 + i, i));
+    const auto files = scan_tree().files;
+    TransferOptions one;
+    one.max_workers = 1;
+    auto trips = blocking_.runs();
+    auto r = transfer_to(*s3_, files, one);
+    EXPECT_EQ(r.totals.files_uploaded, 32U);
+    EXPECT_EQ(blocking_.runs() - trips, 2U) << "two groups of 16 read, nothing else on the pool";
+    for (int i = 0; i < 32; ++i) {
+        const auto name = fmt::format("h/{:02}.txt", i);
+        EXPECT_EQ(object(*s3_, prefix_ + name), pattern(200 + i, i)) << name;
+    }
+    TransferOptions four;
+    four.prefix = prefix_ + "four/";
+    four.max_workers = 4;
+    trips = blocking_.runs();
+    r = transfer_to(*s3_, files, four);
+    EXPECT_EQ(r.totals.files_uploaded, 32U);
+    EXPECT_GE(blocking_.runs() - trips, 4U) << "each of the 4 workers took a share";
+}
+
 TEST_F(TransferTest, AKeyTheStoreRefusesFailsThatFileAlone) {
     write_file(src_ / "ok.txt", "fine");
     auto files = scan_tree().files;

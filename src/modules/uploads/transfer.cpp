@@ -505,17 +505,28 @@ void tally(Run& run, std::size_t index) {
     run.report(false);
 }
 
-// The files a worker takes next: one, or on a store with blocking calls a run of up to kGroup
-// small ones (as scanned), whose first hops — for most of them the whole attempt — are then done
-// in one trip to the pool: each trip wakes two threads, which costs more than a small file's work.
+// The files a worker takes next: one, or a run of up to kGroup small ones (as scanned, at most
+// kGroupBytes together, and no more than its share of what is left, so that every worker has
+// files), whose first hops are then done in one trip to the pool: each trip wakes two threads,
+// which costs more than a small file's work. On a store with blocking calls a first hop is most
+// of the time the whole attempt; on S3 it reads the file, so the worker has the next PUT's bytes
+// in hand as soon as the last one is answered.
 constexpr std::size_t kGroup = 16;
+constexpr std::uint64_t kGroupBytes = std::uint64_t{2} << 20U;
 
 std::vector<std::size_t> take_group(Run& run) {
     std::vector<std::size_t> group{run.next++};
-    if (run.store.blocking() == nullptr) return group;
     const auto small = [&run](std::size_t i) { return run.files[i].size <= run.options.chunk_bytes; };
     if (!small(group.front())) return group;
-    while (group.size() < kGroup && run.next < run.files.size() && small(run.next)) group.push_back(run.next++);
+    const std::size_t left = run.files.size() - group.front();
+    const std::size_t workers = std::max<std::size_t>(run.options.max_workers, 1);
+    const std::size_t share = std::min(kGroup, (left + workers - 1) / workers);
+    std::uint64_t bytes = run.files[group.front()].size;
+    while (group.size() < share && run.next < run.files.size() && small(run.next) &&
+           bytes + run.files[run.next].size <= kGroupBytes) {
+        bytes += run.files[run.next].size;
+        group.push_back(run.next++);
+    }
     return group;
 }
 
