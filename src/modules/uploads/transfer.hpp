@@ -11,7 +11,7 @@
 // workers share the run's counters without locks. File reads run on the blocking pool; with a
 // store that has blocking calls (BlobStore::blocking: the local store), a small file's whole
 // attempt — read, look-up, put — happens on the pool, for up to 16 consecutive small files in one
-// trip.
+// trip; to other stores such a group is read in one trip, then sent file by file.
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
