@@ -94,6 +94,23 @@ std::string to_hex(const Digest& d) {
     return out;
 }
 
+std::optional<Digest> digest_from_hex(std::string_view hex) {
+    const auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        return -1;
+    };
+    Digest d{};
+    if (hex.size() != d.size() * 2) return std::nullopt;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        const int hi = nibble(hex[2 * i]);
+        const int lo = nibble(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        d[i] = static_cast<std::uint8_t>((hi << 4) | lo);
+    }
+    return d;
+}
+
 std::string_view as_bytes(const Digest& d) {
     return {reinterpret_cast<const char*>(d.data()), d.size()};
 }

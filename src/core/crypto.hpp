@@ -39,6 +39,8 @@ Digest hmac_sha256(std::string_view key, std::string_view data);
 // MD5 as lowercase hex: only to compare with the ETag S3 gives a single-PUT object, never for security.
 std::string md5_hex(std::string_view data);
 std::string to_hex(const Digest& d);
+// nullopt for anything but 64 lowercase hex digits.
+std::optional<Digest> digest_from_hex(std::string_view hex);
 std::string_view as_bytes(const Digest& d);
 std::string base64url_encode(std::string_view data);
 // nullopt for anything but unpadded base64url.
