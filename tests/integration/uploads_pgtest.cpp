@@ -558,5 +558,49 @@ TEST_F(UploadsTest, AScanDealsItsFilesToTheLanesBySize) {
               "5 160");
 }
 
+// A lane's outcomes count once each: a file reported again (by a lane that lost its lease and the
+// one that took over) keeps its first outcome, and an id that is not a pending file of the session
+// changes nothing. A file that grew since the scan moves the session's bytes_total.
+TEST_F(UploadsTest, AFilesOutcomeCountsOnce) {
+    const auto a = project(admin_, "Outcomes");
+    const auto s = session(member_, cycle(admin_, a.id, 1).id);
+    const auto other = session(member_, cycle(admin_, a.id, 2).id);
+    const auto started = run(service_->start_sync(member_.principal(), s.id, false, kOrigin));
+    ASSERT_TRUE(started.job_id.has_value());
+    std::vector<core::Uuid> ids(3);
+    for (auto& id : ids) id = core::Uuid::v7();
+    const auto stranger = core::Uuid::v7();  // a file of the other session
+    su(
+        fmt::format("INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_key, size_bytes) "
+                    "VALUES ('{}', '{}', '{}', 'x', 'p/x', 5)",
+                    kWorkspace.str(), stranger.str(), other.id.str()));
+    su(
+        fmt::format("SELECT set_config('kiln.workspace_id', '{}', true); "
+                    "SELECT kiln_upload_sync_scanned('{}', '{}', ARRAY['{}','{}','{}']::uuid[], ARRAY['a','b','c'], "
+                    "ARRAY['/s/a','/s/b','/s/c'], ARRAY['p/a','p/b','p/c'], ARRAY[10,20,30]::bigint[], "
+                    "'{{}}'::uuid[], '{{}}'::text[], '{{}}'::text[], NULL, 1, 'p/')",
+                    kWorkspace.str(), s.id.str(), started.job_id->str(), ids[0].str(), ids[1].str(), ids[2].str()));
+    db::TenantScope scope;
+    scope.workspace_id = kWorkspace;
+    const auto outcome = [](const core::Uuid& id, const char* status, std::uint64_t size) {
+        return FileOutcome{.file = id, .status = status, .attempts = 1, .size = size};
+    };
+    run(sync_store_->files_done(scope, s.id, {outcome(ids[0], "uploaded", 12), outcome(ids[1], "failed", 20)}, false));
+    run(sync_store_->files_done(scope, s.id,
+                                {outcome(ids[0], "failed", 10), outcome(ids[2], "skipped", 30),
+                                 outcome(stranger, "uploaded", 5), outcome(core::Uuid::v7(), "uploaded", 1)},
+                                false));
+    EXPECT_EQ(
+        su(fmt::format("SELECT string_agg(relative_path || ':' || status || ':' || size_bytes || ':' || attempts, "
+                       "',' ORDER BY relative_path) FROM upload_files WHERE session_id = '{}'",
+                       s.id.str())),
+        "a:uploaded:12:1,b:failed:20:1,c:skipped:30:1");
+    EXPECT_EQ(su(fmt::format("SELECT status FROM upload_files WHERE id = '{}'", stranger.str())), "pending");
+    EXPECT_EQ(su(fmt::format("SELECT files_done || ' ' || files_failed || ' ' || files_skipped || ' ' || bytes_total "
+                             "|| ' ' || bytes_done FROM upload_sync_sessions WHERE id = '{}'",
+                             s.id.str())),
+              "1 1 1 62 42");
+}
+
 }  // namespace
 }  // namespace kiln::uploads
