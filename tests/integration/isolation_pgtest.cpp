@@ -105,6 +105,9 @@ INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_ke
      '0190a2b4-0000-7000-8000-0000000000a9', 'a.tif', 'a/a.tif'),
     ('0190a2b4-0000-7000-8000-0000000000b0', '0190a2b4-0000-7000-8000-0000000000ba',
      '0190a2b4-0000-7000-8000-0000000000b9', 'b.tif', 'b/b.tif');
+INSERT INTO upload_object_hashes (workspace_id, etag, size_bytes, sha256) VALUES
+    ('0190a2b4-0000-7000-8000-0000000000a0', '"a-2"', 5242880, repeat('a', 64)),
+    ('0190a2b4-0000-7000-8000-0000000000b0', '"b-2"', 5242880, repeat('b', 64));
 )sql";
 
 class IsolationTest : public kiln::testing::PgTest {

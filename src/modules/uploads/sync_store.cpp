@@ -65,12 +65,9 @@ constexpr std::string_view kFilesDone =
     "$8::bigint[], $9::timestamptz[], $10)";
 constexpr std::string_view kFinish = "SELECT kiln_upload_sync_finish($1, $2, $3)";
 constexpr std::string_view kSending = "SELECT kiln_upload_file_sending($1, $2, $3)";
-// The size bound repeats upload_files_etag's, so that its partial index serves the lookup.
 constexpr std::string_view kRecordedSha256 = R"sql(
-SELECT sha256 FROM upload_files
- WHERE workspace_id = kiln_current_workspace() AND etag = $1 AND size_bytes = $2 AND size_bytes >= 5242880
-   AND sha256 IS NOT NULL AND status IN ('uploaded', 'skipped')
- LIMIT 1)sql";
+SELECT sha256 FROM upload_object_hashes
+ WHERE workspace_id = kiln_current_workspace() AND etag = $1 AND size_bytes = $2)sql";
 
 }  // namespace
 
