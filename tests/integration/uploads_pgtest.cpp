@@ -535,7 +535,8 @@ TEST_F(UploadsTest, ASyncWhoseScanDiesEndsItsWaitingLanes) {
 }
 
 // A scan deals its files to the lanes as it inserts them: by size, biggest first (then by path),
-// round robin, so that the lanes carry about the same bytes.
+// round robin, so that the lanes carry about the same bytes; and records which keys the store's
+// listing did not have.
 TEST_F(UploadsTest, AScanDealsItsFilesToTheLanesBySize) {
     const auto a = project(admin_, "Deal");
     const auto s = session(member_, cycle(admin_, a.id, 1).id);
@@ -543,16 +544,17 @@ TEST_F(UploadsTest, AScanDealsItsFilesToTheLanesBySize) {
     ASSERT_TRUE(started.job_id.has_value());
     std::vector<std::string> ids(5);
     for (auto& id : ids) id = core::Uuid::v7().str();
-    su(
-        fmt::format("SELECT set_config('kiln.workspace_id', '{}', true); "
-                    "SELECT kiln_upload_sync_scanned('{}', '{}', ARRAY['{}']::uuid[], ARRAY['a','b','c','d','e'], "
-                    "ARRAY['/s/a','/s/b','/s/c','/s/d','/s/e'], ARRAY['p/a','p/b','p/c','p/d','p/e'], "
-                    "ARRAY[10,50,30,50,20]::bigint[], '{{}}'::uuid[], '{{}}'::text[], '{{}}'::text[], NULL, 2, 'p/')",
-                    admin_.workspace.str(), s.id.str(), started.job_id->str(), fmt::join(ids, "','")));
-    EXPECT_EQ(su(fmt::format("SELECT string_agg(relative_path || ':' || lane, ',' ORDER BY relative_path) "
-                             "FROM upload_files WHERE session_id = '{}'",
+    su(fmt::format(
+        "SELECT set_config('kiln.workspace_id', '{}', true); "
+        "SELECT kiln_upload_sync_scanned('{}', '{}', ARRAY['{}']::uuid[], ARRAY['a','b','c','d','e'], "
+        "ARRAY['/s/a','/s/b','/s/c','/s/d','/s/e'], ARRAY['p/a','p/b','p/c','p/d','p/e'], "
+        "ARRAY[10,50,30,50,20]::bigint[], ARRAY[true,true,false,true,true], '{{}}'::uuid[], '{{}}'::text[], "
+        "'{{}}'::text[], NULL, 2, 'p/')",
+        admin_.workspace.str(), s.id.str(), started.job_id->str(), fmt::join(ids, "','")));
+    EXPECT_EQ(su(fmt::format("SELECT string_agg(relative_path || ':' || lane || ':' || key_absent, ',' "
+                             "ORDER BY relative_path) FROM upload_files WHERE session_id = '{}'",
                              s.id.str())),
-              "a:0,b:0,c:0,d:1,e:1");
+              "a:0:true,b:0:true,c:0:false,d:1:true,e:1:true");
     EXPECT_EQ(su(fmt::format("SELECT files_total || ' ' || bytes_total FROM upload_sync_sessions WHERE id = '{}'",
                              s.id.str())),
               "5 160");
@@ -578,7 +580,7 @@ TEST_F(UploadsTest, AFilesOutcomeCountsOnce) {
         fmt::format("SELECT set_config('kiln.workspace_id', '{}', true); "
                     "SELECT kiln_upload_sync_scanned('{}', '{}', ARRAY['{}','{}','{}']::uuid[], ARRAY['a','b','c'], "
                     "ARRAY['/s/a','/s/b','/s/c'], ARRAY['p/a','p/b','p/c'], ARRAY[10,20,30]::bigint[], "
-                    "'{{}}'::uuid[], '{{}}'::text[], '{{}}'::text[], NULL, 1, 'p/')",
+                    "ARRAY[false,false,false], '{{}}'::uuid[], '{{}}'::text[], '{{}}'::text[], NULL, 1, 'p/')",
                     kWorkspace.str(), s.id.str(), started.job_id->str(), ids[0].str(), ids[1].str(), ids[2].str()));
     db::TenantScope scope;
     scope.workspace_id = kWorkspace;

@@ -39,7 +39,7 @@ SELECT s.id, s.project_id, s.job_id, s.state, s.local_directory, to_json(s.inclu
 constexpr std::string_view kAsWorkspace = "SELECT set_config('kiln.workspace_id', $1::text, true)";
 constexpr std::string_view kScanned =
     "SELECT kiln_upload_sync_scanned($1, $2, $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bigint[], "
-    "$8::uuid[], $9::text[], $10::text[], $11, $12, $13)";
+    "$8::boolean[], $9::uuid[], $10::text[], $11::text[], $12, $13, $14)";
 
 constexpr std::string_view kLaneFiles = R"sql(
 SELECT u.id, u.relative_path, coalesce(u.source_path, ''), u.object_key, u.size_bytes, u.file_id IS NOT NULL,
@@ -48,13 +48,6 @@ SELECT u.id, u.relative_path, coalesce(u.source_path, ''), u.object_key, u.size_
   LEFT JOIN files f ON f.workspace_id = u.workspace_id AND f.id = u.file_id AND f.deleted_at IS NULL
  WHERE u.workspace_id = kiln_current_workspace() AND u.session_id = $1 AND u.lane = $2 AND u.status = 'pending'
  ORDER BY u.relative_path)sql";
-// By the ids the scan gave its rows: primary-key probes. A join on the keys was planned (generic
-// plan, rows just inserted) as a nested loop over both lists: 0.5 s for 2,000 files. Rows the scan
-// did not insert (an earlier scan's) keep key_absent false: their files are looked up, as always.
-constexpr std::string_view kKeysAbsent = R"sql(
-UPDATE upload_files SET key_absent = true
- WHERE workspace_id = kiln_current_workspace() AND id = ANY($2::uuid[]) AND session_id = $1
-   AND status = 'pending')sql";
 constexpr std::string_view kAddFile = "SELECT kiln_upload_session_add_file($1, $2, $3, $4)";
 const std::string& file_by_id_sql() {
     static const std::string s = file_select("id = $1");
@@ -139,19 +132,12 @@ std::vector<db::Query> SyncStore::record_scan(const core::Uuid& workspace, const
                     db::array_of(scanned.files, [](const File& f) { return std::optional(f.source); }),
                     db::array_of(scanned.files, [](const File& f) { return std::optional(f.key); }),
                     db::array_of(scanned.files, [](const File& f) { return std::optional(std::to_string(f.size)); }),
+                    db::array_of(scanned.files,
+                                 [](const File& f) { return std::optional(std::string(f.key_absent ? "t" : "f")); }),
                     db::array_of(refused_ids, [](const core::Uuid& id) { return std::optional(id.str()); }),
                     db::array_of(scanned.refused, [](const Refused& f) { return std::optional(f.relative); }),
                     db::array_of(scanned.refused, [](const Refused& f) { return std::optional(f.reason); }),
                     scanned.error, static_cast<int>(lanes), prefix)});
-    std::vector<core::Uuid> absent;
-    for (std::size_t i = 0; i < scanned.files.size(); ++i) {
-        if (scanned.files[i].key_absent) absent.push_back(ids[i]);
-    }
-    if (!absent.empty()) {
-        q.push_back({kKeysAbsent, db::params(session, db::array_of(absent, [](const core::Uuid& id) {
-                                                 return std::optional(id.str());
-                                             }))});
-    }
     q.push_back(jobs::start_waiting_children(job));
     return q;
 }
