@@ -69,9 +69,10 @@ std::optional<std::string> read_sha(int fd) {
         std::memcpy(d.data(), value.data(), d.size());
         return core::to_hex(d);
     }
+    if (n != static_cast<ssize_t>(value.size())) return std::nullopt;
     std::string hex(value.data(), value.size());
-    if (n == static_cast<ssize_t>(value.size()) && core::digest_from_hex(hex)) return hex;
-    return std::nullopt;
+    if (!core::digest_from_hex(hex)) return std::nullopt;
+    return hex;
 }
 
 void write_sha(int fd, const std::string& hex) {
