@@ -82,6 +82,36 @@ asio::awaitable<std::string> delete_during_project_insert(db::Pool* pool, storag
     co_return fmt::format("{}/{}", waited, status->value_or(0));
 }
 
+// A file's outcome (`uploaded`) is recorded and left uncommitted; a second report of the same file
+// (`failed`: a lane that lost its lease and the one that took over) starts meanwhile and must wait
+// for it, then find the file no longer pending. Returns "waited/ended".
+asio::awaitable<std::string> report_during_report(db::Pool* pool, SyncStore* store, db::TenantScope scope,
+                                                  core::Uuid session, core::Uuid file, std::string su_conninfo) {
+    auto tx = co_await db::begin(*pool, scope);
+    std::vector<db::Query> q;
+    q.push_back(
+        {"SELECT kiln_upload_files_done($1, ARRAY[$2::uuid], ARRAY['uploaded'], ARRAY[1], ARRAY[NULL]::text[], "
+         "ARRAY[NULL]::text[], ARRAY[NULL]::text[], ARRAY[10]::bigint[], ARRAY[now()], false)",
+         db::params(session, file)});
+    co_await tx.execute(std::move(q));
+    auto ended = std::make_shared<bool>(false);
+    const auto executor = co_await asio::this_coro::executor;
+    std::vector<FileOutcome> second{FileOutcome{.file = file, .status = "failed", .attempts = 1, .size = 10}};
+    auto report = store->files_done(scope, session, second, false);
+    auto done = [ended](const std::exception_ptr& failure) { *ended = !failure; };
+    asio::co_spawn(executor, std::move(report), std::move(done));
+    const bool waited = co_await eventually(
+        su_conninfo,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1");
+    co_await tx.commit();
+    asio::steady_timer timer(executor);
+    for (int i = 0; i < 1000 && !*ended; ++i) {
+        timer.expires_after(std::chrono::milliseconds(10));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    co_return fmt::format("{}/{}", waited, *ended);
+}
+
 class UploadsTest : public testing::UploadsFixture {
 protected:
     UploadsTest() : UploadsFixture(kWorkspace, kOtherWorkspace) {}
@@ -602,6 +632,31 @@ TEST_F(UploadsTest, AFilesOutcomeCountsOnce) {
                              "|| ' ' || bytes_done FROM upload_sync_sessions WHERE id = '{}'",
                              s.id.str())),
               "1 1 1 62 42");
+}
+
+// Two reports of one file at once: the second waits for the first's row and then leaves it (the
+// update checks `pending` again on the row the first one wrote), so the file counts once.
+TEST_F(UploadsTest, TwoReportsOfAFileAtOnceCountOnce) {
+    const auto a = project(admin_, "Raced outcomes");
+    const auto s = session(member_, cycle(admin_, a.id, 1).id);
+    const auto started = run(service_->start_sync(member_.principal(), s.id, false, kOrigin));
+    ASSERT_TRUE(started.job_id.has_value());
+    const auto id = core::Uuid::v7();
+    su(
+        fmt::format("SELECT set_config('kiln.workspace_id', '{}', true); "
+                    "SELECT kiln_upload_sync_scanned('{}', '{}', ARRAY['{}']::uuid[], ARRAY['a'], ARRAY['/s/a'], "
+                    "ARRAY['p/a'], ARRAY[10]::bigint[], ARRAY[false], '{{}}'::uuid[], '{{}}'::text[], '{{}}'::text[], "
+                    "NULL, 1, 'p/')",
+                    kWorkspace.str(), s.id.str(), started.job_id->str(), id.str()));
+    db::TenantScope scope;
+    scope.workspace_id = kWorkspace;
+    EXPECT_EQ(run(report_during_report(pool_.get(), sync_store_.get(), scope, s.id, id, superuser_conninfo())),
+              "true/true");
+    EXPECT_EQ(su(fmt::format("SELECT status || ':' || attempts FROM upload_files WHERE id = '{}'", id.str())),
+              "uploaded:1");
+    EXPECT_EQ(su(fmt::format("SELECT files_done || ' ' || files_failed FROM upload_sync_sessions WHERE id = '{}'",
+                             s.id.str())),
+              "1 0");
 }
 
 }  // namespace
