@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <filesystem>
+#include <functional>
 
 #include "auth/scope.hpp"
 #include "jobs/store.hpp"
@@ -45,6 +46,23 @@ asio::awaitable<bool> eventually(std::string conninfo, std::string sql, std::str
     co_return false;
 }
 
+// Commits `tx` once another statement waits for a lock (at most 10 s), then lets the io_context
+// run until `over` says the work started beside it has ended (at most 10 s more); whether
+// something waited.
+asio::awaitable<bool> commit_once_waited_for(db::Transaction& tx, std::string su_conninfo, std::function<bool()> over) {
+    const bool waited = co_await eventually(
+        su_conninfo,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1");
+    co_await tx.commit();
+    const auto executor = co_await asio::this_coro::executor;
+    asio::steady_timer timer(executor);
+    for (int i = 0; i < 1000 && !over(); ++i) {
+        timer.expires_after(std::chrono::milliseconds(10));
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    co_return waited;
+}
+
 // The delete, owning what it refers to (it may outlive the caller's frame on failure).
 asio::awaitable<int> delete_connection(storage::ConnectionStore* connections, db::TenantScope scope, core::Uuid conn) {
     const audit::Event e{scope.user_id, "storage_connection.delete", "storage_connection", conn.str()};
@@ -70,15 +88,7 @@ asio::awaitable<std::string> delete_during_project_insert(db::Pool* pool, storag
     auto removal = delete_connection(connections, scope, conn);
     auto done = [status](const std::exception_ptr& failure, int s) { *status = failure ? -1 : s; };
     asio::co_spawn(executor, std::move(removal), std::move(done));
-    const bool waited = co_await eventually(
-        su_conninfo,
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1");
-    co_await tx.commit();
-    asio::steady_timer timer(executor);
-    for (int i = 0; i < 1000 && !status->has_value(); ++i) {
-        timer.expires_after(std::chrono::milliseconds(10));
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+    const bool waited = co_await commit_once_waited_for(tx, su_conninfo, [status] { return status->has_value(); });
     co_return fmt::format("{}/{}", waited, status->value_or(0));
 }
 
@@ -100,15 +110,7 @@ asio::awaitable<std::string> report_during_report(db::Pool* pool, SyncStore* sto
     auto report = store->files_done(scope, session, second, false);
     auto done = [ended](const std::exception_ptr& failure) { *ended = !failure; };
     asio::co_spawn(executor, std::move(report), std::move(done));
-    const bool waited = co_await eventually(
-        su_conninfo,
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1");
-    co_await tx.commit();
-    asio::steady_timer timer(executor);
-    for (int i = 0; i < 1000 && !*ended; ++i) {
-        timer.expires_after(std::chrono::milliseconds(10));
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+    const bool waited = co_await commit_once_waited_for(tx, su_conninfo, [ended] { return *ended; });
     co_return fmt::format("{}/{}", waited, *ended);
 }
 
