@@ -49,7 +49,8 @@ asio::awaitable<bool> eventually(std::string conninfo, std::string sql, std::str
 // Commits `tx` once another statement waits for a lock (at most 10 s), then lets the io_context
 // run until `over` says the work started beside it has ended (at most 10 s more); whether
 // something waited.
-asio::awaitable<bool> commit_once_waited_for(db::Transaction& tx, std::string su_conninfo, std::function<bool()> over) {
+asio::awaitable<bool> commit_once_waited_for(db::Transaction& tx, std::string su_conninfo,
+                                             const std::function<bool()>& over) {
     const bool waited = co_await eventually(
         su_conninfo,
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", "1");
@@ -88,7 +89,9 @@ asio::awaitable<std::string> delete_during_project_insert(db::Pool* pool, storag
     auto removal = delete_connection(connections, scope, conn);
     auto done = [status](const std::exception_ptr& failure, int s) { *status = failure ? -1 : s; };
     asio::co_spawn(executor, std::move(removal), std::move(done));
-    const bool waited = co_await commit_once_waited_for(tx, su_conninfo, [status] { return status->has_value(); });
+    // Named, as `removal` is: a lambda made inside the co_await expression was destroyed twice.
+    const std::function<bool()> over = [status] { return status->has_value(); };
+    const bool waited = co_await commit_once_waited_for(tx, su_conninfo, over);
     co_return fmt::format("{}/{}", waited, status->value_or(0));
 }
 
@@ -110,7 +113,8 @@ asio::awaitable<std::string> report_during_report(db::Pool* pool, SyncStore* sto
     auto report = store->files_done(scope, session, second, false);
     auto done = [ended](const std::exception_ptr& failure) { *ended = !failure; };
     asio::co_spawn(executor, std::move(report), std::move(done));
-    const bool waited = co_await commit_once_waited_for(tx, su_conninfo, [ended] { return *ended; });
+    const std::function<bool()> over = [ended] { return *ended; };
+    const bool waited = co_await commit_once_waited_for(tx, su_conninfo, over);
     co_return fmt::format("{}/{}", waited, *ended);
 }
 
