@@ -118,6 +118,16 @@ asio::awaitable<std::string> report_during_report(db::Pool* pool, SyncStore* sto
     co_return fmt::format("{}/{}", waited, *ended);
 }
 
+// `sql` as the application role in `scope`: "ok", or "error" and the SQLSTATE it failed with.
+asio::awaitable<std::string> as_app(db::Pool* pool, db::TenantScope scope, std::string sql) {
+    try {
+        co_await db::run(*pool, scope, sql, {});
+        co_return "ok";
+    } catch (const db::Error& e) {
+        co_return "error " + e.sqlstate();
+    }
+}
+
 class UploadsTest : public testing::UploadsFixture {
 protected:
     UploadsTest() : UploadsFixture(kWorkspace, kOtherWorkspace) {}
@@ -663,6 +673,34 @@ TEST_F(UploadsTest, TwoReportsOfAFileAtOnceCountOnce) {
     EXPECT_EQ(su(fmt::format("SELECT files_done || ' ' || files_failed FROM upload_sync_sessions WHERE id = '{}'",
                              s.id.str())),
               "1 0");
+}
+
+// A file belongs to a session that exists, as a foreign key would have it (migration 0024 checks
+// it once per statement): a file for no session, a session deleted with its files, a file moved to
+// another session and a session given another id all fail with 23503.
+TEST_F(UploadsTest, AFileStaysLinkedToItsSession) {
+    const auto a = project(admin_, "Links");
+    const auto s = session(member_, cycle(admin_, a.id, 1).id);
+    db::TenantScope scope;
+    scope.workspace_id = kWorkspace;
+    const auto insert = [&](const core::Uuid& session_id, const char* path) {
+        return run(as_app(pool_.get(), scope,
+                          fmt::format("INSERT INTO upload_files (workspace_id, id, session_id, relative_path, "
+                                      "object_key) VALUES (kiln_current_workspace(), '{}', '{}', '{}', 'p/{}')",
+                                      core::Uuid::v7().str(), session_id.str(), path, path)));
+    };
+    EXPECT_EQ(insert(core::Uuid::v7(), "nowhere"), "error 23503");
+    EXPECT_EQ(insert(s.id, "kept"), "ok");
+    const auto elsewhere = fmt::format("UPDATE upload_files SET session_id = '{}'", core::Uuid::v7().str());
+    EXPECT_EQ(run(as_app(pool_.get(), scope, elsewhere)), "error 23503");
+    const auto rekey =
+        fmt::format("UPDATE upload_sync_sessions SET id = '{}' WHERE id = '{}'", core::Uuid::v7().str(), s.id.str());
+    EXPECT_EQ(run(as_app(pool_.get(), scope, rekey)), "error 23503");
+    // The superuser sees every row, so this is the table's rule, not a policy hiding the session.
+    const auto deleted = fmt::format("DELETE FROM upload_sync_sessions WHERE id = '{}'", s.id.str());
+    EXPECT_EQ(su(fmt::format("SELECT count(*) FROM upload_files WHERE session_id = '{}'", s.id.str())), "1");
+    EXPECT_EQ(run(as_app(pool_.get(), scope, deleted)), "error 23503");
+    EXPECT_EQ(su(fmt::format("SELECT count(*) FROM upload_sync_sessions WHERE id = '{}'", s.id.str())), "1");
 }
 
 }  // namespace
