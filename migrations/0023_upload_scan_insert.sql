@@ -4,6 +4,9 @@
 -- speculative insertion ON CONFLICT needs was 3.5 of the 25 ms 2,000 rows took, inside the
 -- transaction the lanes wait for (measured in isolation, median of eight). When the session has
 -- files, the ones already there are left out as before.
+-- A file's key may come as NULL, for p_prefix || its path (what it always is for a scanned file):
+-- the keys were half the bytes of the statement's parameters (2,000 keys of ~125 bytes), sent and
+-- parsed inside the same transaction.
 -- The rest is migration 0022's function, restated whole.
 CREATE OR REPLACE FUNCTION kiln_upload_sync_scanned(p_session uuid, p_job uuid, p_id uuid[], p_relative text[],
                                          p_source text[], p_key text[], p_size bigint[], p_absent boolean[],
@@ -28,7 +31,7 @@ BEGIN
                                            AND status = 'pending');
         INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_key, size_bytes, source_path, lane,
                                   key_absent)
-        SELECT s.workspace_id, f.id, s.id, f.relative, f.key, f.size, f.source,
+        SELECT s.workspace_id, f.id, s.id, f.relative, coalesce(f.key, p_prefix || f.relative), f.size, f.source,
                (row_number() OVER (ORDER BY f.size DESC, f.relative) - 1) % greatest(p_lanes, 1), f.absent
           FROM unnest(p_id, p_relative, p_key, p_size, p_source, p_absent) AS f(id, relative, key, size, source, absent)
          WHERE NOT had OR NOT EXISTS (SELECT 1 FROM upload_files u

@@ -23,7 +23,11 @@ inline std::string tenant_select(std::string_view columns, std::string_view tabl
 // A text[] literal (a parameter's value, never statement text) whose elements may be NULL; cast
 // it in SQL to the array type wanted ($1::uuid[], $2::bigint[]).
 inline std::string nullable_array(const std::vector<std::optional<std::string>>& items) {
-    std::string out = "{";
+    std::size_t size = 2;
+    for (const auto& item : items) size += item ? item->size() + 3 : 5;
+    std::string out;
+    out.reserve(size);
+    out += '{';
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (i != 0) out += ',';
         if (!items[i]) {
@@ -31,10 +35,12 @@ inline std::string nullable_array(const std::vector<std::optional<std::string>>&
             continue;
         }
         out += '"';
-        for (const char c : *items[i]) {
-            if (c == '"' || c == '\\') out += '\\';
-            out += c;
+        std::string_view rest = *items[i];
+        for (auto at = rest.find_first_of("\"\\"); at != std::string_view::npos; at = rest.find_first_of("\"\\")) {
+            out.append(rest.substr(0, at)).append(1, '\\').append(1, rest[at]);
+            rest.remove_prefix(at + 1);
         }
+        out.append(rest);
         out += '"';
     }
     out += '}';

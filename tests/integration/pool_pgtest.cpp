@@ -4,6 +4,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "db/sql.hpp"
 #include "db/transaction.hpp"
 #include "pg_fixture.hpp"
 
@@ -36,6 +37,24 @@ TEST_P(PoolTest, ParametersAndTypedResults) {
     auto pool = make_pool();
     const auto v = run(typed_values(pool.get()));
     EXPECT_EQ(v, (std::vector<std::string>{"42", "hé", "t", "0190a2b4-0000-7000-8000-00000000000a", "null"}));
+}
+
+// Each element of an array parameter comes back as it went, whatever it holds: quotes,
+// backslashes, the literal's own punctuation, an empty string, the word NULL, and NULL itself.
+asio::awaitable<std::vector<std::optional<std::string>>> echoed(Pool* pool,
+                                                                std::vector<std::optional<std::string>> items) {
+    auto r = co_await pool->query("SELECT x FROM unnest($1::text[]) WITH ORDINALITY AS u(x, n) ORDER BY n",
+                                  params(nullable_array(items)));
+    std::vector<std::optional<std::string>> out(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) out[static_cast<std::size_t>(i)] = r.opt_str(i, 0);
+    co_return out;
+}
+
+TEST_P(PoolTest, ArrayParametersKeepEveryElement) {
+    auto pool = make_pool();
+    const std::vector<std::optional<std::string>> items{"plain", "say \"hi\"", "back\\slash", "\\\"",     "{a,b}",
+                                                        "",      "NULL",       std::nullopt,  " spaced ", "hé"};
+    EXPECT_EQ(run(echoed(pool.get(), items)), items);
 }
 
 asio::awaitable<std::string> prepared_count(Pool* pool) {

@@ -130,7 +130,13 @@ std::vector<db::Query> SyncStore::record_scan(const core::Uuid& workspace, const
          db::params(session, job, db::array_of(ids, [](const core::Uuid& id) { return std::optional(id.str()); }),
                     db::array_of(scanned.files, [](const File& f) { return std::optional(f.relative); }),
                     db::array_of(scanned.files, [](const File& f) { return std::optional(f.source); }),
-                    db::array_of(scanned.files, [](const File& f) { return std::optional(f.key); }),
+                    // NULL: the key is `prefix` + the path, which the function puts together.
+                    db::array_of(scanned.files,
+                                 [&prefix](const File& f) {
+                                     const bool derived = f.key.size() == prefix.size() + f.relative.size() &&
+                                                          f.key.starts_with(prefix) && f.key.ends_with(f.relative);
+                                     return derived ? std::nullopt : std::optional(f.key);
+                                 }),
                     db::array_of(scanned.files, [](const File& f) { return std::optional(std::to_string(f.size)); }),
                     db::array_of(scanned.files,
                                  [](const File& f) { return std::optional(std::string(f.key_absent ? "t" : "f")); }),
