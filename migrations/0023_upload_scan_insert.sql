@@ -4,6 +4,8 @@
 -- speculative insertion ON CONFLICT needs was 3.5 of the 25 ms 2,000 rows took, inside the
 -- transaction the lanes wait for (measured in isolation, median of eight). When the session has
 -- files, the ones already there are left out as before.
+-- A scan into a session without files takes its totals from what it inserted, and does not look
+-- for files uploaded through the API (two more passes over the rows it had just inserted).
 -- A file's key may come as NULL, for p_prefix || its path (what it always is for a scanned file):
 -- the keys were half the bytes of the statement's parameters (2,000 keys of ~125 bytes), sent and
 -- parsed inside the same transaction.
@@ -18,6 +20,11 @@ DECLARE
     s upload_sync_sessions%ROWTYPE;
     dealt boolean := false;
     had boolean;
+    inserted bigint;
+    refused bigint;
+    files bigint;
+    bytes bigint;
+    failed bigint;
 BEGIN
     SELECT * INTO s FROM upload_sync_sessions
      WHERE workspace_id = kiln_current_workspace() AND id = p_session FOR NO KEY UPDATE;
@@ -37,26 +44,36 @@ BEGIN
          WHERE NOT had OR NOT EXISTS (SELECT 1 FROM upload_files u
                                        WHERE u.workspace_id = s.workspace_id AND u.session_id = s.id
                                          AND u.relative_path = f.relative);
+        GET DIAGNOSTICS inserted = ROW_COUNT;
         INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_key, status, error,
                                   finished_at)
         SELECT s.workspace_id, f.id, s.id, left(f.relative, 4096), '-', 'failed', left(f.reason, 2000), now()
           FROM unnest(p_refused_id, p_refused, p_reason) AS f(id, relative, reason)
         ON CONFLICT (workspace_id, session_id, relative_path) DO NOTHING;
-        -- Files uploaded through the API: their keys, from the prefixes as they are now.
-        UPDATE upload_files
-           SET object_key = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN p_prefix || relative_path
-                                 ELSE '-' END,
-               status = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN status ELSE 'failed' END,
-               error = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN error
-                            ELSE 'its key would be over 1024 characters' END
-         WHERE workspace_id = s.workspace_id AND session_id = s.id AND file_id IS NOT NULL;
-        UPDATE upload_sync_sessions u
-           SET scanned_at = now(), error = p_error,
-               files_total = t.files, bytes_total = t.bytes, files_failed = t.failed, updated_at = now()
-          FROM (SELECT count(*) AS files, coalesce(sum(size_bytes), 0) AS bytes,
-                       count(*) FILTER (WHERE status = 'failed') AS failed
-                  FROM upload_files WHERE workspace_id = s.workspace_id AND session_id = s.id) t
-         WHERE u.workspace_id = s.workspace_id AND u.id = s.id;
+        GET DIAGNOSTICS refused = ROW_COUNT;
+        IF had THEN
+            -- Files uploaded through the API: their keys, from the prefixes as they are now; the totals
+            -- count them too.
+            UPDATE upload_files
+               SET object_key = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN p_prefix || relative_path
+                                     ELSE '-' END,
+                   status = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN status ELSE 'failed' END,
+                   error = CASE WHEN length(p_prefix || relative_path) <= 1024 THEN error
+                                ELSE 'its key would be over 1024 characters' END
+             WHERE workspace_id = s.workspace_id AND session_id = s.id AND file_id IS NOT NULL;
+            SELECT count(*), coalesce(sum(size_bytes), 0), count(*) FILTER (WHERE status = 'failed')
+              INTO files, bytes, failed
+              FROM upload_files WHERE workspace_id = s.workspace_id AND session_id = s.id;
+        ELSE
+            -- Only what this scan inserted: its totals are its own.
+            files := inserted + refused;
+            bytes := (SELECT coalesce(sum(x), 0) FROM unnest(p_size) AS x);
+            failed := refused;
+        END IF;
+        UPDATE upload_sync_sessions
+           SET scanned_at = now(), error = p_error, files_total = files, bytes_total = bytes, files_failed = failed,
+               updated_at = now()
+         WHERE workspace_id = s.workspace_id AND id = s.id;
     END IF;
     IF NOT dealt THEN
         UPDATE upload_files f
