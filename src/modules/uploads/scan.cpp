@@ -1,8 +1,11 @@
 #include "modules/uploads/scan.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <iterator>
@@ -83,6 +86,81 @@ std::string kind_of(fs::file_type type) {
     }
 }
 
+fs::file_type type_of(mode_t mode) {
+    if (S_ISREG(mode)) return fs::file_type::regular;
+    if (S_ISDIR(mode)) return fs::file_type::directory;
+    if (S_ISLNK(mode)) return fs::file_type::symlink;
+    if (S_ISFIFO(mode)) return fs::file_type::fifo;
+    if (S_ISSOCK(mode)) return fs::file_type::socket;
+    if (S_ISBLK(mode)) return fs::file_type::block;
+    if (S_ISCHR(mode)) return fs::file_type::character;
+    return fs::file_type::unknown;
+}
+
+fs::file_type type_of(unsigned char d_type) {
+    switch (d_type) {
+        case DT_REG:
+            return fs::file_type::regular;
+        case DT_DIR:
+            return fs::file_type::directory;
+        case DT_LNK:
+            return fs::file_type::symlink;
+        case DT_FIFO:
+            return fs::file_type::fifo;
+        case DT_SOCK:
+            return fs::file_type::socket;
+        case DT_BLK:
+            return fs::file_type::block;
+        case DT_CHR:
+            return fs::file_type::character;
+        default:
+            return fs::file_type::none;  // the file system did not say: ask stat
+    }
+}
+
+std::string errno_text(int error) {
+    return std::error_code(error, std::generic_category()).message();
+}
+
+// A directory's entries (not . and ..), by name, with the type readdir gave; an errno if it could
+// not be listed. Opened without following a symlink: the walk only descends real directories.
+struct Listing {
+    int fd = -1;
+    std::vector<std::pair<std::string, fs::file_type>> entries;
+    int error = 0;
+    Listing() = default;
+    Listing(const Listing&) = delete;
+    Listing& operator=(const Listing&) = delete;
+    ~Listing() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+void read_listing(const fs::path& dir, Listing& out) {
+    out.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (out.fd < 0) {
+        out.error = errno;
+        return;
+    }
+    // readdir on a duplicate, so that `fd` stays open for fstatat after closedir.
+    const int for_dir = ::dup(out.fd);
+    DIR* d = for_dir < 0 ? nullptr : ::fdopendir(for_dir);
+    if (d == nullptr) {
+        out.error = errno;
+        if (for_dir >= 0) ::close(for_dir);
+        return;
+    }
+    errno = 0;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string_view name(e->d_name);
+        if (name != "." && name != "..") out.entries.emplace_back(std::string(name), type_of(e->d_type));
+        errno = 0;
+    }
+    out.error = errno;
+    ::closedir(d);
+    std::sort(out.entries.begin(), out.entries.end());
+}
+
 class Walker {
 public:
     Walker(fs::path root, const ScanOptions& options) : root_(std::move(root)), options_(options) {}
@@ -100,41 +178,50 @@ public:
     }
 
 private:
+    // Entries are looked at through the directory's descriptor (fstatat by name): no walk of the
+    // whole path per file, which was half of a 2,000-file scan's time.
     void list(const fs::path& dir, const std::string& prefix, std::vector<std::pair<fs::path, std::string>>& pending) {
-        std::error_code ec;
-        std::vector<fs::directory_entry> entries;
-        for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) entries.push_back(*it);
-        if (ec) {
-            refuse(prefix.empty() ? "." : prefix.substr(0, prefix.size() - 1), "cannot list: " + ec.message());
+        Listing listing;
+        read_listing(dir, listing);
+        if (listing.error != 0) {
+            refuse(prefix.empty() ? "." : prefix.substr(0, prefix.size() - 1),
+                   "cannot list: " + errno_text(listing.error));
             return;
         }
-        std::sort(entries.begin(), entries.end());
+        // Each entry's path is this and its name.
+        const std::string dir_slash = dir.native() == "/" ? std::string("/") : dir.native() + "/";
         std::vector<std::pair<fs::path, std::string>> subdirs;
-        for (const auto& entry : entries) {
+        for (const auto& [name, listed] : listing.entries) {
             if (++seen_ > options_.max_entries) {
                 stop();
                 return;
             }
-            const std::string relative = prefix + entry.path().filename().string();
+            std::string relative = prefix + name;
             if (relative.size() > options_.max_path) {
                 refuse(relative, fmt::format("path longer than {} bytes", options_.max_path));
                 continue;
             }
-            const auto status = entry.symlink_status(ec);
-            if (ec) {
-                refuse(relative, "cannot stat: " + ec.message());
-                continue;
+            struct stat st {};
+            bool stated = false;
+            auto type = listed;
+            if (type == fs::file_type::none || type == fs::file_type::regular) {
+                if (::fstatat(listing.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                    refuse(relative, "cannot stat: " + errno_text(errno));
+                    continue;
+                }
+                stated = true;
+                type = type_of(st.st_mode);
             }
-            if (fs::is_directory(status)) {
-                if (options_.recursive) subdirs.emplace_back(entry.path(), relative + "/");
+            if (type == fs::file_type::directory) {
+                if (options_.recursive) subdirs.emplace_back(dir_slash + name, relative + "/");
                 continue;
             }
             if (!wanted(options_, relative)) continue;
-            fs::path target = entry.path();
-            auto type = status.type();
-            if (fs::is_symlink(status)) {
+            fs::path target(dir_slash + name);
+            if (type == fs::file_type::symlink) {
+                std::error_code ec;
                 // realpath(3): the whole chain resolved, so a link to a link that escapes is caught too.
-                target = fs::canonical(entry.path(), ec);
+                target = fs::canonical(target, ec);
                 if (ec) {
                     refuse(relative, "broken symlink");
                     continue;
@@ -143,7 +230,12 @@ private:
                     refuse(relative, "symlink leaves the root");
                     continue;
                 }
-                type = fs::status(target, ec).type();
+                if (::stat(target.c_str(), &st) != 0) {
+                    refuse(relative, "cannot stat: " + errno_text(errno));
+                    continue;
+                }
+                stated = true;
+                type = type_of(st.st_mode);
                 if (type == fs::file_type::directory) {
                     // Its target is inside the root, so it is listed under its own path anyway;
                     // not descending also keeps a link to an ancestor from looping.
@@ -151,30 +243,25 @@ private:
                     continue;
                 }
             }
-            if (type != fs::file_type::regular) {
+            if (type != fs::file_type::regular || !stated) {
                 refuse(relative, "not a regular file (" + kind_of(type) + ")");
                 continue;
             }
-            take(relative, target);
+            take(std::move(relative), std::move(target), st);
             if (stopped_) return;
         }
         // Depth first, in name order: the stack pops the first name last pushed.
         std::move(subdirs.rbegin(), subdirs.rend(), std::back_inserter(pending));
     }
 
-    void take(const std::string& relative, const fs::path& path) {
-        struct stat st {};
-        if (::stat(path.c_str(), &st) != 0) {
-            refuse(relative, fmt::format("cannot stat: {}", std::error_code(errno, std::generic_category()).message()));
-            return;
-        }
+    void take(std::string relative, fs::path path, const struct stat& st) {
         if (result_.files.size() >= options_.max_files) {
             stop();
             return;
         }
         result_.files.push_back(ScannedFile{
-            .relative = relative,
-            .absolute = path,
+            .relative = std::move(relative),
+            .absolute = std::move(path),
             .size = static_cast<std::uint64_t>(st.st_size),
             .mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
         });
