@@ -154,7 +154,7 @@ Services::Services(const core::Config& c)
       connections(connection_store, c.storage),
       upload_store(db),
       sync_store(db),
-      uploads(upload_store, sync_store, disk, c.uploads.import_roots),
+      uploads(upload_store, sync_store, disk, c.uploads.import_roots, [this] { jobs_store.wake_local(); }),
       schema_version(db::latest_version(db::embedded_migrations())) {
     jobs::add_builtin(job_kinds, jobs_store, c.jobs);
     storage::add_jobs(job_kinds, tus, c.storage);

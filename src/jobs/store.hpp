@@ -182,10 +182,11 @@ public:
     // as soon as they commit, ahead of their notification. Set and cleared by the worker's
     // owner; called from any thread.
     void set_local_wake(std::function<void()> wake);
-
-private:
+    // Tells that worker of jobs enqueued by a statement outside this store (a module's own
+    // transaction that inserts jobs), once it has committed.
     void wake_local();
 
+private:
     db::Pool& pool_;
     std::mutex wake_mutex_;
     std::function<void()> local_wake_;

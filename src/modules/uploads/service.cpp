@@ -102,8 +102,13 @@ std::optional<std::string> json_of(const std::optional<std::vector<std::string>>
 
 }  // namespace
 
-Service::Service(Store& store, SyncStore& sync, core::ThreadPool& blocking, std::vector<std::string> import_roots)
-    : store_(store), sync_(sync), blocking_(blocking), roots_(std::move(import_roots)) {}
+Service::Service(Store& store, SyncStore& sync, core::ThreadPool& blocking, std::vector<std::string> import_roots,
+                 std::function<void()> jobs_enqueued)
+    : store_(store),
+      sync_(sync),
+      blocking_(blocking),
+      roots_(std::move(import_roots)),
+      jobs_enqueued_(std::move(jobs_enqueued)) {}
 
 // ---- projects ----
 
@@ -366,7 +371,9 @@ asio::awaitable<SyncSession> Service::start_sync(auth::Principal p, core::Uuid i
     enqueue.pop_back();  // the parent as a job; the session is answered instead
     const audit::Event e{p.user, retry ? "upload_sync_session.retry" : "upload_sync_session.start", kSession, id.str(),
                          detail_name("job_id", parent.id.str())};
-    co_return co_await sync_.start(scope, id, parent.id, retry, std::move(enqueue), e, origin);
+    auto started = co_await sync_.start(scope, id, parent.id, retry, std::move(enqueue), e, origin);
+    if (jobs_enqueued_) jobs_enqueued_();
+    co_return started;
 }
 
 asio::awaitable<SyncSession> Service::cancel_sync(auth::Principal p, core::Uuid id, audit::Origin origin) {

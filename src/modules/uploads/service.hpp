@@ -2,6 +2,7 @@
 // The Data Uploader through the API, in the token's workspace: viewers read everything; members
 // create, change and delete sync sessions; admins and owners manage projects and cycles.
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,8 +34,11 @@ struct SessionStatsQuery {
 
 class Service {
 public:
-    // `import_roots`: uploads.import_roots (empty: no server path is accepted).
-    Service(Store& store, SyncStore& sync, core::ThreadPool& blocking, std::vector<std::string> import_roots);
+    // `import_roots`: uploads.import_roots (empty: no server path is accepted). `jobs_enqueued`:
+    // called once a start has committed its jobs, so that this process's worker claims them
+    // without waiting for their notification.
+    Service(Store& store, SyncStore& sync, core::ThreadPool& blocking, std::vector<std::string> import_roots,
+            std::function<void()> jobs_enqueued = {});
 
     boost::asio::awaitable<Project> create_project(auth::Principal p, ProjectInput r, audit::Origin origin);
     boost::asio::awaitable<ProjectList> list_projects(auth::Principal p, ListQuery q);
@@ -90,6 +94,7 @@ private:
     SyncStore& sync_;
     core::ThreadPool& blocking_;  // file system checks
     std::vector<std::string> roots_;
+    std::function<void()> jobs_enqueued_;
 };
 
 }  // namespace kiln::uploads
