@@ -97,27 +97,6 @@ fs::file_type type_of(mode_t mode) {
     return fs::file_type::unknown;
 }
 
-fs::file_type type_of(unsigned char d_type) {
-    switch (d_type) {
-        case DT_REG:
-            return fs::file_type::regular;
-        case DT_DIR:
-            return fs::file_type::directory;
-        case DT_LNK:
-            return fs::file_type::symlink;
-        case DT_FIFO:
-            return fs::file_type::fifo;
-        case DT_SOCK:
-            return fs::file_type::socket;
-        case DT_BLK:
-            return fs::file_type::block;
-        case DT_CHR:
-            return fs::file_type::character;
-        default:
-            return fs::file_type::none;  // the file system did not say: ask stat
-    }
-}
-
 std::string errno_text(int error) {
     return std::error_code(error, std::generic_category()).message();
 }
@@ -150,11 +129,15 @@ void read_listing(const fs::path& dir, Listing& out) {
         if (for_dir >= 0) ::close(for_dir);
         return;
     }
-    errno = 0;
-    while (const dirent* e = ::readdir(d)) {
+    for (;;) {
+        errno = 0;  // readdir's end and its failure differ only by errno
+        const dirent* e = ::readdir(d);
+        if (e == nullptr) break;
         const std::string_view name(e->d_name);
-        if (name != "." && name != "..") out.entries.emplace_back(std::string(name), type_of(e->d_type));
-        errno = 0;
+        if (name == "." || name == "..") continue;
+        // A type the file system does not give is left to fstatat.
+        const auto type = e->d_type == DT_UNKNOWN ? fs::file_type::none : type_of(DTTOIF(e->d_type));
+        out.entries.emplace_back(std::string(name), type);
     }
     out.error = errno;
     ::closedir(d);
