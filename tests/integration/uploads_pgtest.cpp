@@ -703,5 +703,34 @@ TEST_F(UploadsTest, AFileStaysLinkedToItsSession) {
     EXPECT_EQ(su(fmt::format("SELECT count(*) FROM upload_sync_sessions WHERE id = '{}'", s.id.str())), "1");
 }
 
+// A file's SHA-256 is stored only as 64 lowercase hex digits (migration 0025 checks it without a
+// regular expression: the same rule).
+TEST_F(UploadsTest, AFilesSha256IsSixtyFourLowercaseHexDigits) {
+    const auto a = project(admin_, "Digests");
+    const auto s = session(member_, cycle(admin_, a.id, 1).id);
+    db::TenantScope scope;
+    scope.workspace_id = kWorkspace;
+    const auto id = core::Uuid::v7();
+    ASSERT_EQ(
+        run(as_app(pool_.get(), scope,
+                   fmt::format("INSERT INTO upload_files (workspace_id, id, session_id, relative_path, object_key) "
+                               "VALUES (kiln_current_workspace(), '{}', '{}', 'a', 'p/a')",
+                               id.str(), s.id.str()))),
+        "ok");
+    const auto set = [&](const std::string& sha) {
+        return run(as_app(pool_.get(), scope,
+                          fmt::format("UPDATE upload_files SET sha256 = '{}' WHERE id = '{}'", sha, id.str())));
+    };
+    const std::string hex(64, 'a');
+    EXPECT_EQ(set(hex.substr(0, 63)), "error 23514");
+    EXPECT_EQ(set(hex + "0"), "error 23514");
+    EXPECT_EQ(set(std::string(63, 'a') + "A"), "error 23514");
+    EXPECT_EQ(set(std::string(63, 'a') + "g"), "error 23514");
+    EXPECT_EQ(set(std::string(63, 'a') + " "), "error 23514");
+    EXPECT_EQ(set("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), "ok");
+    EXPECT_EQ(su(fmt::format("SELECT sha256 FROM upload_files WHERE id = '{}'", id.str())),
+              "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+}
+
 }  // namespace
 }  // namespace kiln::uploads
