@@ -236,7 +236,7 @@ asio::awaitable<void> Worker::run(Claimed job, bool refill) {
         core::log::warn("job outcome not recorded", {{"job", job.id.str()}, {"error", core::describe(settle_failure)}});
     const auto it = running_.find(job.lease);
     if (it != running_.end() && !it->second.completing) {
-        const bool refill_after = it->second.refill || it->second.released;
+        const bool refill_after = it->second.refill;
         running_.erase(it);
         freed(refill_after);
     }
@@ -256,7 +256,7 @@ asio::awaitable<void> Worker::settle(Running& r, std::exception_ptr failure, con
         }
         const bool had_effects = !effects.empty();
         const bool ok = co_await store_.succeed(r.lease, boost::json::serialize(result), std::move(effects));
-        r.released = ok && had_effects;
+        if (ok && had_effects) r.refill = true;
         count(r.kind, r.started, ok ? "succeeded" : "lost");
         if (!ok) core::log::warn("job finished after losing its lease; result dropped", {{"job", r.lease.id.str()}});
         co_return;

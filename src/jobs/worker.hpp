@@ -57,11 +57,9 @@ private:
         // workspace's share or plan cap ran out, or its kind has a concurrency cap): its slot
         // freeing wakes the claim loop. Other slots freeing do not, so an idle worker does not
         // follow every job with an empty claim.
+        // A job whose success committed effects is set too: they may have started or enqueued
+        // jobs (a sync's scan starts its lanes), claimed then without waiting for the notification.
         bool refill = false;
-        // Its success committed effects, which may have started or enqueued jobs (a sync's scan
-        // starts its lanes): its slot freeing wakes the claim loop, not waiting for the
-        // notification to come back.
-        bool released = false;
     };
     // A success waiting to be recorded with others in one statement.
     struct Completion {

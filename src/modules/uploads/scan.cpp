@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <string>
 #include <system_error>
@@ -97,10 +98,6 @@ fs::file_type type_of(mode_t mode) {
     return fs::file_type::unknown;
 }
 
-std::string errno_text(int error) {
-    return std::error_code(error, std::generic_category()).message();
-}
-
 // A directory's entries (not . and ..), by name, with the type readdir gave; an errno if it could
 // not be listed. Opened without following a symlink: the walk only descends real directories.
 struct Listing {
@@ -168,7 +165,7 @@ private:
         read_listing(dir, listing);
         if (listing.error != 0) {
             refuse(prefix.empty() ? "." : prefix.substr(0, prefix.size() - 1),
-                   "cannot list: " + errno_text(listing.error));
+                   std::string("cannot list: ") + std::strerror(listing.error));
             return;
         }
         // Each entry's path is this and its name.
@@ -184,15 +181,14 @@ private:
                 refuse(relative, fmt::format("path longer than {} bytes", options_.max_path));
                 continue;
             }
+            // Every path to a regular file below has stat()ed it into `st`.
             struct stat st {};
-            bool stated = false;
             auto type = listed;
             if (type == fs::file_type::none || type == fs::file_type::regular) {
                 if (::fstatat(listing.fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-                    refuse(relative, "cannot stat: " + errno_text(errno));
+                    refuse(relative, std::string("cannot stat: ") + std::strerror(errno));
                     continue;
                 }
-                stated = true;
                 type = type_of(st.st_mode);
             }
             if (type == fs::file_type::directory) {
@@ -214,10 +210,9 @@ private:
                     continue;
                 }
                 if (::stat(target.c_str(), &st) != 0) {
-                    refuse(relative, "cannot stat: " + errno_text(errno));
+                    refuse(relative, std::string("cannot stat: ") + std::strerror(errno));
                     continue;
                 }
-                stated = true;
                 type = type_of(st.st_mode);
                 if (type == fs::file_type::directory) {
                     // Its target is inside the root, so it is listed under its own path anyway;
@@ -226,7 +221,7 @@ private:
                     continue;
                 }
             }
-            if (type != fs::file_type::regular || !stated) {
+            if (type != fs::file_type::regular) {
                 refuse(relative, "not a regular file (" + kind_of(type) + ")");
                 continue;
             }
