@@ -39,6 +39,10 @@ namespace {
 constexpr std::size_t kReadChunk = std::size_t{512} * 1024;  // get()
 // put(): two buffers of this, one filling while the other is written.
 constexpr std::size_t kChunk = std::size_t{1} << 20U;
+// copy_in(): the kernel copies this much while the piece before is hashed. Each step costs two
+// trips to the pool, whose threads wake in ~0.1 ms on a VM: at 1 MiB, 1 GiB spent ~0.2 s of a
+// 0.9 s put in them (measured); the hash reads back kChunk at a time (cache-sized).
+constexpr std::size_t kCopyStep = std::size_t{8} << 20U;
 // The SHA-256 recorded at put(), so head() can report it without reading the file: its 32 bytes,
 // which fit in an ext4 inode (256 bytes) beside its other attributes where the 64 hex digits
 // written before did not: those took a 4 KiB block of their own, to allocate and to write at
@@ -233,11 +237,15 @@ struct Pending {
     // Bytes the source copied in at `from`: read back (from the page cache) and hashed, so the
     // SHA-256 is of what the file holds.
     void hash_back(std::uint64_t from, std::size_t n, char* scratch) {
-        if (read_at(fd, scratch, n, from, "reading a blob back") < n) {
-            throw StorageError("the blob being written is shorter than what was copied into it");
+        for (std::size_t done = 0; done < n;) {
+            const std::size_t piece = std::min(kChunk, n - done);
+            if (read_at(fd, scratch, piece, from + done, "reading a blob back") < piece) {
+                throw StorageError("the blob being written is shorter than what was copied into it");
+            }
+            sha.update({scratch, piece});
+            wrote(piece);
+            done += piece;
         }
-        sha.update({scratch, n});
-        wrote(n);
     }
 
     void wrote(std::size_t n) {
@@ -379,7 +387,7 @@ asio::awaitable<Filled> fill(Source& source, std::span<char> buffer) {
 // while the next is copied. False when the source cannot copy (nothing was).
 asio::awaitable<bool> copy_in(core::ThreadPool& pool, Source& source, Pending& blob, std::optional<std::uint64_t> size,
                               std::uint64_t& total) {
-    std::optional<std::size_t> n = co_await source.copy_to(blob.fd, 0, kChunk);
+    std::optional<std::size_t> n = co_await source.copy_to(blob.fd, 0, kCopyStep);
     if (!n) co_return false;
     Buffer scratch(kChunk);
     while (*n > 0) {
@@ -388,7 +396,7 @@ asio::awaitable<bool> copy_in(core::ThreadPool& pool, Source& source, Pending& b
         if (size && total > *size) throw StorageError(fmt::format("the source holds more than {} bytes", *size));
         auto hash = [&blob, data = scratch.data(), from, len = *n] { blob.hash_back(from, len, data); };
         auto hashing = pool.run(std::move(hash));
-        auto copying = source.copy_to(blob.fd, total, kChunk);
+        auto copying = source.copy_to(blob.fd, total, kCopyStep);
         n = co_await together(std::move(hashing), std::move(copying));
         if (!n) throw StorageError("the source stopped copying part way");
     }

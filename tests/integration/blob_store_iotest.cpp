@@ -345,7 +345,7 @@ TEST_F(BlobStoreTest, ConcurrentLocalPutsIntoOneDirectoryAllLand) {
 }
 
 TEST_F(BlobStoreTest, LocalStoreLetsAFileSourceCopyInTheKernel) {
-    const std::uint64_t size = 3 * kMiB + 5;
+    const std::uint64_t size = 17 * kMiB + 5;
     const auto expected = PatternSource::bytes(size);
     const auto file = root_.parent_path() / ("kiln-copy-src-" + core::Uuid::v7().str());
     std::ofstream(file, std::ios::binary) << expected;
@@ -354,7 +354,7 @@ TEST_F(BlobStoreTest, LocalStoreLetsAFileSourceCopyInTheKernel) {
     EXPECT_EQ(r.size, size);
     EXPECT_EQ(r.sha256, core::to_hex(core::sha256(expected)));  // hashed from what the blob holds
     EXPECT_EQ(source.reads, 0);
-    EXPECT_EQ(source.copies, 5);  // four pieces of at most 1 MiB, then the end
+    EXPECT_EQ(source.copies, 4);  // three pieces of at most 8 MiB, then the end
     EXPECT_EQ(get(*local_, prefix_ + "copied.bin"), expected);
     EXPECT_EQ(run(local_->head(prefix_ + "copied.bin"))->sha256, r.sha256);
     // A file that holds more than the declared size fails the put; nothing is stored.

@@ -197,8 +197,7 @@ public:
     asio::awaitable<std::optional<std::size_t>> copy_to(int fd, std::uint64_t at, std::size_t max) override {
         if (run_.cancelled) throw boost::system::system_error(asio::error::operation_aborted);
         if (offset_ == file_.size) co_return 0;
-        const auto want =
-            static_cast<std::size_t>(std::min<std::uint64_t>({max, file_.size - offset_, run_.options.chunk_bytes}));
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(max, file_.size - offset_));
         auto work = [from = file_.fd, fd, want, offset = offset_, at] {
             return copy_range(from, offset, fd, at, want);
         };
