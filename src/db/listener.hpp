@@ -55,6 +55,8 @@ public:
     // The same with the channel each came on.
     std::vector<Notification> take_notifications() { return std::move(notifications_); }
     void cancel();
+    // The server process of this connection (pg_locks.pid of the locks it holds).
+    int backend_pid() const noexcept { return PQbackendPID(conn_); }
 
 private:
     Listener(PGconn* conn, const boost::asio::any_io_executor& ex, core::ThreadPool& blocking);

@@ -20,7 +20,7 @@ std::optional<std::string> next_after(const Schedule& s, const std::string& loca
 
 }  // namespace
 
-asio::awaitable<void> Scheduler::take_lead(std::string worker) {
+asio::awaitable<void> Scheduler::take_lead(std::string worker, int lock_pid) {
     const auto& schedules = registry_.schedules();
     std::vector<std::string> zones;
     zones.reserve(schedules.size());
@@ -35,7 +35,7 @@ asio::awaitable<void> Scheduler::take_lead(std::string worker) {
         }
         rows.push_back({schedules[i].name, schedules[i].cron, schedules[i].time_zone, *next});
     }
-    co_await store_.lead(worker, rows);
+    co_await store_.lead(worker, lock_pid, rows);
 }
 
 asio::awaitable<int> Scheduler::fire_due() {

@@ -13,7 +13,7 @@ class Scheduler {
 public:
     Scheduler(Store& store, const Registry& registry) : store_(store), registry_(registry) {}
 
-    boost::asio::awaitable<void> take_lead(std::string worker);
+    boost::asio::awaitable<void> take_lead(std::string worker, int lock_pid);
     // Returns how many schedules fired.
     boost::asio::awaitable<int> fire_due();
 

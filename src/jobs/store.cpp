@@ -269,8 +269,8 @@ constexpr std::string_view kZoneNow = R"sql(
 SELECT to_char(now() AT TIME ZONE z, 'YYYY-MM-DD HH24:MI') FROM unnest($1::text[]) WITH ORDINALITY AS u(z, i)
  ORDER BY i)sql";
 constexpr std::string_view kTakeLead = R"sql(
-INSERT INTO job_leader (id, worker) VALUES (true, $1)
-ON CONFLICT (id) DO UPDATE SET worker = excluded.worker, since = now())sql";
+INSERT INTO job_leader (id, worker, lock_pid) VALUES (true, $1, $2)
+ON CONFLICT (id) DO UPDATE SET worker = excluded.worker, lock_pid = excluded.lock_pid, since = now())sql";
 constexpr std::string_view kSyncSchedules = R"sql(
 INSERT INTO job_schedules (name, cron, time_zone, next_run_at)
 SELECT s.name, s.cron, s.zone, s.next_local::timestamp AT TIME ZONE s.zone
@@ -655,10 +655,10 @@ asio::awaitable<std::vector<std::string>> Store::zone_now(const std::vector<std:
     co_return out;
 }
 
-asio::awaitable<void> Store::lead(const std::string& worker, const std::vector<ScheduleRow>& schedules) {
+asio::awaitable<void> Store::lead(const std::string& worker, int lock_pid, const std::vector<ScheduleRow>& schedules) {
     std::vector<db::Query> q;
     q.push_back({kWorkerScope, {}});
-    q.push_back({kTakeLead, db::params(worker)});
+    q.push_back({kTakeLead, db::params(worker, lock_pid)});
     if (!schedules.empty()) {
         q.push_back(
             {kSyncSchedules,

@@ -168,9 +168,11 @@ public:
     // --- the leader's schedules
     // The wall-clock minute now ("YYYY-MM-DD HH:MM") in each zone; throws for an unknown zone.
     boost::asio::awaitable<std::vector<std::string>> zone_now(const std::vector<std::string>& zones);
-    // Records `worker` as the leader and the schedules with their next run (local minute in
-    // their zone), keeping a schedule's next run unless its cron or zone changed.
-    boost::asio::awaitable<void> lead(const std::string& worker, const std::vector<ScheduleRow>& schedules);
+    // Records `worker` as the leader (its lock held by the server process `lock_pid`) and the
+    // schedules with their next run (local minute in their zone), keeping a schedule's next run
+    // unless its cron or zone changed.
+    boost::asio::awaitable<void> lead(const std::string& worker, int lock_pid,
+                                      const std::vector<ScheduleRow>& schedules);
     // Due schedules among `names`, with their zone's minute now and their run count.
     boost::asio::awaitable<std::vector<DueSchedule>> due_schedules(const std::vector<std::string>& names);
     // Moves a due schedule to its next run; false when another firing took this occurrence.

@@ -24,10 +24,6 @@ namespace {
 
 constexpr std::string_view kWorkChannel = "kiln_jobs";
 constexpr std::string_view kCancelChannel = "kiln_job_cancel";
-// The session advisory lock the leader holds ("kiln" + 1; kiln_job_leader() in migration 0008
-// looks for it in pg_locks as classid 107, objid 1768713729).
-constexpr std::int64_t kLeaderLock = 0x6b696c6e01;
-
 std::string hostname() {
     std::array<char, 256> buf{};
     if (gethostname(buf.data(), buf.size() - 1) != 0) return "unknown";
@@ -434,7 +430,7 @@ asio::awaitable<void> Worker::lead(db::Listener& lock) {
     for (;;) {
         std::exception_ptr failure;
         try {
-            if (!recorded) co_await scheduler_.take_lead(id_);
+            if (!recorded) co_await scheduler_.take_lead(id_, lock.backend_pid());
             recorded = true;
             co_await scheduler_.fire_due();
         } catch (...) {

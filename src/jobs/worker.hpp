@@ -6,6 +6,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,6 +22,10 @@
 #include "jobs/store.hpp"
 
 namespace kiln::jobs {
+
+// The session advisory lock the leader holds ("kiln" + 1; kiln_job_leader() in migration 0026
+// looks for it in pg_locks as classid 107, objid 1768713729).
+inline constexpr std::int64_t kLeaderLock = 0x6b696c6e01;
 
 class Worker {
 public:

@@ -4,11 +4,14 @@
 // batches, side effects committed with success, cron schedules and the leader lock.
 #include <fmt/format.h>
 
+#include <cstdint>
+
 #include "db/listener.hpp"
 #include "db/transaction.hpp"
 #include "jobs/events.hpp"
 #include "jobs/scheduler.hpp"
 #include "jobs/store.hpp"
+#include "jobs/worker.hpp"
 #include "pg_fixture.hpp"
 
 namespace asio = boost::asio;
@@ -495,7 +498,7 @@ TEST_F(JobsTest, ADueScheduleFiresOnceAndMovesToItsNextRunInItsZone) {
                        .task = []() -> asio::awaitable<void> { co_return; }});
     Scheduler a(*store_, registry);
     Scheduler b(*store_, registry);
-    run(a.take_lead("worker-a"));
+    run(a.take_lead("worker-a", 0));
     EXPECT_EQ(sql("SELECT worker FROM job_leader"), "worker-a");
     EXPECT_EQ(sql("SELECT extract(isodow FROM next_run_at AT TIME ZONE 'America/New_York') BETWEEN 1 AND 5 FROM "
                   "job_schedules WHERE name = 'test.morning'"),
@@ -513,12 +516,13 @@ TEST_F(JobsTest, ADueScheduleFiresOnceAndMovesToItsNextRunInItsZone) {
               "1 true true");
     // Taking the lead again keeps the next run of an unchanged schedule.
     const auto before = sql("SELECT next_run_at FROM job_schedules WHERE name = 'test.morning'");
-    run(b.take_lead("worker-b"));
+    run(b.take_lead("worker-b", 0));
     EXPECT_EQ(sql("SELECT next_run_at FROM job_schedules WHERE name = 'test.morning'"), before);
 }
 
-asio::awaitable<bool> lock_taken(std::string conninfo, core::ThreadPool* blocking, std::unique_ptr<db::Listener>* out) {
-    *out = co_await db::Listener::open_locked(std::move(conninfo), "kiln_leader", *blocking, 42);
+asio::awaitable<bool> lock_taken(std::string conninfo, core::ThreadPool* blocking, std::unique_ptr<db::Listener>* out,
+                                 std::int64_t key = 42) {
+    *out = co_await db::Listener::open_locked(std::move(conninfo), "kiln_leader", *blocking, key);
     co_return *out != nullptr;
 }
 
@@ -533,6 +537,27 @@ TEST_F(JobsTest, OneSessionHoldsTheLeaderLockUntilItsConnectionEnds) {
         sql("SELECT pg_sleep(0.05)");  // the backend's exit is asynchronous
     }
     EXPECT_NE(second, nullptr);
+}
+
+// The leader named for operators is the worker whose connection holds the lock, never the one
+// that held it before: between a new leader taking the lock and writing its row, nobody is named.
+TEST_F(JobsTest, TheNamedLeaderIsTheWorkerWhoseConnectionHoldsTheLock) {
+    Registry registry;
+    Scheduler scheduler(*store_, registry);
+    std::unique_ptr<db::Listener> first;
+    std::unique_ptr<db::Listener> second;
+    ASSERT_TRUE(run(lock_taken(app_conninfo(), &blocking_, &first, kLeaderLock)));
+    run(scheduler.take_lead("worker-a", first->backend_pid()));
+    EXPECT_EQ(sql("SELECT coalesce(kiln_job_leader(), 'nobody')"), "worker-a");
+    sql(fmt::format("SELECT pg_terminate_backend({})", first->backend_pid()));
+    for (int i = 0; i < 100 && !run(lock_taken(app_conninfo(), &blocking_, &second, kLeaderLock)); ++i) {
+        sql("SELECT pg_sleep(0.05)");  // the backend's exit is asynchronous
+    }
+    ASSERT_NE(second, nullptr);
+    EXPECT_EQ(sql("SELECT worker FROM job_leader"), "worker-a");  // the row is the dead leader's still
+    EXPECT_EQ(sql("SELECT coalesce(kiln_job_leader(), 'nobody')"), "nobody");
+    run(scheduler.take_lead("worker-b", second->backend_pid()));
+    EXPECT_EQ(sql("SELECT coalesce(kiln_job_leader(), 'nobody')"), "worker-b");
 }
 
 }  // namespace
