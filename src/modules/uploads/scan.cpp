@@ -32,27 +32,39 @@ std::vector<std::string_view> segments(std::string_view path) {
     }
 }
 
-bool match_segments(const std::vector<std::string_view>& pattern, std::size_t p,
-                    const std::vector<std::string_view>& path, std::size_t s) {
-    while (p < pattern.size()) {
-        if (pattern[p] == "**") {
-            // Collapse runs of `**`, then try every number of segments it could stand for.
-            while (p + 1 < pattern.size() && pattern[p + 1] == "**") ++p;
-            if (p + 1 == pattern.size()) return true;
-            for (std::size_t k = s; k <= path.size(); ++k) {
-                if (match_segments(pattern, p + 1, path, k)) return true;
-            }
+bool segment_match(std::string_view pattern, std::string_view segment) {
+    // fnmatch needs NUL-terminated strings; segments are short.
+    const std::string pat(pattern);
+    const std::string seg(segment);
+    return ::fnmatch(pat.c_str(), seg.c_str(), FNM_PATHNAME) == 0;
+}
+
+// Wildcard matching over segments, `**` standing for any number of them. Only the last `**` seen
+// is ever backtracked to (letting it take one more segment): an earlier one could only take fewer
+// segments than a later one may, so retrying it finds nothing new. Trying every way to spread the
+// path over the `**`s instead is exponential in their number (a member's pattern may hold 50).
+bool match_segments(const std::vector<std::string_view>& pattern, const std::vector<std::string_view>& path) {
+    constexpr auto kNone = std::string_view::npos;
+    std::size_t p = 0;
+    std::size_t s = 0;
+    std::size_t star = kNone;  // the pattern index of the last `**` met
+    std::size_t star_s = 0;    // the path segment where that `**` began taking segments
+    while (s < path.size()) {
+        if (p < pattern.size() && pattern[p] == "**") {
+            star = p++;
+            star_s = s;
+        } else if (p < pattern.size() && segment_match(pattern[p], path[s])) {
+            ++p;
+            ++s;
+        } else if (star != kNone) {
+            p = star + 1;
+            s = ++star_s;
+        } else {
             return false;
         }
-        if (s == path.size()) return false;
-        // fnmatch needs NUL-terminated strings; segments are short.
-        const std::string pat(pattern[p]);
-        const std::string seg(path[s]);
-        if (::fnmatch(pat.c_str(), seg.c_str(), FNM_PATHNAME) != 0) return false;
-        ++p;
-        ++s;
     }
-    return s == path.size();
+    while (p < pattern.size() && pattern[p] == "**") ++p;
+    return p == pattern.size();
 }
 
 bool wanted(const ScanOptions& options, std::string_view relative) {
@@ -268,7 +280,7 @@ private:
 }  // namespace
 
 bool glob_match(std::string_view pattern, std::string_view path) {
-    return match_segments(segments(pattern), 0, segments(path), 0);
+    return match_segments(segments(pattern), segments(path));
 }
 
 ScanResult scan_directory(const fs::path& root, const ScanOptions& options) {
