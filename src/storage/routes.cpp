@@ -5,13 +5,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 #include <cctype>
-#include <charconv>
 #include <limits>
 
 #include "http/body_reader.hpp"
 #include "http/json.hpp"
 #include "http/multipart.hpp"
 #include "http/response_writer.hpp"
+#include "storage/headers.hpp"
 
 namespace asio = boost::asio;
 
@@ -130,39 +130,6 @@ asio::awaitable<http::Response> do_usage(Deps d, http::Request& req) {
     const auto workspace = req.uuid_param("id", "No such workspace.");
     auto usage = co_await d.files->usage(who, workspace);
     co_return http::json_response(200, http::to_json(usage));
-}
-
-// One `bytes=first-last`, `bytes=first-` or `bytes=-suffix` range of a `size`-byte file. No
-// Range (or several, which we do not serve as multipart/byteranges) means the whole file;
-// nullopt inside means unsatisfiable (416).
-struct RangeRequest {
-    bool whole = true;
-    std::optional<ByteRange> range;
-};
-
-std::optional<std::uint64_t> number(std::string_view s) {
-    std::uint64_t v = 0;
-    const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
-    return v;
-}
-
-RangeRequest parse_range(std::string_view header, std::uint64_t size) {
-    if (!header.starts_with("bytes=") || header.find(',') != std::string_view::npos) return {};
-    const auto spec = header.substr(6);
-    const auto dash = spec.find('-');
-    if (dash == std::string_view::npos) return {};
-    const auto first = number(spec.substr(0, dash));
-    const auto last = number(spec.substr(dash + 1));
-    if (!first && !last) return {};
-    if (!first) {  // a suffix: the last N bytes
-        if (*last == 0 || size == 0) return {false, std::nullopt};
-        return {false, ByteRange{size - std::min(*last, size), size - 1}};
-    }
-    if (dash + 1 < spec.size() && !last) return {};
-    if (last && *last < *first) return {};  // syntactically invalid: ignored, as RFC 9110 says
-    if (*first >= size) return {false, std::nullopt};
-    return {false, ByteRange{*first, std::min(last.value_or(size - 1), size - 1)}};
 }
 
 // `attachment`, with an ASCII fallback name and the exact one in RFC 5987 form.

@@ -9,6 +9,7 @@
 
 #include "core/crypto.hpp"
 #include "core/problem.hpp"
+#include "storage/headers.hpp"
 
 namespace asio = boost::asio;
 

@@ -154,12 +154,6 @@ private:
     core::ThreadPool& blocking_;
 };
 
-bool valid_key(std::string_view k) {
-    return !k.empty() && std::ranges::all_of(k, [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u > 0x20 && u < 0x7f && c != ',';
-    });
-}
 
 }  // namespace
 
@@ -169,31 +163,6 @@ std::filesystem::path tus_root(const core::StorageConfig& config, const std::str
     return std::filesystem::path(".kiln") / "tus";
 }
 
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_tus_metadata(std::string_view header) {
-    std::vector<std::pair<std::string, std::string>> out;
-    while (!header.empty()) {
-        const auto comma = header.find(',');
-        auto pair = header.substr(0, comma);
-        header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-        while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-        while (!pair.empty() && pair.back() == ' ') pair.remove_suffix(1);
-        if (pair.empty()) continue;
-        const auto space = pair.find(' ');
-        std::string key(pair.substr(0, space));
-        if (!valid_key(key)) return std::nullopt;
-        std::string value;
-        if (space != std::string_view::npos) {
-            auto decoded = core::base64_decode(pair.substr(space + 1));
-            if (!decoded) return std::nullopt;
-            value = std::move(*decoded);
-        }
-        for (const auto& [k, v] : out) {
-            if (k == key) return std::nullopt;
-        }
-        out.emplace_back(std::move(key), std::move(value));
-    }
-    return out;
-}
 
 std::filesystem::path TusService::staging_path(const core::Uuid& workspace, const core::Uuid& id) const {
     return root_ / workspace.str() / id.str();

@@ -22,10 +22,6 @@ namespace kiln::storage {
 // storage.tus_dir, else $KILN_HOME/tus, else .kiln/tus.
 std::filesystem::path tus_root(const core::StorageConfig& config, const std::string& home);
 
-// Upload-Metadata: comma-separated `key base64value` pairs (the value may be absent). nullopt when
-// malformed (a key with spaces or commas, a value that is not standard base64, a key twice).
-std::optional<std::vector<std::pair<std::string, std::string>>> parse_tus_metadata(std::string_view header);
-
 class TusService {
 public:
     TusService(TusStore& store, FileService& files, core::ThreadPool& blocking, const core::StorageConfig& config,

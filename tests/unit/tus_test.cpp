@@ -1,7 +1,7 @@
 // Upload-Metadata as tus 1.0 defines it: comma-separated `key base64value` pairs.
 #include <gtest/gtest.h>
 
-#include "storage/tus_service.hpp"
+#include "storage/headers.hpp"
 
 namespace kiln::storage {
 namespace {
