@@ -4,6 +4,7 @@
 #include <boost/describe.hpp>
 #include <boost/json.hpp>
 #include <boost/mp11/algorithm.hpp>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -36,6 +37,13 @@ concept SelfValidating = requires(const T& t, core::Validator& v) {
 };
 
 namespace detail {
+
+// A double that is a whole number an int64 holds (1e82 is whole but out of range: converting it
+// would be undefined behaviour). 2^63 is exact as a double and is the first value out of range.
+inline bool whole_int64(double d) {
+    constexpr double kLimit = 9223372036854775808.0;  // 2^63
+    return d >= -kLimit && d < kLimit && d == std::trunc(d);
+}
 
 inline std::string join(const std::string& prefix, std::string_view name) {
     return prefix.empty() ? std::string(name) : prefix + "." + std::string(name);
@@ -91,8 +99,7 @@ void decode(const json::value& in, T& out, const std::string& field, core::Valid
             n = in.get_int64();
         } else if (in.is_uint64() && in.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
             n = static_cast<std::int64_t>(in.get_uint64());
-        } else if (in.is_double() &&
-                   in.get_double() == static_cast<double>(static_cast<std::int64_t>(in.get_double()))) {
+        } else if (in.is_double() && whole_int64(in.get_double())) {
             n = static_cast<std::int64_t>(in.get_double());
         } else {
             return v.add(field, "must be an integer");
