@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -13,7 +12,6 @@
 #include <vector>
 
 #include "auth/scope.hpp"
-#include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/problem.hpp"
 #include "http/client.hpp"
@@ -154,7 +152,6 @@ private:
     core::ThreadPool& blocking_;
 };
 
-
 }  // namespace
 
 std::filesystem::path tus_root(const core::StorageConfig& config, const std::string& home) {
@@ -162,7 +159,6 @@ std::filesystem::path tus_root(const core::StorageConfig& config, const std::str
     if (!home.empty()) return std::filesystem::path(home) / "tus";
     return std::filesystem::path(".kiln") / "tus";
 }
-
 
 std::filesystem::path TusService::staging_path(const core::Uuid& workspace, const core::Uuid& id) const {
     return root_ / workspace.str() / id.str();

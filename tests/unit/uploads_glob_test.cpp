@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "modules/uploads/scan.hpp"
+#include "modules/uploads/glob.hpp"
 
 namespace kiln::uploads {
 namespace {

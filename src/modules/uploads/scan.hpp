@@ -11,15 +11,9 @@
 #include <vector>
 
 #include "core/thread_pool.hpp"
+#include "modules/uploads/glob.hpp"
 
 namespace kiln::uploads {
-
-// fnmatch(3) with FNM_PATHNAME on a '/'-separated relative path, segment by segment, plus `**`:
-// a whole segment `**` matches zero or more segments (`**/*.jpg` any depth, `raw/**` everything
-// under raw/, `a/**/b` a/b, a/x/b, a/x/y/b). Within a segment: `*`, `?`, `[a-z]`, `[!a]`, `\`
-// escapes, as fnmatch does; neither `*` nor `?` crosses a '/'. A leading '.' is matched by `*`
-// (no FNM_PERIOD). A pattern without '/' therefore matches top-level names only.
-bool glob_match(std::string_view pattern, std::string_view path);
 
 struct ScanOptions {
     bool recursive = true;                // the seed's use_find; false: the root's own files only
