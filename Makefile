@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/ (see README.md).
-.PHONY: run test bench lint build stop format clean
+.PHONY: run test bench fuzz lint build stop format clean
 
 run:
 	@scripts/run
@@ -9,6 +9,9 @@ test:
 
 bench:
 	@scripts/bench
+
+fuzz:
+	@scripts/fuzz
 
 lint:
 	@scripts/lint
@@ -24,4 +27,4 @@ stop:
 	@KILN_HOME=$(CURDIR)/.kiln/test scripts/pg stop 2>/dev/null || true
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
