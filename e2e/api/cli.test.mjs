@@ -45,6 +45,11 @@ describe('kiln command line', () => {
     const env = kiln(['serve'], { KILN_CONFIG: path.join(dir, 'empty.toml'), KILN_DATABASE_POOL_SIZE: '0' });
     assert.equal(env.status, 2);
     assert.match(env.stderr, /database\.pool_size/);
+
+    // A variable of a section that names no key is a typo too: refused, not ignored.
+    const envTypo = kiln(['serve'], { KILN_CONFIG: path.join(dir, 'empty.toml'), KILN_UPLOADS_IMPORT_ROOT: '/srv' });
+    assert.equal(envTypo.status, 2);
+    assert.match(envTypo.stderr, /KILN_UPLOADS_IMPORT_ROOT is no key's/);
   });
 
   it('serves with a config file given after the subcommand', async (t) => {

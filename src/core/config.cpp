@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <toml++/toml.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -11,6 +12,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "core/crypto.hpp"
 
@@ -369,10 +371,36 @@ Config Config::load(const std::string& path, const Env& env) {
 }
 
 Config Config::load(const std::string& path) {
+    std::vector<std::string> names;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        if (entry.starts_with("KILN_")) names.emplace_back(entry.substr(0, entry.find('=')));
+    }
+    check_environment(names);
     return load(path, [](const std::string& name) -> std::optional<std::string> {
         if (const char* v = std::getenv(name.c_str())) return std::string(v);
         return std::nullopt;
     });
+}
+
+void Config::check_environment(const std::vector<std::string>& names) {
+    std::set<std::string> variables;
+    std::set<std::string> sections;  // "KILN_STORAGE_", from the dotted keys
+    for_each_field([&](const Field& f) {
+        variables.insert(env_name(f.key));
+        const auto dot = f.key.find('.');
+        if (dot != std::string::npos) sections.insert(env_name(f.key.substr(0, dot)) + "_");
+    });
+    for (const auto& name : names) {
+        if (variables.contains(name)) continue;
+        for (const auto& section : sections) {
+            if (name.starts_with(section)) {
+                throw ConfigError(fmt::format(
+                    "config: environment variable {} is no key's (the keys and their variables: docs/configuration.md)",
+                    name));
+            }
+        }
+    }
 }
 
 void Config::resolve_secrets() {

@@ -194,7 +194,14 @@ struct Config {
     using Env = std::function<std::optional<std::string>(const std::string&)>;
     // Loads `path` (if non-empty) and applies overrides from `env`; throws ConfigError naming the key.
     static Config load(const std::string& path, const Env& env);
+    // The same with the process environment, refusing a KILN_ variable of a known section that
+    // names no key (check_environment).
     static Config load(const std::string& path);
+    // Throws ConfigError for the first of `names` (environment variable names) that starts like a
+    // section's variables (KILN_STORAGE_…) but is no key's: a typo there (KILN_UPLOADS_IMPORT_ROOT)
+    // would otherwise leave the setting at its default without a word, as an unknown key in the
+    // file would. Other KILN_ variables (KILN_HOME, the scripts' own) are not config keys.
+    static void check_environment(const std::vector<std::string>& names);
     // Reads *_file secrets into their values; throws ConfigError when a named file cannot be read.
     void resolve_secrets();
     // Every known key with its environment variable name, for documentation and tests.

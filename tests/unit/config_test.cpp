@@ -80,6 +80,22 @@ TEST_F(ConfigTest, UnknownKeysAreRefused) {
     }
 }
 
+// An environment variable of a section that names no key is refused, as an unknown key in the
+// file is; the scripts' own variables (no section of the config) are not config keys.
+TEST_F(ConfigTest, EnvironmentVariablesOfASectionMustNameAKey) {
+    EXPECT_NO_THROW(Config::check_environment({"KILN_SERVER_PORT", "KILN_UPLOADS_IMPORT_ROOTS", "KILN_CPU_THREADS",
+                                               "KILN_HOME", "KILN_CONFIG", "KILN_PG_SUPERUSER", "KILN_TEST_TEMPLATE"}));
+    for (const auto* typo :
+         {"KILN_UPLOADS_IMPORT_ROOT", "KILN_STORAGE_LOCAL_DIR", "KILN_DATABASE_PASSWORD_FLIE", "KILN_SERVER_"}) {
+        try {
+            Config::check_environment({"KILN_SERVER_PORT", typo});
+            ADD_FAILURE() << typo << " was taken";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find(typo), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST_F(ConfigTest, SyntaxErrorNamesTheFile) {
     const auto p = write("[server\nport = 1\n");
     try {
