@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "core/crypto.hpp"
+#include "core/proxies.hpp"
 
 namespace kiln::core {
 
@@ -151,6 +152,7 @@ const std::vector<Field>& fields() {
         int_field("server.stream_queue", &Config::server, &ServerConfig::stream_queue, 1, 1'000'000),
         field("server.access_log", &Config::server, &ServerConfig::access_log),
         field("server.trust_request_id", &Config::server, &ServerConfig::trust_request_id),
+        field("server.trusted_proxies", &Config::server, &ServerConfig::trusted_proxies),
         field("server.public_url", &Config::server, &ServerConfig::public_url),
         field("cors.enabled", &Config::cors, &CorsConfig::enabled),
         field("cors.allow_origins", &Config::cors, &CorsConfig::allow_origins),
@@ -298,6 +300,12 @@ void validate(const Config& c) {
     if (c.jobs.heartbeat_ms * 2 > c.jobs.lease_ms) {
         fail("jobs.heartbeat_ms", "at most half of jobs.lease_ms, so a live worker renews its leases in time",
              std::to_string(c.jobs.heartbeat_ms));
+    }
+    try {
+        const TrustedProxies proxies(c.server.trusted_proxies);
+    } catch (const std::invalid_argument& e) {
+        fail("server.trusted_proxies", "IP addresses or CIDR networks (10.0.0.0/8, ::1)",
+             "\"" + std::string(e.what()) + "\"");
     }
     validate_storage(c.storage);
     validate_connection_hosts(c.storage.connection_hosts);

@@ -32,6 +32,9 @@ struct ServerConfig {
     std::size_t stream_queue = 256;
     bool access_log = true;
     bool trust_request_id = true;
+    // Reverse proxies (IP addresses or CIDR networks) whose X-Forwarded-For names the client;
+    // empty: the TCP peer is the client (core/proxies.hpp).
+    std::vector<std::string> trusted_proxies;
     // Where users reach this deployment: the base of links in mail (reset, verification, invitations).
     std::string public_url = "http://127.0.0.1:8080";
 };

@@ -95,7 +95,8 @@ struct Server::Session {
         if (!ec) client_ip = peer.address().to_string();
     }
     beast::tcp_stream stream;
-    std::string client_ip;  // the TCP peer (no proxy header is trusted)
+    std::string client_ip;   // the TCP peer
+    std::string request_ip;  // the current request's client behind trusted proxies (client_of)
     beast::flat_buffer buffer;
     bool busy = false;               // a request is being handled: shutdown lets it finish
     EventStream* events = nullptr;   // an event stream is running: shutdown ends it at once
@@ -103,7 +104,24 @@ struct Server::Session {
 };
 
 Server::Server(const core::ServerConfig& config, const Router& router, Metrics& metrics, IoThreads& io)
-    : config_(config), router_(router), metrics_(metrics), io_(io), acceptor_(io.at(0)) {}
+    : config_(config),
+      proxies_(config.trusted_proxies),
+      router_(router),
+      metrics_(metrics),
+      io_(io),
+      acceptor_(io.at(0)) {}
+
+std::string_view Server::client_of(Session& s, const beast_http::fields& header) const {
+    if (proxies_.empty()) return s.client_ip;
+    std::string chain;
+    const auto [first, last] = header.equal_range("X-Forwarded-For");
+    for (auto it = first; it != last; ++it) {
+        if (!chain.empty()) chain += ',';
+        chain += it->value();
+    }
+    s.request_ip = proxies_.client(s.client_ip, chain);
+    return s.request_ip;
+}
 
 Server::~Server() = default;
 
@@ -289,7 +307,7 @@ asio::awaitable<bool> Server::handle_one(Session& s) {
         req.path = path;
         req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
         req.request_id = request_id;
-        req.client_ip = s.client_ip;
+        req.client_ip = client_of(s, req_header);
         return req;
     };
     if (parser.content_length() && *parser.content_length() > limit) {
@@ -369,7 +387,7 @@ asio::awaitable<bool> Server::handle_streamed_body(Session& s, beast_http::reque
     req.path = target.substr(0, qpos);
     req.query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
     req.request_id = request_id;
-    req.client_ip = s.client_ip;
+    req.client_ip = client_of(s, header);
     req.body_reader = &reader;
     ResponseWriter writer(s.stream, config_.write_timeout, [&](Response& head) {
         head.set(beast_http::field::server, "kiln");

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/proxies.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
 
@@ -89,7 +90,11 @@ private:
     void unregister_session(Session* s);
     void close_sessions(bool idle_only);
 
+    // The request's client: the peer, or whom X-Forwarded-For names when the peer is trusted.
+    std::string_view client_of(Session& s, const beast_http::fields& header) const;
+
     const core::ServerConfig& config_;
+    const core::TrustedProxies proxies_;
     const Router& router_;
     Metrics& metrics_;
     IoThreads& io_;

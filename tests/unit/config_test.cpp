@@ -96,6 +96,19 @@ TEST_F(ConfigTest, EnvironmentVariablesOfASectionMustNameAKey) {
     }
 }
 
+TEST_F(ConfigTest, TrustedProxiesMustBeAddressesOrNetworks) {
+    const auto ok =
+        Config::load(write("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n"), env({}));
+    EXPECT_EQ(ok.server.trusted_proxies.size(), 3U);
+    try {
+        Config::load("", env({{"KILN_SERVER_TRUSTED_PROXIES", "127.0.0.1,proxy.internal"}}));
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("server.trusted_proxies"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("proxy.internal"), std::string::npos) << e.what();
+    }
+}
+
 TEST_F(ConfigTest, SyntaxErrorNamesTheFile) {
     const auto p = write("[server\nport = 1\n");
     try {
