@@ -51,8 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         __builtin_trap();
     }
     std::string changed = token;
-    const auto flip = static_cast<unsigned char>(input[1]) == 0 ? 1 : static_cast<unsigned char>(input[1]);
-    changed[static_cast<unsigned char>(input[0]) % changed.size()] ^= static_cast<char>(flip);
+    const unsigned flip = static_cast<unsigned char>(input[1]) == 0 ? 1U : static_cast<unsigned char>(input[1]);
+    auto& byte = changed[static_cast<unsigned char>(input[0]) % changed.size()];
+    byte = static_cast<char>(static_cast<unsigned char>(byte) ^ flip);
     if (jwt().verify(changed, kNow)) __builtin_trap();
     if (jwt().verify(token, kNow + 900)) __builtin_trap();  // expired
     return 0;
